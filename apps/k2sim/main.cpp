@@ -1,0 +1,166 @@
+// k2sim command-line interface: parses arguments, calls the library, maps errors to exit codes
+// (INTERFACES.md): 0 success, 2 bad command line, 3 invalid scenario or data file, 4 numerical
+// failure, 5 I/O error. No science here.
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+
+#include "k2sim/error.hpp"
+#include "k2sim/io/run.hpp"
+#include "k2sim/io/scenario.hpp"
+#include "k2sim/model/model.hpp"
+#include "k2sim/params/parameter_table.hpp"
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitUsage = 2;
+constexpr int kExitInput = 3;
+constexpr int kExitNumerical = 4;
+constexpr int kExitIo = 5;
+
+k2sim::Overrides parse_sets(const std::vector<std::string>& sets) {
+  k2sim::Overrides out;
+  for (const std::string& s : sets) {
+    const auto eq = s.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      throw k2sim::OptionError(
+          fmt::format("--set {} (rule: NAME=VALUE, e.g. --set k_mk7_elim=0.01)", s));
+    }
+    out.emplace_back(s.substr(0, eq), s.substr(eq + 1));
+  }
+  return out;
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
+int cmd_run(const std::string& scenario_path, std::string out_dir,
+            const std::vector<std::string>& sets, bool quiet) {
+  const k2sim::Scenario sc = k2sim::read_scenario(scenario_path);
+  const k2sim::Overrides overrides = parse_sets(sets);
+  if (out_dir.empty()) out_dir = "out/" + sc.name;
+  const k2sim::RunResult result = k2sim::run_scenario(sc, overrides);
+  k2sim::write_run_directory(sc, result, out_dir);
+  if (!quiet) {
+    fmt::print("k2sim {}: scenario '{}' (model {}), {:g} d, output every {:g} h\n",
+               result.model_version, sc.name, sc.model, sc.duration_h / 24.0, sc.output_interval_h);
+    for (const k2sim::ArmResult& a : result.arms) {
+      fmt::print("\narm {}: {}, {} steps, {} RHS evaluations, {} restarts\n", a.name,
+                 a.solve.ok() ? "ok" : "FAILED", a.solve.steps, a.solve.rhs_evals,
+                 a.solve.restarts);
+      if (!a.solve.ok()) {
+        fmt::print("  {}\n", a.solve.message);
+        continue;
+      }
+      fmt::print("  {:<26} {:<8} {:>12} {:>12} {:>12} {:>12}\n", "output", "unit", "start", "end",
+                 "mean", "max");
+      for (std::size_t k = 0; k < a.outputs.size(); ++k) {
+        const auto& s = a.stats[k];
+        fmt::print("  {:<26} {:<8} {:>12.4g} {:>12.4g} {:>12.4g} {:>12.4g}\n", a.outputs[k].name,
+                   a.outputs[k].unit, s.start, s.end, s.mean, s.max);
+      }
+    }
+    fmt::print("\nwrote {}/ ({}summary.json)\n", out_dir,
+               sc.arms.empty() ? "trajectory.csv, " : "trajectory_<arm>.csv, ");
+  }
+  if (!result.ok()) {
+    for (const auto& a : result.arms) {
+      if (!a.solve.ok()) fmt::print(stderr, "k2sim: arm {}: {}\n", a.name, a.solve.message);
+    }
+    return kExitNumerical;
+  }
+  return kExitOk;
+}
+
+int cmd_outputs() {
+  fmt::print("{:<26} {:<8} {:<10} {}\n", "name", "unit", "model", "meaning");
+  for (const std::string& m : k2sim::model_names()) {
+    const auto table = k2sim::ParameterTable::builtin(k2sim::parameter_module(m));
+    const auto model = k2sim::make_model(m, table);
+    for (const auto& o : model->outputs()) {
+      fmt::print("{:<26} {:<8} {:<10} {}\n", o.name, o.unit, m, o.meaning);
+    }
+  }
+  return kExitOk;
+}
+
+int cmd_params(const std::string& query, bool csv) {
+  if (csv) fmt::print("module,name,value,unit,lower,upper,provenance,source,meaning\n");
+  for (const std::string& m : k2sim::model_names()) {
+    const std::string module = k2sim::parameter_module(m);
+    const auto table = k2sim::ParameterTable::builtin(module);
+    for (const auto& p : table.parameters()) {
+      if (!query.empty() && p.name.find(query) == std::string::npos &&
+          p.meaning.find(query) == std::string::npos) {
+        continue;
+      }
+      if (csv) {
+        fmt::print("{},{},{:.10g},{},{:.10g},{:.10g},{},{},{}\n", module, p.name, p.value,
+                   csv_field(p.unit), p.lower, p.upper, k2sim::to_string(p.provenance),
+                   csv_field(p.source), csv_field(p.meaning));
+      } else {
+        fmt::print("{:<14} {:>12.6g} {:<6} [{:g}, {:g}]  {}  ({})\n    {}\n", p.name, p.value,
+                   p.unit, p.lower, p.upper, k2sim::to_string(p.provenance), p.meaning, p.source);
+      }
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"k2sim: simulator of the vitamin K - calcium system of the human body"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", k2sim::model_version());
+
+  std::string scenario_path;
+  std::string out_dir;
+  std::vector<std::string> sets;
+  bool quiet = false;
+  CLI::App* run = app.add_subcommand("run", "run a scenario and write its run directory");
+  run->add_option("scenario", scenario_path, "scenario file (TOML)")->required();
+  run->add_option("--out", out_dir, "output folder (default: out/<scenario name>)");
+  run->add_option("--set", sets, "override PARAM=VALUE (table unit) or solver.OPTION=VALUE")
+      ->allow_extra_args(false);
+  run->add_flag("--quiet,-q", quiet, "print nothing on success");
+
+  CLI::App* outputs = app.add_subcommand("outputs", "list the outputs: name, unit, meaning");
+  std::string query;
+  bool csv = false;
+  CLI::App* params = app.add_subcommand("params", "list the parameters: value, unit, source");
+  params->add_option("query", query, "show only parameters whose name or meaning contains this");
+  params->add_flag("--csv", csv, "print as CSV");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+
+  try {
+    if (*run) return cmd_run(scenario_path, out_dir, sets, quiet);
+    if (*outputs) return cmd_outputs();
+    if (*params) return cmd_params(query, csv);
+  } catch (const k2sim::OptionError& e) {
+    fmt::print(stderr, "k2sim: error: {}\n", e.what());
+    return kExitUsage;
+  } catch (const k2sim::InputError& e) {
+    fmt::print(stderr, "k2sim: error: {}\n", e.what());
+    return kExitInput;
+  } catch (const k2sim::IoError& e) {
+    fmt::print(stderr, "k2sim: I/O error: {}\n", e.what());
+    return kExitIo;
+  }
+  return kExitUsage;
+}

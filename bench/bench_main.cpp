@@ -1,0 +1,147 @@
+// Benchmarks of issue 2 (bench/README.md has the figures): RHS evaluation, and 10 years of daily
+// oral MK-7 doses with daily output through k2sim's engine and through a bare CVODES loop written
+// here with the same tolerances, to measure the engine's overhead. The bare loop is the one place
+// outside src/engine that includes SUNDIALS: it is the reference, not part of k2sim.
+#include <cvodes/cvodes.h>
+#include <nvector/nvector_serial.h>
+#include <sunlinsol/sunlinsol_dense.h>
+#include <sunmatrix/sunmatrix_dense.h>
+
+#include <cmath>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+
+#include "k2sim/engine/simulation.hpp"
+#include "k2sim/io/scenario.hpp"
+#include "k2sim/model/model.hpp"
+#include "k2sim/units/substances.hpp"
+
+namespace {
+
+constexpr double kTol = 1e-8;  // rtol = atol = 1e-8, as the mrgsolve reference figure
+constexpr int kDays = 3653;    // 10 years of daily doses (10 * 365.25 rounded up)
+
+double dose_nmol() {
+  const auto& mk7 = k2sim::units::find_substance("MK-7");
+  return k2sim::units::to_internal_amount(mk7, k2sim::units::parse_quantity("180 ug"));
+}
+
+std::unique_ptr<k2sim::Model> make_pk() {
+  static const auto table = k2sim::ParameterTable::builtin("pk_1cmt");
+  return k2sim::make_model("pk-1cmt", table);
+}
+
+void BM_RhsEvaluation(benchmark::State& state) {
+  const auto model = make_pk();
+  const k2sim::OdeModel& ode = *model;
+  double y[2] = {100.0, 50.0};
+  double dydt[2];
+  for (auto _ : state) {
+    ode.rhs(0.0, y, dydt);
+    benchmark::DoNotOptimize(dydt);
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_RhsEvaluation);
+
+void BM_TenYearsDailyDoses_k2sim(benchmark::State& state) {
+  const auto model = make_pk();
+  const k2sim::DoseRecord rec{
+      .time_h = 0.0, .amt = dose_nmol(), .cmt = 0, .ii_h = 24.0, .addl = kDays - 1};
+  const std::vector<double> grid = k2sim::output_grid(0.0, kDays * 24.0, 24.0);
+  k2sim::SimulationOptions opt;
+  opt.rtol = kTol;
+  opt.atol = kTol;
+  const std::vector<double> y0 = {0.0, 0.0};
+  long steps = 0;
+  double last = 0.0;
+  for (auto _ : state) {
+    k2sim::Trajectory tr;
+    const k2sim::SolveSummary s = k2sim::simulate(*model, y0, 0.0, {rec}, grid, opt, tr);
+    if (!s.ok()) state.SkipWithError(s.message.c_str());
+    steps = s.steps;
+    last = tr.at(tr.time_h.size() - 1, 1);
+    benchmark::DoNotOptimize(tr.states.data());
+  }
+  state.counters["steps"] = static_cast<double>(steps);
+  state.counters["central_end_nmol"] = last;
+  state.counters["us_per_dose"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * kDays,
+      benchmark::Counter::kIsRate | benchmark::Counter::kInvert, benchmark::Counter::kIs1000);
+  state.counters["subject_years_per_s"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * kDays / 365.25, benchmark::Counter::kIsRate);
+  state.counters["bytes_per_row"] = static_cast<double>(sizeof(double) * (1 + 2));
+}
+BENCHMARK(BM_TenYearsDailyDoses_k2sim)->Unit(benchmark::kMillisecond);
+
+// The same model and schedule with CVODES called directly: one context, one solver, re-initialised
+// after each dose; the state is stored at each daily output.
+int bare_rhs(sunrealtype, N_Vector y, N_Vector ydot, void* data) {
+  const double* p = static_cast<const double*>(data);
+  const double* yy = N_VGetArrayPointer(y);
+  double* dd = N_VGetArrayPointer(ydot);
+  dd[0] = -p[0] * yy[0];
+  dd[1] = p[0] * yy[0] - p[1] * yy[1];
+  return 0;
+}
+
+void BM_TenYearsDailyDoses_BareCvode(benchmark::State& state) {
+  const auto table = k2sim::ParameterTable::builtin("pk_1cmt");
+  double p[2] = {table.at("ka_mk7").canonical(), table.at("k_mk7_elim").canonical()};
+  const double dose = dose_nmol();
+  long steps_total = 0;
+  double last = 0.0;
+  for (auto _ : state) {
+    SUNContext ctx = nullptr;
+    SUNContext_Create(nullptr, &ctx);
+    N_Vector y = N_VNew_Serial(2, ctx);
+    N_VConst(0.0, y);
+    void* mem = CVodeCreate(CV_BDF, ctx);
+    CVodeInit(mem, bare_rhs, 0.0, y);
+    CVodeSetUserData(mem, p);
+    CVodeSStolerances(mem, kTol, kTol);
+    CVodeSetMaxNumSteps(mem, 500000);
+    SUNMatrix a = SUNDenseMatrix(2, 2, ctx);
+    SUNLinearSolver ls = SUNLinSol_Dense(y, a, ctx);
+    CVodeSetLinearSolver(mem, ls, a);
+    std::vector<double> out;
+    out.reserve((kDays + 1) * 3);
+    double* yy = N_VGetArrayPointer(y);
+    long steps = 0;
+    for (int d = 0; d < kDays; ++d) {
+      const double t0 = 24.0 * d;
+      yy[0] += dose;
+      CVodeReInit(mem, t0, y);
+      out.insert(out.end(), {t0, yy[0], yy[1]});
+      CVodeSetStopTime(mem, t0 + 24.0);
+      double t = 0.0;
+      CVode(mem, t0 + 24.0, y, &t, CV_NORMAL);
+      long nst = 0;
+      CVodeGetNumSteps(mem, &nst);
+      steps += nst;
+    }
+    out.insert(out.end(), {24.0 * kDays, yy[0], yy[1]});
+    last = yy[1];
+    steps_total = steps;
+    benchmark::DoNotOptimize(out.data());
+    CVodeFree(&mem);
+    SUNLinSolFree(ls);
+    SUNMatDestroy(a);
+    N_VDestroy(y);
+    SUNContext_Free(&ctx);
+  }
+  state.counters["steps"] = static_cast<double>(steps_total);
+  state.counters["central_end_nmol"] = last;
+  state.counters["us_per_dose"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * kDays,
+      benchmark::Counter::kIsRate | benchmark::Counter::kInvert, benchmark::Counter::kIs1000);
+  state.counters["subject_years_per_s"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * kDays / 365.25, benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_TenYearsDailyDoses_BareCvode)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,45 @@
+// k2sim/engine/model.hpp: what the engine needs of a model, and nothing about physiology.
+// A model is a system dy/dt = f(t, y) in canonical units (time h, amounts nmol or mmol); the
+// engine adds dose inputs (boluses and zero-order rates) to the states, so a model never sees them.
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace k2sim {
+
+/// Interface the engine integrates. Implementations keep their RHS as a template on the scalar
+/// type and forward to it (see AdaptedModel below), so Jacobians can later come from automatic
+/// differentiation. rhs() must not allocate, log or throw in normal operation.
+class OdeModel {
+ public:
+  virtual ~OdeModel() = default;
+  [[nodiscard]] virtual std::size_t state_count() const = 0;
+  /// Names of the states, in index order (for diagnostics and docs).
+  [[nodiscard]] virtual std::vector<std::string> state_names() const = 0;
+  /// dydt = f(t, y). Arrays have state_count() entries.
+  virtual void rhs(double t_h, const double* y, double* dydt) const = 0;
+  /// The reset state (NONMEM "reset"): the state before any dose of a run, used by SS = 1 and as
+  /// the starting guess of a steady-state search.
+  virtual void reset_state(std::span<double> y) const = 0;
+};
+
+/// Adapts a model class with a `template <class T> void rhs(T t, const T* y, T* dydt) const`
+/// member to the OdeModel interface (or to an interface derived from it, `Base`).
+template <class M, class Base = OdeModel>
+class AdaptedModel : public M, public Base {
+ public:
+  using M::M;
+  [[nodiscard]] std::size_t state_count() const override { return M::kStateCount; }
+  [[nodiscard]] std::vector<std::string> state_names() const override {
+    return {std::begin(M::kStateNames), std::end(M::kStateNames)};
+  }
+  void rhs(double t_h, const double* y, double* dydt) const override {
+    M::template rhs<double>(t_h, y, dydt);
+  }
+  void reset_state(std::span<double> y) const override { M::reset_state(y); }
+};
+
+}  // namespace k2sim

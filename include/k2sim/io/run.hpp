@@ -1,0 +1,66 @@
+// k2sim/io/run.hpp: runs a scenario (every arm) and writes its run directory: trajectory.csv
+// (or trajectory_<arm>.csv) and summary.json, as INTERFACES.md "Run directory" specifies.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "k2sim/engine/simulation.hpp"
+#include "k2sim/io/scenario.hpp"
+#include "k2sim/model/model.hpp"
+
+namespace k2sim {
+
+/// `--set NAME=VALUE` overrides: model parameters by table name (in the table's unit) or solver
+/// options as `solver.NAME`.
+using Overrides = std::vector<std::pair<std::string, std::string>>;
+
+/// Summary statistics of one output over the run (time-weighted mean by the trapezoid rule).
+struct OutputStats {
+  double start = 0.0;
+  double end = 0.0;
+  double mean = 0.0;
+  double min = 0.0;
+  double max = 0.0;
+};
+
+struct ArmResult {
+  std::string name;
+  std::vector<double> time_h;
+  std::vector<double> values;  ///< values[i * outputs.size() + k]: output k at time_h[i]
+  std::vector<OutputSpec> outputs;
+  std::vector<OutputStats> stats;
+  SolveSummary solve;
+};
+
+struct RunResult {
+  std::string model_version;
+  std::vector<ArmResult> arms;
+  [[nodiscard]] bool ok() const;
+};
+
+/// Applies overrides to a parameter table and solver options; throws OptionError for an unknown
+/// name or a bad value, naming the option.
+void apply_overrides(const Overrides& sets, ParameterTable& table, SimulationOptions& options);
+
+/// Runs every arm of the scenario. Numerical failures are in each arm's `solve`; bad input throws.
+[[nodiscard]] RunResult run_scenario(const Scenario& scenario, const Overrides& sets = {});
+
+/// Writes trajectory CSV(s) and summary.json into `dir` (created if needed); each file goes to a
+/// temporary name first and is renamed when complete. A failed arm gets no trajectory file; its
+/// status and message are in summary.json. Throws IoError.
+void write_run_directory(const Scenario& scenario, const RunResult& result, const std::string& dir);
+
+/// summary.json content.
+[[nodiscard]] nlohmann::json summary_json(const Scenario& scenario, const RunResult& result);
+
+/// Writes `content` to `path` through a temporary file renamed when complete. Throws IoError.
+void write_file_atomically(const std::string& path, const std::string& content);
+
+/// The model version string (project version).
+[[nodiscard]] std::string model_version();
+
+}  // namespace k2sim

@@ -1,0 +1,97 @@
+// k2sim/io/scenario.hpp: scenario files (TOML, INTERFACES.md "Scenario file"). Every quantity is a
+// string with a unit; values are converted to canonical units here, at the edge. Errors are
+// InputError with file:line, the key, the value and the rule broken (with the nearest valid key).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "k2sim/engine/simulation.hpp"
+#include "k2sim/model/model.hpp"
+
+namespace k2sim {
+
+/// Where a value came from, for error messages.
+struct SourceLocation {
+  std::string file;
+  std::size_t line = 0;
+  [[nodiscard]] std::string str() const { return file + ":" + std::to_string(line); }
+};
+
+/// [subject]: every key optional; omitted keys take the reference adult's values.
+struct SubjectSpec {
+  std::optional<double> age_y;
+  std::optional<std::string> sex;  // "female" | "male"
+  std::optional<bool> newborn;
+  std::optional<double> body_weight_kg;
+  std::optional<double> height_cm;
+  std::optional<double> egfr_mL_per_min_173;
+
+  /// Keys set in `over` replace those here (arm and scenario overrides).
+  void override_with(const SubjectSpec& over);
+};
+
+enum class MealFat { kUnspecified, kFasting, kWithMeal, kHighFatMeal, kGrams };
+
+/// One [[dose]] entry (a supplement or drug), in canonical units.
+struct DoseSpec {
+  std::string substance;  // canonical substance name, e.g. "MK-7"
+  double amount = 0.0;    // internal amount unit of the substance (nmol or mmol)
+  Route route = Route::kOral;
+  std::optional<double> every_h;  // omitted: a single dose
+  double start_h = 0.0;
+  std::optional<double> stop_h;  // omitted: end of the simulation
+  MealFat meal_fat = MealFat::kUnspecified;
+  double meal_fat_g = 0.0;           // with MealFat::kGrams
+  std::optional<double> rate_per_h;  // zero-order input, internal amount unit per h
+  bool steady_state = false;
+  SourceLocation where;
+};
+
+/// One [[arm]]: base scenario + its own doses (appended) and subject keys (overriding).
+struct ArmSpec {
+  std::string name;
+  std::vector<DoseSpec> doses;
+  SubjectSpec subject;
+  SourceLocation where;
+};
+
+enum class Initialize { kSteadyState, kReference };
+
+struct Scenario {
+  std::string name;
+  std::string model = "pk-1cmt";
+  Initialize initialize = Initialize::kSteadyState;
+  double duration_h = 0.0;
+  double output_interval_h = 24.0;
+  SubjectSpec subject;  // the scenario's [subject] over the reference adult
+  std::vector<DoseSpec> doses;
+  std::vector<ArmSpec> arms;  // empty: one arm "main"
+  SimulationOptions solver;   // [solver] table
+  std::string file;
+  nlohmann::json echo;  // the scenario as read, for summary.json
+
+  /// The arms to run: {"main"} when the scenario has none, each with its merged doses and subject.
+  [[nodiscard]] std::vector<ArmSpec> resolved_arms() const;
+};
+
+/// Reads and checks a scenario file. Throws IoError when it cannot be read, InputError otherwise.
+[[nodiscard]] Scenario read_scenario(const std::string& path);
+
+/// Parses scenario text; `file` names it in messages.
+[[nodiscard]] Scenario parse_scenario(std::string_view text, const std::string& file);
+
+/// The reference adult (data/reference/subject.toml, compiled in).
+[[nodiscard]] const SubjectSpec& reference_subject();
+
+/// Turns doses into dose records for `model` (dose target, bioavailability, II/ADDL from
+/// every/start/stop, SS from steady_state). Throws InputError with the dose's file:line when the
+/// model cannot take a substance or route.
+[[nodiscard]] std::vector<DoseRecord> dose_records(const Model& model,
+                                                   const std::vector<DoseSpec>& doses,
+                                                   double duration_h);
+
+}  // namespace k2sim

@@ -1,0 +1,54 @@
+// k2sim/model/model.hpp: a runnable model: an OdeModel plus its outputs, its dosing targets and
+// its parameter table. make_model() builds one by name ("pk-1cmt", ...).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "k2sim/engine/model.hpp"
+#include "k2sim/params/parameter_table.hpp"
+
+namespace k2sim {
+
+/// One output of the catalogue (INTERFACES.md): name, unit, meaning.
+struct OutputSpec {
+  std::string name;
+  std::string unit;
+  std::string meaning;
+};
+
+enum class Route { kOral, kIm, kSc, kIv };
+
+[[nodiscard]] std::string_view to_string(Route r);
+
+/// Where a dose of a substance by a route goes: the state index and the fraction of the dose that
+/// enters it (bioavailability where the model lumps it into the dose).
+struct DoseTarget {
+  std::size_t cmt = 0;
+  double fraction = 1.0;
+};
+
+class Model : public OdeModel {
+ public:
+  [[nodiscard]] virtual std::string_view name() const = 0;
+  [[nodiscard]] virtual const std::vector<OutputSpec>& outputs() const = 0;
+  /// Output values at state y (out has outputs().size() entries), in the catalogue's units.
+  virtual void compute_outputs(const double* y, double* out) const = 0;
+  /// Target of a dose; throws InputError naming the substance and route the model cannot take.
+  [[nodiscard]] virtual DoseTarget dose_target(std::string_view substance, Route route) const = 0;
+};
+
+/// Names of the models that exist.
+[[nodiscard]] std::vector<std::string> model_names();
+
+/// Parameter module (data/parameters/<module>.csv) of a model.
+[[nodiscard]] std::string parameter_module(std::string_view model_name);
+
+/// Builds a model from its parameter table (canonical values are read once, here).
+/// Throws InputError for an unknown model name, with the nearest name.
+[[nodiscard]] std::unique_ptr<Model> make_model(std::string_view model_name,
+                                                const ParameterTable& table);
+
+}  // namespace k2sim

@@ -1,0 +1,472 @@
+// The only source file that includes SUNDIALS (STYLE.md). CVODES, BDF, Newton iteration with a
+// dense (difference-quotient Jacobian) or KLU (difference-quotient Jacobian in CSC form) solver.
+#include <cvodes/cvodes.h>
+#include <nvector/nvector_serial.h>
+#include <sundials/sundials_context.h>
+#include <sunlinsol/sunlinsol_dense.h>
+#include <sunlinsol/sunlinsol_klu.h>
+#include <sunmatrix/sunmatrix_dense.h>
+#include <sunmatrix/sunmatrix_sparse.h>
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+#include <limits>
+#include <memory>
+
+#include <fmt/format.h>
+#include <Eigen/Dense>
+
+#include "k2sim/engine/simulation.hpp"
+#include "k2sim/error.hpp"
+
+namespace k2sim {
+
+namespace {
+
+/// The one translation of SUNDIALS return flags into words.
+std::string flag_message(int flag) {
+  const char* name = CVodeGetReturnFlagName(flag);
+  std::string text = name ? name : "unknown flag";
+  switch (flag) {
+    case CV_TOO_MUCH_WORK:
+      return text + ": too many steps before the next output or event (raise solver.max_steps)";
+    case CV_TOO_MUCH_ACC:
+      return text + ": the requested accuracy cannot be reached (loosen solver.rtol/atol)";
+    case CV_ERR_FAILURE:
+      return text + ": repeated error test failures (a stiff or discontinuous model?)";
+    case CV_CONV_FAILURE:
+      return text + ": repeated Newton convergence failures";
+    case CV_RHSFUNC_FAIL:
+    case CV_FIRST_RHSFUNC_ERR:
+    case CV_REPTD_RHSFUNC_ERR:
+    case CV_UNREC_RHSFUNC_ERR:
+      return text + ": the model right-hand side failed";
+    default:
+      return text;
+  }
+}
+
+bool same_time(double a, double b) { return std::abs(a - b) <= 1e-9 * std::max(1.0, std::abs(b)); }
+
+/// Owns one SUNContext and one CVODES memory (never shared between threads).
+class Integrator {
+ public:
+  Integrator(const OdeModel& model, const SimulationOptions& options)
+      : model_(model), options_(options), n_(model.state_count()), rates_(n_, 0.0) {
+    check(SUNContext_Create(nullptr, &ctx_), "SUNContext_Create");
+    y_ = N_VNew_Serial(static_cast<sunindextype>(n_), ctx_);
+    fy_ = N_VNew_Serial(static_cast<sunindextype>(n_), ctx_);
+    work_ = N_VNew_Serial(static_cast<sunindextype>(n_), ctx_);
+    N_VConst(0.0, y_);
+    mem_ = CVodeCreate(options.method == Method::kAdams ? CV_ADAMS : CV_BDF, ctx_);
+    if (!y_ || !fy_ || !work_ || !mem_) throw std::bad_alloc();
+    check(CVodeInit(mem_, &Integrator::rhs_callback, 0.0, y_), "CVodeInit");
+    check(CVodeSetUserData(mem_, this), "CVodeSetUserData");
+    check(CVodeSStolerances(mem_, options.rtol, options.atol), "CVodeSStolerances");
+    check(CVodeSetMaxNumSteps(mem_, options.max_steps), "CVodeSetMaxNumSteps");
+    if (options.max_step_h > 0.0)
+      check(CVodeSetMaxStep(mem_, options.max_step_h), "CVodeSetMaxStep");
+    const auto n = static_cast<sunindextype>(n_);
+    if (options.linear_solver == LinearSolver::kKlu) {
+      matrix_ = SUNSparseMatrix(n, n, n * n, CSC_MAT, ctx_);
+      solver_ = SUNLinSol_KLU(y_, matrix_, ctx_);
+      check(CVodeSetLinearSolver(mem_, solver_, matrix_), "CVodeSetLinearSolver");
+      check(CVodeSetJacFn(mem_, &Integrator::sparse_jacobian_callback), "CVodeSetJacFn");
+    } else {
+      matrix_ = SUNDenseMatrix(n, n, ctx_);
+      solver_ = SUNLinSol_Dense(y_, matrix_, ctx_);
+      check(CVodeSetLinearSolver(mem_, solver_, matrix_), "CVodeSetLinearSolver");
+    }
+  }
+  Integrator(const Integrator&) = delete;
+  Integrator& operator=(const Integrator&) = delete;
+  ~Integrator() {
+    CVodeFree(&mem_);
+    SUNLinSolFree(solver_);
+    SUNMatDestroy(matrix_);
+    N_VDestroy(y_);
+    N_VDestroy(fy_);
+    N_VDestroy(work_);
+    SUNContext_Free(&ctx_);
+  }
+
+  double* state() { return N_VGetArrayPointer(y_); }
+  std::vector<double>& rates() { return rates_; }
+
+  /// Restarts the integration at t from the current state() (after a discontinuity).
+  void restart(double t_h) {
+    collect_stats();
+    check(CVodeReInit(mem_, t_h, y_), "CVodeReInit");
+    ++restarts_;
+  }
+
+  /// Advances to `t_out` without passing `t_stop`; returns a CVODE flag (>= 0 on success).
+  int advance(double t_out, double t_stop, double& t_reached) {
+    int flag = CVodeSetStopTime(mem_, t_stop);
+    if (flag < 0) return flag;
+    flag = CVode(mem_, t_out, y_, &t_reached, CV_NORMAL);
+    if (error_) {
+      auto e = error_;
+      error_ = nullptr;
+      std::rethrow_exception(e);
+    }
+    return flag;
+  }
+
+  void add_stats(SolveSummary& s) {
+    collect_stats();
+    s.steps += steps_;
+    s.rhs_evals += rhs_evals_;
+    s.restarts += restarts_;
+    steps_ = rhs_evals_ = restarts_ = 0;
+  }
+
+ private:
+  static void check(int flag, const char* what) {
+    if (flag < 0) throw std::runtime_error(fmt::format("{} failed: {}", what, flag_message(flag)));
+  }
+
+  void collect_stats() {
+    long nst = 0;
+    if (CVodeGetNumSteps(mem_, &nst) == CV_SUCCESS) steps_ += nst - counted_steps_;
+    counted_steps_ = 0;  // CVodeReInit resets the solver's own counter
+    rhs_evals_ += pending_rhs_;
+    pending_rhs_ = 0;
+  }
+
+  void eval(double t, const double* y, double* dydt) {
+    model_.rhs(t, y, dydt);
+    for (std::size_t i = 0; i < n_; ++i) dydt[i] += rates_[i];
+    ++pending_rhs_;
+  }
+
+  // Exceptions never cross into C: they are stored and rethrown after CVode returns.
+  static int rhs_callback(sunrealtype t, N_Vector y, N_Vector ydot, void* user_data) {
+    auto* self = static_cast<Integrator*>(user_data);
+    try {
+      self->eval(t, N_VGetArrayPointer(y), N_VGetArrayPointer(ydot));
+      return 0;
+    } catch (...) {
+      self->error_ = std::current_exception();
+      return -1;
+    }
+  }
+
+  // Difference-quotient Jacobian in CSC form for KLU (full pattern).
+  static int sparse_jacobian_callback(sunrealtype t, N_Vector y, N_Vector fy, SUNMatrix jac,
+                                      void* user_data, N_Vector, N_Vector, N_Vector) {
+    auto* self = static_cast<Integrator*>(user_data);
+    try {
+      const std::size_t n = self->n_;
+      double* yd = N_VGetArrayPointer(y);
+      const double* f0 = N_VGetArrayPointer(fy);
+      double* f1 = N_VGetArrayPointer(self->work_);
+      sunindextype* colptrs = SUNSparseMatrix_IndexPointers(jac);
+      sunindextype* rowvals = SUNSparseMatrix_IndexValues(jac);
+      double* data = SUNSparseMatrix_Data(jac);
+      const double floor = self->options_.atol / self->options_.rtol;
+      for (std::size_t j = 0; j < n; ++j) {
+        const double saved = yd[j];
+        const double h =
+            std::sqrt(std::numeric_limits<double>::epsilon()) * std::max(std::abs(saved), floor);
+        yd[j] = saved + h;
+        self->eval(t, yd, f1);
+        yd[j] = saved;
+        colptrs[j] = static_cast<sunindextype>(j * n);
+        for (std::size_t i = 0; i < n; ++i) {
+          rowvals[j * n + i] = static_cast<sunindextype>(i);
+          data[j * n + i] = (f1[i] - f0[i]) / h;
+        }
+      }
+      colptrs[n] = static_cast<sunindextype>(n * n);
+      return 0;
+    } catch (...) {
+      self->error_ = std::current_exception();
+      return -1;
+    }
+  }
+
+  const OdeModel& model_;
+  const SimulationOptions& options_;
+  std::size_t n_;
+  std::vector<double> rates_;
+  SUNContext ctx_ = nullptr;
+  N_Vector y_ = nullptr;
+  N_Vector fy_ = nullptr;
+  N_Vector work_ = nullptr;
+  void* mem_ = nullptr;
+  SUNMatrix matrix_ = nullptr;
+  SUNLinearSolver solver_ = nullptr;
+  std::exception_ptr error_;
+  long steps_ = 0;
+  long counted_steps_ = 0;
+  long rhs_evals_ = 0;
+  long pending_rhs_ = 0;
+  long restarts_ = 0;
+};
+
+SolveSummary failure(SolveStatus status, std::string message, SolveSummary s) {
+  s.status = status;
+  s.message = std::move(message);
+  return s;
+}
+
+/// State after one period of `rec` (one dose at 0, integration to II) from y0.
+SolveSummary one_period(const OdeModel& model, const DoseRecord& rec,
+                        const SimulationOptions& options, std::span<const double> y0,
+                        std::vector<double>& y1) {
+  DoseRecord single = rec;
+  single.time_h = 0.0;
+  single.addl = 0;
+  single.ss = 0;
+  Trajectory traj;
+  const double t_end[] = {rec.ii_h};
+  SolveSummary s = simulate(model, y0, 0.0, {single}, t_end, options, traj);
+  y1.assign(traj.states.begin(), traj.states.end());
+  return s;
+}
+
+void accumulate(SolveSummary& total, const SolveSummary& part) {
+  total.steps += part.steps;
+  total.rhs_evals += part.rhs_evals;
+  total.restarts += part.restarts;
+}
+
+}  // namespace
+
+std::vector<double> output_grid(double t0_h, double t_end_h, double dt_h) {
+  std::vector<double> grid;
+  if (!(dt_h > 0.0) || t_end_h < t0_h) return grid;
+  const double n = std::floor((t_end_h - t0_h) / dt_h * (1.0 + 1e-12) + 1e-9);
+  for (double i = 0; i <= n; ++i) grid.push_back(t0_h + i * dt_h);
+  if (!same_time(grid.back(), t_end_h)) grid.push_back(t_end_h);
+  return grid;
+}
+
+SolveSummary simulate(const OdeModel& model, std::span<const double> y0, double t0_h,
+                      const std::vector<DoseRecord>& doses, std::span<const double> output_times_h,
+                      const SimulationOptions& options, Trajectory& out) {
+  const std::size_t n = model.state_count();
+  SolveSummary summary;
+  out.n_states = n;
+  out.time_h.clear();
+  out.states.clear();
+  if (y0.size() != n) {
+    throw std::invalid_argument(
+        fmt::format("simulate: y0 has {} entries, model has {} states", y0.size(), n));
+  }
+  if (output_times_h.empty()) return summary;
+  for (std::size_t i = 0; i < output_times_h.size(); ++i) {
+    if (output_times_h[i] < t0_h || (i > 0 && output_times_h[i] < output_times_h[i - 1])) {
+      throw InputError(
+          fmt::format("output time {} h (rule: output times ascend and start at or after {} h)",
+                      output_times_h[i], t0_h));
+    }
+  }
+  const std::vector<DoseEvent> events = expand(doses);
+  if (!events.empty() && events.front().time_h < t0_h && !same_time(events.front().time_h, t0_h)) {
+    throw InputError(fmt::format("dose at {} h before the start of the run at {} h",
+                                 events.front().time_h, t0_h));
+  }
+  out.time_h.reserve(output_times_h.size());
+  out.states.reserve(output_times_h.size() * n);
+
+  Integrator integ(model, options);
+  double* y = integ.state();
+  std::copy(y0.begin(), y0.end(), y);
+  std::vector<double>& rates = integ.rates();
+  const double t_last = output_times_h.back();
+  std::size_t e = 0;
+  std::size_t o = 0;
+  double t = t0_h;
+  std::vector<double> y_ss(n);
+
+  try {
+    while (true) {
+      // Discontinuities at t, then the restart.
+      while (e < events.size() && same_time(events[e].time_h, t)) {
+        const DoseEvent& ev = events[e++];
+        switch (ev.kind) {
+          case EventKind::kBolus:
+            y[ev.cmt] += ev.value;
+            break;
+          case EventKind::kRateOn:
+            rates[ev.cmt] += ev.value;
+            break;
+          case EventKind::kRateOff:
+            rates[ev.cmt] -= ev.value;
+            if (std::abs(rates[ev.cmt]) <= 1e-12 * ev.value) rates[ev.cmt] = 0.0;
+            break;
+          case EventKind::kSsReset: {
+            SolveSummary ss = periodic_steady_state(model, doses[ev.record], options, y_ss);
+            accumulate(summary, ss);
+            if (!ss.ok()) {
+              integ.add_stats(summary);
+              return failure(ss.status, fmt::format("SS = 1 dose at {} h: {}", t, ss.message),
+                             summary);
+            }
+            std::copy(y_ss.begin(), y_ss.end(), y);
+            std::fill(rates.begin(), rates.end(), 0.0);
+            break;
+          }
+        }
+      }
+      integ.restart(t);
+      while (o < output_times_h.size() && same_time(output_times_h[o], t)) {
+        out.time_h.push_back(output_times_h[o++]);
+        out.states.insert(out.states.end(), y, y + n);
+      }
+      if (o == output_times_h.size()) break;
+      const double t_next_event = e < events.size() ? events[e].time_h : t_last;
+      const double t_stop = std::min(t_next_event, t_last);
+      while (o < output_times_h.size() && output_times_h[o] < t_stop &&
+             !same_time(output_times_h[o], t_stop)) {
+        double t_reached = 0.0;
+        const int flag = integ.advance(output_times_h[o], t_stop, t_reached);
+        if (flag < 0) {
+          integ.add_stats(summary);
+          return failure(
+              SolveStatus::kSolverFailure,
+              fmt::format("CVODES failed near t = {} h: {}", t_reached, flag_message(flag)),
+              summary);
+        }
+        out.time_h.push_back(output_times_h[o++]);
+        out.states.insert(out.states.end(), y, y + n);
+      }
+      // The solver's state sits at the last output; integrate on to the stop time.
+      double t_reached = 0.0;
+      const int flag = integ.advance(t_stop, t_stop, t_reached);
+      if (flag < 0) {
+        integ.add_stats(summary);
+        return failure(
+            SolveStatus::kSolverFailure,
+            fmt::format("CVODES failed near t = {} h: {}", t_reached, flag_message(flag)), summary);
+      }
+      t = t_stop;
+      if (e >= events.size() && same_time(t, t_last)) {
+        // No event left: record the final outputs and stop.
+        while (o < output_times_h.size()) {
+          out.time_h.push_back(output_times_h[o++]);
+          out.states.insert(out.states.end(), y, y + n);
+        }
+        break;
+      }
+    }
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& ex) {
+    integ.add_stats(summary);
+    return failure(SolveStatus::kModelError,
+                   fmt::format("model error near t = {} h: {}", t, ex.what()), summary);
+  }
+  integ.add_stats(summary);
+  return summary;
+}
+
+SolveSummary periodic_steady_state(const OdeModel& model, const DoseRecord& record,
+                                   const SimulationOptions& options, std::span<double> y_out) {
+  const std::size_t n = model.state_count();
+  SolveSummary total;
+  std::vector<double> y(n);
+  model.reset_state(y);
+  std::vector<double> p(n);
+  std::vector<double> p_pert(n);
+  Eigen::MatrixXd jac(n, n);
+  Eigen::PartialPivLU<Eigen::MatrixXd> lu;
+
+  auto period = [&](std::span<const double> from, std::vector<double>& to) {
+    SolveSummary s = one_period(model, record, options, from, to);
+    accumulate(total, s);
+    return s;
+  };
+  auto scale_of = [&](const std::vector<double>& v) {
+    double s = std::max(record.amt, 0.0);
+    for (double x : v) s = std::max(s, std::abs(x));
+    return s > 0.0 ? s : 1.0;
+  };
+
+  for (int iter = 0; iter < options.ss_max_iterations; ++iter) {
+    if (SolveSummary s = period(y, p); !s.ok()) return failure(s.status, s.message, total);
+    const double scale = scale_of(p);
+    // Jacobian of the one-period map by forward differences, refreshed every 4 iterations.
+    if (iter % 4 == 0) {
+      for (std::size_t j = 0; j < n; ++j) {
+        std::vector<double> yp = y;
+        const double h = 1e-4 * std::max(std::abs(y[j]), scale);
+        yp[j] += h;
+        if (SolveSummary s = period(yp, p_pert); !s.ok())
+          return failure(s.status, s.message, total);
+        for (std::size_t i = 0; i < n; ++i) jac(i, j) = (p_pert[i] - p[i]) / h;
+      }
+      lu.compute(Eigen::MatrixXd::Identity(n, n) - jac);
+    }
+    Eigen::VectorXd residual(n);
+    for (std::size_t i = 0; i < n; ++i) residual(i) = p[i] - y[i];
+    const Eigen::VectorXd dy = lu.solve(residual);
+    double change = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!std::isfinite(dy(i))) {
+        return failure(SolveStatus::kSteadyStateNotFound,
+                       "periodic steady state: singular Newton system", total);
+      }
+      y[i] += dy(i);
+      change = std::max(change, std::abs(dy(i)));
+    }
+    if (change <= options.ss_tolerance * scale) {
+      std::copy(y.begin(), y.end(), y_out.begin());
+      return total;
+    }
+  }
+  return failure(SolveStatus::kSteadyStateNotFound,
+                 fmt::format("periodic steady state not reached in {} Newton iterations",
+                             options.ss_max_iterations),
+                 total);
+}
+
+SolveSummary equilibrium(const OdeModel& model, const SimulationOptions& options,
+                         std::span<double> y_out) {
+  const std::size_t n = model.state_count();
+  SolveSummary total;
+  std::vector<double> y(n);
+  model.reset_state(y);
+  std::vector<double> f(n);
+  std::vector<double> f_pert(n);
+  Eigen::MatrixXd jac(n, n);
+  for (int iter = 0; iter < options.ss_max_iterations; ++iter) {
+    model.rhs(0.0, y.data(), f.data());
+    ++total.rhs_evals;
+    double scale = 0.0;
+    for (double x : y) scale = std::max(scale, std::abs(x));
+    if (scale == 0.0) scale = 1.0;
+    for (std::size_t j = 0; j < n; ++j) {
+      std::vector<double> yp = y;
+      const double h = 1e-7 * std::max(std::abs(y[j]), scale);
+      yp[j] += h;
+      model.rhs(0.0, yp.data(), f_pert.data());
+      ++total.rhs_evals;
+      for (std::size_t i = 0; i < n; ++i) jac(i, j) = (f_pert[i] - f[i]) / h;
+    }
+    Eigen::VectorXd rhs_vec(n);
+    for (std::size_t i = 0; i < n; ++i) rhs_vec(i) = -f[i];
+    const Eigen::VectorXd dy = jac.fullPivLu().solve(rhs_vec);
+    double change = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!std::isfinite(dy(i))) {
+        return failure(SolveStatus::kSteadyStateNotFound, "equilibrium: singular Jacobian", total);
+      }
+      y[i] += dy(i);
+      change = std::max(change, std::abs(dy(i)));
+    }
+    if (change <= options.ss_tolerance * scale) {
+      std::copy(y.begin(), y.end(), y_out.begin());
+      return total;
+    }
+  }
+  return failure(
+      SolveStatus::kSteadyStateNotFound,
+      fmt::format("equilibrium not reached in {} Newton iterations", options.ss_max_iterations),
+      total);
+}
+
+}  // namespace k2sim

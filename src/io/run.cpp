@@ -1,0 +1,197 @@
+#include "k2sim/io/run.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "k2sim/error.hpp"
+
+#ifndef K2SIM_VERSION
+#define K2SIM_VERSION "unknown"
+#endif
+
+namespace k2sim {
+
+std::string model_version() { return K2SIM_VERSION; }
+
+bool RunResult::ok() const {
+  return std::all_of(arms.begin(), arms.end(), [](const ArmResult& a) { return a.solve.ok(); });
+}
+
+void apply_overrides(const Overrides& sets, ParameterTable& table, SimulationOptions& options) {
+  for (const auto& [name, value] : sets) {
+    const std::string where = fmt::format("--set {}={}", name, value);
+    try {
+      if (name.rfind("solver.", 0) == 0) {
+        options.set(name.substr(7), value);
+      } else {
+        table.set(name, value, where);
+      }
+    } catch (const OptionError&) {
+      throw;
+    } catch (const InputError& e) {
+      const std::string msg = e.what();
+      throw OptionError(msg.rfind("--set", 0) == 0 ? msg : where + ": " + msg);
+    }
+  }
+}
+
+namespace {
+
+OutputStats stats_of(const std::vector<double>& t, const std::vector<double>& v, std::size_t k,
+                     std::size_t n_out) {
+  OutputStats s;
+  const std::size_t rows = t.size();
+  if (rows == 0) return s;
+  auto at = [&](std::size_t i) { return v[i * n_out + k]; };
+  s.start = at(0);
+  s.end = at(rows - 1);
+  s.min = s.max = s.start;
+  double area = 0.0;
+  for (std::size_t i = 0; i < rows; ++i) {
+    s.min = std::min(s.min, at(i));
+    s.max = std::max(s.max, at(i));
+    if (i > 0) area += 0.5 * (at(i) + at(i - 1)) * (t[i] - t[i - 1]);
+  }
+  const double span = t[rows - 1] - t[0];
+  s.mean = span > 0.0 ? area / span : s.start;
+  return s;
+}
+
+std::string number(double x) { return fmt::format("{:.10g}", x); }
+
+}  // namespace
+
+RunResult run_scenario(const Scenario& scenario, const Overrides& sets) {
+  ParameterTable table = ParameterTable::builtin(parameter_module(scenario.model));
+  SimulationOptions options = scenario.solver;
+  apply_overrides(sets, table, options);
+  options.validate();
+  const std::unique_ptr<Model> model = make_model(scenario.model, table);
+  const std::vector<double> grid =
+      output_grid(0.0, scenario.duration_h, scenario.output_interval_h);
+  RunResult result;
+  result.model_version = model_version();
+  for (const ArmSpec& arm : scenario.resolved_arms()) {
+    ArmResult r;
+    r.name = arm.name;
+    r.outputs = model->outputs();
+    const std::size_t n = model->state_count();
+    std::vector<double> y0(n);
+    model->reset_state(y0);
+    if (scenario.initialize == Initialize::kSteadyState) {
+      // The steady state of the subject's background intake (none before the diet module exists:
+      // the undosed equilibrium).
+      r.solve = equilibrium(*model, options, y0);
+      if (!r.solve.ok()) {
+        r.solve.message = "initialize = steady-state: " + r.solve.message;
+        result.arms.push_back(std::move(r));
+        continue;
+      }
+    }
+    const std::vector<DoseRecord> records = dose_records(*model, arm.doses, scenario.duration_h);
+    Trajectory traj;
+    const SolveSummary init = r.solve;
+    r.solve = simulate(*model, y0, 0.0, records, grid, options, traj);
+    r.solve.steps += init.steps;
+    r.solve.rhs_evals += init.rhs_evals;
+    const std::size_t n_out = r.outputs.size();
+    r.time_h = traj.time_h;
+    r.values.resize(traj.time_h.size() * n_out);
+    for (std::size_t i = 0; i < traj.time_h.size(); ++i) {
+      model->compute_outputs(&traj.states[i * n], &r.values[i * n_out]);
+    }
+    for (std::size_t k = 0; k < n_out; ++k)
+      r.stats.push_back(stats_of(r.time_h, r.values, k, n_out));
+    result.arms.push_back(std::move(r));
+  }
+  return result;
+}
+
+void write_file_atomically(const std::string& path, const std::string& content) {
+  const std::string tmp = fmt::format("{}.tmp-{}", path, ::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw IoError(fmt::format("{}: cannot open for writing", tmp));
+    out << content;
+    out.flush();
+    if (!out) {
+      out.close();
+      std::filesystem::remove(tmp);
+      throw IoError(fmt::format("{}: write failed", tmp));
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::filesystem::remove(tmp);
+    throw IoError(fmt::format("{}: cannot rename from {}: {}", path, tmp, ec.message()));
+  }
+}
+
+nlohmann::json summary_json(const Scenario& scenario, const RunResult& result) {
+  nlohmann::json j;
+  j["scenario"] = scenario.echo;
+  j["model"] = scenario.model;
+  j["model_version"] = result.model_version;
+  nlohmann::json arms = nlohmann::json::object();
+  for (const ArmResult& a : result.arms) {
+    nlohmann::json arm;
+    nlohmann::json outputs = nlohmann::json::object();
+    if (a.solve.ok()) {
+      for (std::size_t k = 0; k < a.outputs.size(); ++k) {
+        const OutputStats& s = a.stats[k];
+        outputs[a.outputs[k].name] = {{"unit", a.outputs[k].unit},
+                                      {"start", s.start},
+                                      {"end", s.end},
+                                      {"mean", s.mean},
+                                      {"min", s.min},
+                                      {"max", s.max}};
+      }
+    }
+    arm["outputs"] = outputs;
+    arm["outcomes"] = nlohmann::json::object();
+    arm["solver"] = {{"steps", a.solve.steps},
+                     {"rhs_evals", a.solve.rhs_evals},
+                     {"restarts", a.solve.restarts},
+                     {"status", a.solve.ok() ? "ok" : "failed"}};
+    if (!a.solve.ok()) arm["solver"]["message"] = a.solve.message;
+    arms[a.name] = arm;
+  }
+  j["arms"] = arms;
+  return j;
+}
+
+void write_run_directory(const Scenario& scenario, const RunResult& result,
+                         const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw IoError(fmt::format("{}: cannot create the output folder: {}", dir, ec.message()));
+  const bool single = scenario.arms.empty();
+  for (const ArmResult& a : result.arms) {
+    if (!a.solve.ok()) continue;
+    std::string csv = "time_d";
+    for (const OutputSpec& o : a.outputs) csv += "," + o.name;
+    csv += "\n";
+    const std::size_t n_out = a.outputs.size();
+    for (std::size_t i = 0; i < a.time_h.size(); ++i) {
+      csv += number(a.time_h[i] / 24.0);
+      for (std::size_t k = 0; k < n_out; ++k) {
+        csv += ",";
+        csv += number(a.values[i * n_out + k]);
+      }
+      csv += "\n";
+    }
+    const std::string file = single ? "trajectory.csv" : fmt::format("trajectory_{}.csv", a.name);
+    write_file_atomically((std::filesystem::path(dir) / file).string(), csv);
+  }
+  write_file_atomically((std::filesystem::path(dir) / "summary.json").string(),
+                        summary_json(scenario, result).dump(2) + "\n");
+}
+
+}  // namespace k2sim

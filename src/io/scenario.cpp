@@ -1,0 +1,497 @@
+#include "k2sim/io/scenario.hpp"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "k2sim/error.hpp"
+#include "k2sim/units/substances.hpp"
+#include "k2sim/units/units.hpp"
+
+namespace k2sim {
+
+namespace internal {
+std::string_view embedded_file(std::string_view path);  // generated at build time
+}
+
+void SubjectSpec::override_with(const SubjectSpec& over) {
+  if (over.age_y) age_y = over.age_y;
+  if (over.sex) sex = over.sex;
+  if (over.newborn) newborn = over.newborn;
+  if (over.body_weight_kg) body_weight_kg = over.body_weight_kg;
+  if (over.height_cm) height_cm = over.height_cm;
+  if (over.egfr_mL_per_min_173) egfr_mL_per_min_173 = over.egfr_mL_per_min_173;
+}
+
+namespace {
+
+// Keys of INTERFACES.md that later issues implement: named in errors as "not implemented yet",
+// never silently ignored.
+const std::vector<std::string> kTopKeys = {
+    "name",    "model", "initialize", "duration", "output_interval",
+    "subject", "dose",  "arm",        "solver"};
+const std::vector<std::string> kTopKeysLater = {"diet", "population", "analysis"};
+const std::vector<std::string> kSubjectKeys = {"age",         "sex",    "newborn",
+                                               "body_weight", "height", "egfr"};
+const std::vector<std::string> kSubjectKeysLater = {
+    "warfarin_genotype", "cac", "cac_percentile", "risk_factors", "menopause_age", "egfr_decline",
+    "dialysis",          "sun", "feeding",        "cholestasis"};
+const std::vector<std::string> kDoseKeys = {
+    "substance", "amount", "route", "every", "start", "stop", "meal_fat", "rate", "steady_state"};
+const std::vector<std::string> kArmKeys = {"name", "dose", "subject"};
+const std::vector<std::string> kArmKeysLater = {"diet"};
+const std::vector<std::string> kSolverKeys = {"rtol",          "atol",   "max_steps",   "max_step",
+                                              "linear_solver", "method", "ss_tolerance"};
+
+std::string show(const toml::node& n) {
+  if (auto s = n.as_string()) return fmt::format("\"{}\"", s->get());
+  std::ostringstream os;
+  if (n.is_table()) return "a table";
+  if (n.is_array()) return "an array";
+  n.visit([&](const auto& v) { os << v; });
+  return os.str();
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string file) : file_(std::move(file)) {}
+
+  [[nodiscard]] SourceLocation where(const toml::node& n) const {
+    return {file_, static_cast<std::size_t>(n.source().begin.line)};
+  }
+
+  [[noreturn]] void fail(const toml::node& n, std::string_view key, const std::string& rule) const {
+    throw InputError(fmt::format("{}: {} = {} (rule: {})", where(n).str(), key, show(n), rule));
+  }
+
+  void check_keys(const toml::table& t, std::string_view section,
+                  const std::vector<std::string>& allowed,
+                  const std::vector<std::string>& later = {}) const {
+    for (auto&& [k, v] : t) {
+      const std::string key(k.str());
+      if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
+      const std::string path = section.empty() ? key : fmt::format("{}.{}", section, key);
+      const std::size_t line = static_cast<std::size_t>(k.source().begin.line);
+      if (std::find(later.begin(), later.end(), key) != later.end()) {
+        throw InputError(fmt::format(
+            "{}:{}: key '{}' is part of the scenario format but not implemented yet in this "
+            "version of k2sim (rule: remove it for now)",
+            file_, line, path));
+      }
+      std::vector<std::string> all = allowed;
+      all.insert(all.end(), later.begin(), later.end());
+      throw InputError(fmt::format("{}:{}: unknown key '{}' (rule: valid keys here are {}){}",
+                                   file_, line, path, fmt::join(allowed, ", "),
+                                   did_you_mean(key, all)));
+    }
+  }
+
+  [[nodiscard]] std::string string(const toml::node& n, std::string_view key) const {
+    if (auto s = n.as_string()) return s->get();
+    fail(n, key, "a string");
+  }
+
+  [[nodiscard]] bool boolean(const toml::node& n, std::string_view key) const {
+    if (auto b = n.as_boolean()) return b->get();
+    fail(n, key, "true or false");
+  }
+
+  [[nodiscard]] units::Quantity quantity(const toml::node& n, std::string_view key,
+                                         const units::Dimension& dim,
+                                         std::string_view example) const {
+    if (n.is_number()) {
+      fail(n, key, fmt::format("a quantity is a string with a unit, e.g. \"{}\"", example));
+    }
+    const std::string text = string(n, key);
+    try {
+      return units::parse_quantity(text, dim);
+    } catch (const UnitError& e) {
+      throw InputError(
+          fmt::format("{}: {} = \"{}\" (rule: {})", where(n).str(), key, text, e.what()));
+    }
+  }
+
+  [[nodiscard]] double time_h(const toml::node& n, std::string_view key,
+                              std::string_view example) const {
+    return quantity(n, key, units::dim::time(), example).value;
+  }
+
+  [[nodiscard]] const std::string& file() const { return file_; }
+
+ private:
+  std::string file_;
+};
+
+SubjectSpec read_subject(const Reader& r, const toml::table& t, std::string_view section) {
+  r.check_keys(t, section, kSubjectKeys, kSubjectKeysLater);
+  SubjectSpec s;
+  auto key = [&](std::string_view k) { return fmt::format("{}.{}", section, k); };
+  if (auto* n = t.get("age")) {
+    const double y = units::to_unit(r.quantity(*n, key("age"), units::dim::time(), "60 y"), "y");
+    if (!(y >= 0.0 && y <= 120.0)) r.fail(*n, key("age"), "0 to 120 y");
+    s.age_y = y;
+  }
+  if (auto* n = t.get("sex")) {
+    const std::string v = r.string(*n, key("sex"));
+    if (v != "female" && v != "male") r.fail(*n, key("sex"), "female | male");
+    s.sex = v;
+  }
+  if (auto* n = t.get("newborn")) s.newborn = r.boolean(*n, key("newborn"));
+  if (auto* n = t.get("body_weight")) {
+    const double kg =
+        units::to_unit(r.quantity(*n, key("body_weight"), units::dim::mass(), "70 kg"), "kg");
+    if (!(kg > 0.0 && kg <= 500.0))
+      r.fail(*n, key("body_weight"), "more than 0 and at most 500 kg");
+    s.body_weight_kg = kg;
+  }
+  if (auto* n = t.get("height")) {
+    const double cm =
+        units::to_unit(r.quantity(*n, key("height"), units::dim::length(), "165 cm"), "cm");
+    if (!(cm > 20.0 && cm <= 250.0)) r.fail(*n, key("height"), "more than 20 and at most 250 cm");
+    s.height_cm = cm;
+  }
+  if (auto* n = t.get("egfr")) {
+    const double v = units::to_unit(
+        r.quantity(*n, key("egfr"), units::dim::gfr(), "90 mL/min/1.73m2"), "mL/min/1.73m2");
+    if (!(v > 0.0 && v <= 200.0)) {
+      r.fail(*n, key("egfr"), "more than 0 and at most 200 mL/min/1.73m2");
+    }
+    s.egfr_mL_per_min_173 = v;
+  }
+  return s;
+}
+
+Route parse_route(const Reader& r, const toml::node& n, std::string_view key) {
+  const std::string v = r.string(n, key);
+  if (v == "oral") return Route::kOral;
+  if (v == "IM") return Route::kIm;
+  if (v == "SC") return Route::kSc;
+  if (v == "IV") return Route::kIv;
+  r.fail(n, key, "oral | IM | SC | IV" + did_you_mean(v, {"oral", "IM", "SC", "IV"}));
+}
+
+DoseSpec read_dose(const Reader& r, const toml::table& t, std::string_view section) {
+  r.check_keys(t, section, kDoseKeys);
+  auto key = [&](std::string_view k) { return fmt::format("{}.{}", section, k); };
+  DoseSpec d;
+  d.where = r.where(t);
+  const toml::node* sub = t.get("substance");
+  if (!sub) throw InputError(fmt::format("{}: {} has no 'substance'", d.where.str(), section));
+  const toml::node* amt = t.get("amount");
+  if (!amt) throw InputError(fmt::format("{}: {} has no 'amount'", d.where.str(), section));
+  const units::Substance* s = nullptr;
+  try {
+    s = &units::find_substance(r.string(*sub, key("substance")));
+  } catch (const InputError& e) {
+    if (dynamic_cast<const UnitError*>(&e)) throw;
+    throw InputError(fmt::format("{}: {} = {}: {}", r.where(*sub).str(), key("substance"),
+                                 show(*sub), e.what()));
+  }
+  d.substance = s->name;
+  auto amount_of = [&](const toml::node& n, std::string_view k, bool rate) {
+    if (n.is_number()) {
+      r.fail(n, k,
+             rate ? "a rate is a string with a unit, e.g. \"1 mg/h\""
+                  : "an amount is a string with a unit, e.g. \"180 ug\"");
+    }
+    const std::string text = r.string(n, k);
+    double v = 0.0;
+    try {
+      const units::Quantity q = units::parse_quantity(text);
+      v = rate ? units::to_internal_rate(*s, q) : units::to_internal_amount(*s, q);
+    } catch (const UnitError& e) {
+      throw InputError(
+          fmt::format("{}: {} = \"{}\" (rule: {})", r.where(n).str(), k, text, e.what()));
+    }
+    if (!(v > 0.0)) r.fail(n, k, rate ? "a rate > 0" : "an amount > 0");
+    return v;
+  };
+  d.amount = amount_of(*amt, key("amount"), false);
+  if (auto* n = t.get("route")) d.route = parse_route(r, *n, key("route"));
+  if (auto* n = t.get("every")) {
+    d.every_h = r.time_h(*n, key("every"), "1 d");
+    if (!(*d.every_h > 0.0)) r.fail(*n, key("every"), "an interval > 0");
+  }
+  if (auto* n = t.get("start")) {
+    d.start_h = r.time_h(*n, key("start"), "0 d");
+    if (!(d.start_h >= 0.0)) r.fail(*n, key("start"), "a time >= 0");
+  }
+  if (auto* n = t.get("stop")) {
+    d.stop_h = r.time_h(*n, key("stop"), "3 y");
+    if (!(*d.stop_h > d.start_h)) {
+      r.fail(*n, key("stop"), fmt::format("stop after start ({} h)", d.start_h));
+    }
+    if (!d.every_h) r.fail(*n, key("stop"), "'stop' needs 'every' (a single dose has no stop)");
+  }
+  if (auto* n = t.get("meal_fat")) {
+    if (n->is_number()) r.fail(*n, key("meal_fat"), "fasting | with meal | high-fat meal | grams");
+    const std::string v = r.string(*n, key("meal_fat"));
+    if (v == "fasting") {
+      d.meal_fat = MealFat::kFasting;
+    } else if (v == "with meal") {
+      d.meal_fat = MealFat::kWithMeal;
+    } else if (v == "high-fat meal") {
+      d.meal_fat = MealFat::kHighFatMeal;
+    } else {
+      units::Quantity q;
+      try {
+        q = units::parse_quantity(v, units::dim::mass());
+      } catch (const UnitError&) {
+        r.fail(*n, key("meal_fat"),
+               "fasting | with meal | high-fat meal | grams of fat, e.g. \"20 g\"" +
+                   did_you_mean(v, {"fasting", "with meal", "high-fat meal"}));
+      }
+      d.meal_fat = MealFat::kGrams;
+      d.meal_fat_g = units::to_unit(q, "g");
+      if (!(d.meal_fat_g >= 0.0 && d.meal_fat_g <= 200.0)) {
+        r.fail(*n, key("meal_fat"), "0 to 200 g of fat");
+      }
+    }
+  }
+  if (auto* n = t.get("rate")) d.rate_per_h = amount_of(*n, key("rate"), true);
+  if (auto* n = t.get("steady_state")) {
+    d.steady_state = r.boolean(*n, key("steady_state"));
+    if (d.steady_state && !d.every_h) {
+      r.fail(*n, key("steady_state"), "steady_state = true needs 'every'");
+    }
+  }
+  if (d.rate_per_h && d.every_h && d.steady_state && d.amount / *d.rate_per_h > *d.every_h) {
+    throw InputError(
+        fmt::format("{}: {}: infusion lasts {} h, longer than 'every' ({} h) "
+                    "(rule: with steady_state the infusion ends before the next dose)",
+                    d.where.str(), section, d.amount / *d.rate_per_h, *d.every_h));
+  }
+  return d;
+}
+
+std::vector<DoseSpec> read_doses(const Reader& r, const toml::node& n, std::string_view section) {
+  std::vector<DoseSpec> doses;
+  const toml::array* arr = n.as_array();
+  if (!arr) r.fail(n, section, "an array of tables ([[dose]] or dose = [ {...} ])");
+  for (std::size_t i = 0; i < arr->size(); ++i) {
+    const toml::node& item = *arr->get(i);
+    const std::string name = fmt::format("{}[{}]", section, i);
+    const toml::table* t = item.as_table();
+    if (!t) r.fail(item, name, "a table with substance, amount, ...");
+    doses.push_back(read_dose(r, *t, name));
+  }
+  return doses;
+}
+
+void read_solver(const Reader& r, const toml::table& t, SimulationOptions& opt) {
+  r.check_keys(t, "solver", kSolverKeys);
+  for (auto&& [k, v] : t) {
+    const std::string key = fmt::format("solver.{}", k.str());
+    std::string text;
+    if (v.is_number() || v.is_string()) {
+      text = v.is_string() ? v.as_string()->get() : show(v);
+    } else {
+      r.fail(v, key, "a number, a time with a unit (max_step) or dense | klu (linear_solver)");
+    }
+    try {
+      opt.set(std::string(k.str()), text);
+    } catch (const InputError& e) {
+      throw InputError(fmt::format("{}: {}", r.where(v).str(), e.what()));
+    }
+  }
+  opt.validate();
+}
+
+Scenario parse_table(const toml::table& root, const Reader& r) {
+  r.check_keys(root, "", kTopKeys, kTopKeysLater);
+  Scenario sc;
+  sc.file = r.file();
+  auto require = [&](std::string_view k) -> const toml::node& {
+    const toml::node* n = root.get(k);
+    if (!n) {
+      throw InputError(fmt::format(
+          "{}: missing key '{}' (rule: a scenario needs name and duration)", r.file(), k));
+    }
+    return *n;
+  };
+  {
+    const toml::node& n = require("name");
+    sc.name = r.string(n, "name");
+    const bool ok = !sc.name.empty() &&
+                    sc.name.find_first_not_of(
+                        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                        "0123456789-_.") == std::string::npos &&
+                    sc.name.front() != '.';
+    if (!ok) r.fail(n, "name", "letters, digits, '-', '_' and '.' (it names the output folder)");
+  }
+  if (auto* n = root.get("model")) {
+    sc.model = r.string(*n, "model");
+    const auto names = model_names();
+    if (std::find(names.begin(), names.end(), sc.model) == names.end()) {
+      r.fail(*n, "model",
+             fmt::format("one of {} in this version{}", fmt::join(names, ", "),
+                         did_you_mean(sc.model, names)));
+    }
+  }
+  if (auto* n = root.get("initialize")) {
+    const std::string v = r.string(*n, "initialize");
+    if (v == "steady-state") {
+      sc.initialize = Initialize::kSteadyState;
+    } else if (v == "reference") {
+      sc.initialize = Initialize::kReference;
+    } else {
+      r.fail(*n, "initialize",
+             "steady-state | reference" + did_you_mean(v, {"steady-state", "reference"}));
+    }
+  }
+  {
+    const toml::node& n = require("duration");
+    sc.duration_h = r.time_h(n, "duration", "90 d");
+    if (!(sc.duration_h > 0.0)) r.fail(n, "duration", "a duration > 0");
+    if (sc.duration_h > 150.0 * 8766.0) r.fail(n, "duration", "at most 150 y");
+  }
+  if (auto* n = root.get("output_interval")) {
+    sc.output_interval_h = r.time_h(*n, "output_interval", "1 d");
+    if (!(sc.output_interval_h > 0.0)) r.fail(*n, "output_interval", "an interval > 0");
+    if (sc.duration_h / sc.output_interval_h > 1e7) {
+      r.fail(*n, "output_interval", "at most 10 million output rows (duration / interval)");
+    }
+  }
+  if (auto* n = root.get("subject")) {
+    const toml::table* t = n->as_table();
+    if (!t) r.fail(*n, "subject", "a table [subject]");
+    sc.subject = read_subject(r, *t, "subject");
+  }
+  if (auto* n = root.get("dose")) sc.doses = read_doses(r, *n, "dose");
+  if (auto* n = root.get("solver")) {
+    const toml::table* t = n->as_table();
+    if (!t) r.fail(*n, "solver", "a table [solver]");
+    read_solver(r, *t, sc.solver);
+  }
+  if (auto* n = root.get("arm")) {
+    const toml::array* arr = n->as_array();
+    if (!arr) r.fail(*n, "arm", "an array of tables [[arm]]");
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      const toml::node& item = *arr->get(i);
+      const std::string section = fmt::format("arm[{}]", i);
+      const toml::table* t = item.as_table();
+      if (!t) r.fail(item, section, "a table with name, dose, subject");
+      r.check_keys(*t, section, kArmKeys, kArmKeysLater);
+      ArmSpec arm;
+      arm.where = r.where(item);
+      const toml::node* nn = t->get("name");
+      if (!nn) throw InputError(fmt::format("{}: {} has no 'name'", arm.where.str(), section));
+      arm.name = r.string(*nn, section + ".name");
+      if (arm.name.empty() ||
+          arm.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLM"
+                                     "NOPQRSTUVWXYZ0123456789-_.") != std::string::npos) {
+        r.fail(*nn, section + ".name", "letters, digits, '-', '_' and '.' (it names files)");
+      }
+      for (const auto& other : sc.arms) {
+        if (other.name == arm.name) {
+          r.fail(*nn, section + ".name",
+                 fmt::format("arm names are unique ('{}' is also at {})", arm.name,
+                             other.where.str()));
+        }
+      }
+      if (auto* d = t->get("dose")) arm.doses = read_doses(r, *d, section + ".dose");
+      if (auto* s = t->get("subject")) {
+        const toml::table* st = s->as_table();
+        if (!st) r.fail(*s, section + ".subject", "a table");
+        arm.subject = read_subject(r, *st, section + ".subject");
+      }
+      sc.arms.push_back(std::move(arm));
+    }
+  }
+  std::ostringstream json;
+  json << toml::json_formatter{root};
+  sc.echo = nlohmann::json::parse(json.str());
+  return sc;
+}
+
+toml::table parse_toml(std::string_view text, const std::string& file) {
+  try {
+    return toml::parse(text, file);
+  } catch (const toml::parse_error& e) {
+    throw InputError(
+        fmt::format("{}:{}: TOML syntax error: {}", file, e.source().begin.line, e.description()));
+  }
+}
+
+}  // namespace
+
+std::vector<ArmSpec> Scenario::resolved_arms() const {
+  SubjectSpec base = reference_subject();
+  base.override_with(subject);
+  std::vector<ArmSpec> out;
+  if (arms.empty()) {
+    out.push_back(ArmSpec{"main", doses, base, {file, 0}});
+    return out;
+  }
+  for (const ArmSpec& a : arms) {
+    ArmSpec merged = a;
+    merged.doses = doses;
+    merged.doses.insert(merged.doses.end(), a.doses.begin(), a.doses.end());
+    merged.subject = base;
+    merged.subject.override_with(a.subject);
+    out.push_back(std::move(merged));
+  }
+  return out;
+}
+
+Scenario parse_scenario(std::string_view text, const std::string& file) {
+  const toml::table root = parse_toml(text, file);
+  return parse_table(root, Reader(file));
+}
+
+Scenario read_scenario(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError(fmt::format("{}: cannot open the scenario file for reading", path));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw IoError(fmt::format("{}: read error", path));
+  return parse_scenario(text.str(), path);
+}
+
+const SubjectSpec& reference_subject() {
+  static const SubjectSpec kReference = [] {
+    const std::string file = "data/reference/subject.toml";
+    const toml::table t = parse_toml(internal::embedded_file(file), file);
+    return read_subject(Reader(file), t, "subject");
+  }();
+  return kReference;
+}
+
+std::vector<DoseRecord> dose_records(const Model& model, const std::vector<DoseSpec>& doses,
+                                     double duration_h) {
+  std::vector<DoseRecord> records;
+  for (const DoseSpec& d : doses) {
+    DoseTarget target;
+    try {
+      target = model.dose_target(d.substance, d.route);
+    } catch (const InputError& e) {
+      throw InputError(fmt::format("{}: {}", d.where.str(), e.what()));
+    }
+    DoseRecord rec;
+    rec.time_h = d.start_h;
+    rec.cmt = target.cmt;
+    rec.amt = d.amount * target.fraction;
+    rec.rate = d.rate_per_h ? *d.rate_per_h * target.fraction : 0.0;
+    if (d.every_h) {
+      const double stop = d.stop_h.value_or(duration_h);
+      // Doses at start + k * every, strictly before stop (a dose at the last instant of the run
+      // would show nothing).
+      const double span = stop - d.start_h;
+      if (span <= 0.0) continue;
+      const double n = std::ceil(span / *d.every_h * (1.0 - 1e-12)) - 1.0;
+      rec.ii_h = *d.every_h;
+      rec.addl = static_cast<std::size_t>(std::max(0.0, n));
+      rec.ss = d.steady_state ? 1 : 0;
+    } else if (d.start_h >= duration_h) {
+      continue;
+    }
+    rec.validate(model.state_count(), d.where.str());
+    records.push_back(rec);
+  }
+  return records;
+}
+
+}  // namespace k2sim

@@ -1,0 +1,186 @@
+// The k2sim binary as a user runs it: exit codes, files written, and the parameter listing against
+// the table and the docs.
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "k2sim/params/parameter_table.hpp"
+
+namespace k2sim {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CliResult {
+  int code = -1;
+  std::string output;
+};
+
+CliResult run_cli(const std::string& args) {
+  const std::string cmd = std::string(K2SIM_BINARY) + " " + args + " 2>&1";
+  CliResult r;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) return r;
+  std::array<char, 4096> buf{};
+  while (fgets(buf.data(), buf.size(), pipe)) r.output += buf.data();
+  const int status = pclose(pipe);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("k2sim_cli_" +
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
+            std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string write(const std::string& name, const std::string& text) {
+    const fs::path p = dir_ / name;
+    std::ofstream(p) << text;
+    return p.string();
+  }
+  fs::path dir_;
+};
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TEST_F(Cli, TypoInScenarioExits3WithFileAndLine) {
+  const std::string sc = write("typo.toml", "name = \"t\"\nduraton = \"1 d\"\n");
+  const CliResult r = run_cli("run " + sc + " --out " + (dir_ / "out").string());
+  EXPECT_EQ(r.code, 3) << r.output;
+  EXPECT_NE(r.output.find("typo.toml:2"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("did you mean 'duration'?"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir_ / "out" / "summary.json"));
+}
+
+TEST_F(Cli, GoodScenarioWritesTrajectoryAndSummary) {
+  const std::string sc =
+      write("good.toml",
+            "name = \"good\"\nduration = \"10 d\"\noutput_interval = \"6 h\"\n"
+            "[[dose]]\nsubstance = \"MK-7\"\namount = \"180 ug\"\nevery = \"1 d\"\n");
+  const fs::path out = dir_ / "out";
+  const CliResult r = run_cli("run " + sc + " --out " + out.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("plasma_mk7_nmol_per_L"), std::string::npos) << r.output;
+  ASSERT_TRUE(fs::exists(out / "trajectory.csv"));
+  ASSERT_TRUE(fs::exists(out / "summary.json"));
+  for (const auto& entry : fs::directory_iterator(out)) {
+    EXPECT_EQ(entry.path().string().find(".tmp"), std::string::npos) << entry.path();
+  }
+  const nlohmann::json j = nlohmann::json::parse(read_file(out / "summary.json"));
+  EXPECT_EQ(j["scenario"]["name"], "good");
+  EXPECT_TRUE(j.contains("model_version"));
+  const auto& o = j["arms"]["main"]["outputs"]["plasma_mk7_nmol_per_L"];
+  EXPECT_EQ(o["unit"], "nmol/L");
+  EXPECT_EQ(j["arms"]["main"]["solver"]["status"], "ok");
+  EXPECT_GT(j["arms"]["main"]["solver"]["steps"].get<long>(), 0);
+  EXPECT_LE(o["min"].get<double>(), o["mean"].get<double>());
+  EXPECT_LE(o["mean"].get<double>(), o["max"].get<double>());
+  const std::string csv = read_file(out / "trajectory.csv");
+  EXPECT_EQ(csv.rfind("time_d,plasma_mk7_nmol_per_L\n", 0), 0u) << csv.substr(0, 80);
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1 + 10 * 4 + 1);
+}
+
+TEST_F(Cli, ArmsWriteOneTrajectoryEach) {
+  const std::string sc = write("arms.toml",
+                               "name = \"arms\"\nduration = \"5 d\"\n[[arm]]\nname = \"placebo\"\n"
+                               "[[arm]]\nname = \"mk7\"\ndose = [ { substance = \"MK-7\", amount = "
+                               "\"180 ug\", every = \"1 d\" } ]\n");
+  const fs::path out = dir_ / "out";
+  const CliResult r = run_cli("run " + sc + " --quiet --out " + out.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(r.output.empty()) << r.output;
+  EXPECT_TRUE(fs::exists(out / "trajectory_placebo.csv"));
+  EXPECT_TRUE(fs::exists(out / "trajectory_mk7.csv"));
+  const nlohmann::json j = nlohmann::json::parse(read_file(out / "summary.json"));
+  EXPECT_EQ(j["arms"]["placebo"]["outputs"]["plasma_mk7_nmol_per_L"]["max"].get<double>(), 0.0);
+  EXPECT_GT(j["arms"]["mk7"]["outputs"]["plasma_mk7_nmol_per_L"]["max"].get<double>(), 0.0);
+}
+
+TEST_F(Cli, OtherExitCodes) {
+  const std::string sc = write("ok.toml", "name = \"ok\"\nduration = \"1 d\"\n");
+  EXPECT_EQ(run_cli("run " + (dir_ / "missing.toml").string()).code, 5);
+  EXPECT_EQ(run_cli("frobnicate").code, 2);
+  EXPECT_EQ(run_cli("run").code, 2);
+  const CliResult bad_set =
+      run_cli("run " + sc + " --out " + (dir_ / "o").string() + " --set k_mk7_elm=0.01");
+  EXPECT_EQ(bad_set.code, 2) << bad_set.output;
+  EXPECT_NE(bad_set.output.find("did you mean 'k_mk7_elim'?"), std::string::npos);
+  EXPECT_EQ(run_cli("run " + sc + " --out " + (dir_ / "o").string() + " --set solver.rtol=7").code,
+            2);
+  // A solver that may take only one step between events fails numerically: exit 4.
+  const std::string dosed = write("dosed.toml",
+                                  "name = \"d\"\nduration = \"10 d\"\n[[dose]]\nsubstance = "
+                                  "\"MK-7\"\namount = \"1 mg\"\n");
+  EXPECT_EQ(
+      run_cli("run " + dosed + " --out " + (dir_ / "o").string() + " --set solver.max_steps=1")
+          .code,
+      4);
+}
+
+TEST_F(Cli, SetChangesTheAnswer) {
+  // With k_mk7_elim halved, the plasma level 9 days after one dose is higher (exp(-k t) decay).
+  const std::string sc = write("one.toml",
+                               "name = \"one\"\nduration = \"9 d\"\n[[dose]]\nsubstance "
+                               "= \"MK-7\"\namount = \"1 mg\"\n");
+  ASSERT_EQ(run_cli("run " + sc + " -q --out " + (dir_ / "a").string()).code, 0);
+  ASSERT_EQ(
+      run_cli("run " + sc + " -q --out " + (dir_ / "b").string() + " --set k_mk7_elim=0.0075").code,
+      0);
+  const auto a = nlohmann::json::parse(read_file(dir_ / "a" / "summary.json"));
+  const auto b = nlohmann::json::parse(read_file(dir_ / "b" / "summary.json"));
+  const double ea = a["arms"]["main"]["outputs"]["plasma_mk7_nmol_per_L"]["end"];
+  const double eb = b["arms"]["main"]["outputs"]["plasma_mk7_nmol_per_L"]["end"];
+  EXPECT_GT(eb, ea);
+}
+
+// `k2sim params`, docs/parameters.md and the table agree (issue 2).
+TEST_F(Cli, ParamsListingDocsAndTableAgree) {
+  const auto table = ParameterTable::builtin("pk_1cmt");
+  const CliResult r = run_cli("params --csv");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const std::string docs = read_file(fs::path(K2SIM_SOURCE_DIR) / "docs" / "parameters.md");
+  for (const auto& p : table.parameters()) {
+    const std::string csv_prefix =
+        fmt::format("pk_1cmt,{},{:.10g},{},{:.10g},{:.10g},{},", p.name, p.value, p.unit, p.lower,
+                    p.upper, to_string(p.provenance));
+    EXPECT_NE(r.output.find(csv_prefix), std::string::npos) << csv_prefix;
+    const std::string docs_row =
+        fmt::format("| {} | {:g} | {} | {:g} - {:g} | {} |", p.name, p.value, p.unit, p.lower,
+                    p.upper, to_string(p.provenance));
+    EXPECT_NE(docs.find(docs_row), std::string::npos)
+        << "docs/parameters.md lacks the row: " << docs_row;
+  }
+  const CliResult human = run_cli("params k_mk7");
+  EXPECT_NE(human.output.find("k_mk7_elim"), std::string::npos);
+  EXPECT_EQ(human.output.find("ka_mk7 "), std::string::npos);
+}
+
+TEST_F(Cli, OutputsCatalogue) {
+  const CliResult r = run_cli("outputs");
+  ASSERT_EQ(r.code, 0);
+  EXPECT_NE(r.output.find("plasma_mk7_nmol_per_L"), std::string::npos);
+  EXPECT_NE(r.output.find("nmol/L"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace k2sim

@@ -1,0 +1,293 @@
+// Engine against exact solutions (issue 2): decay, oral one-compartment single and repeated doses,
+// zero-order infusion, II/ADDL expansion, SS = 1 against the closed-form periodic steady state.
+#include <array>
+#include <cmath>
+#include <span>
+#include <stdexcept>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "k2sim/engine/simulation.hpp"
+#include "k2sim/error.hpp"
+
+namespace k2sim {
+namespace {
+
+constexpr double kTolRel = 1e-6;  // issue 2: relative error at most 1e-6 at rtol 1e-8
+
+SimulationOptions tight() {
+  SimulationOptions o;
+  o.rtol = 1e-8;
+  o.atol = 1e-12;
+  return o;
+}
+
+// dy/dt = -k y + s (s = 0: pure decay)
+struct DecayModelImpl {
+  static constexpr std::size_t kStateCount = 1;
+  static constexpr std::array<std::string_view, 1> kStateNames = {"y"};
+  double k = 0.3;
+  double s = 0.0;
+  template <class T>
+  void rhs(T, const T* y, T* dydt) const {
+    dydt[0] = s - k * y[0];
+  }
+  static void reset_state(std::span<double> y) { y[0] = 0.0; }
+};
+using DecayModel = AdaptedModel<DecayModelImpl>;
+
+// gut -> central -> out, first order
+struct OralModelImpl {
+  static constexpr std::size_t kStateCount = 2;
+  static constexpr std::array<std::string_view, 2> kStateNames = {"gut", "central"};
+  double ka = 1.2;
+  double ke = 0.0102;
+  template <class T>
+  void rhs(T, const T* y, T* dydt) const {
+    dydt[0] = -ka * y[0];
+    dydt[1] = ka * y[0] - ke * y[1];
+  }
+  static void reset_state(std::span<double> y) { y[0] = y[1] = 0.0; }
+};
+using OralModel = AdaptedModel<OralModelImpl>;
+
+// Central amount after a unit bolus into the gut at time 0 (Bateman function).
+double bateman(double ka, double ke, double t) {
+  if (t < 0.0) return 0.0;
+  return ka / (ka - ke) * (std::exp(-ke * t) - std::exp(-ka * t));
+}
+
+double rel_err(double got, double want) { return std::abs(got - want) / std::abs(want); }
+
+// Relative error, with exact values below a millionth of `scale` (the dose) judged against that
+// floor: the gut holds e^-29 of a dose after a day, far below any absolute tolerance that matters.
+double err_floor(double got, double want, double scale) {
+  return std::abs(got - want) / std::max(std::abs(want), 1e-6 * scale);
+}
+
+TEST(Engine, ExponentialDecay) {
+  DecayModel m;
+  const std::vector<double> y0 = {5.0};
+  const std::vector<double> grid = output_grid(0.0, 20.0, 0.5);
+  Trajectory tr;
+  const SolveSummary s = simulate(m, y0, 0.0, {}, grid, tight(), tr);
+  ASSERT_TRUE(s.ok()) << s.message;
+  ASSERT_EQ(tr.time_h.size(), grid.size());
+  EXPECT_GT(s.steps, 0);
+  EXPECT_GT(s.rhs_evals, s.steps);
+  for (std::size_t i = 0; i < grid.size(); ++i) {
+    EXPECT_LT(rel_err(tr.at(i, 0), 5.0 * std::exp(-0.3 * grid[i])), kTolRel) << grid[i];
+  }
+}
+
+TEST(Engine, OralSingleDose) {
+  OralModel m;
+  const std::vector<double> y0 = {0.0, 0.0};
+  const std::vector<DoseRecord> doses = {{.time_h = 0.0, .amt = 277.0, .cmt = 0}};
+  const std::vector<double> grid = output_grid(0.0, 240.0, 0.25);
+  Trajectory tr;
+  ASSERT_TRUE(simulate(m, y0, 0.0, doses, grid, tight(), tr).ok());
+  EXPECT_DOUBLE_EQ(tr.at(0, 0), 277.0);  // dose at an output time is applied first
+  for (std::size_t i = 1; i < grid.size(); ++i) {
+    EXPECT_LT(rel_err(tr.at(i, 1), 277.0 * bateman(m.ka, m.ke, grid[i])), kTolRel) << grid[i];
+    EXPECT_LT(err_floor(tr.at(i, 0), 277.0 * std::exp(-m.ka * grid[i]), 277.0), kTolRel) << grid[i];
+  }
+}
+
+TEST(Engine, OralThirtyDailyDosesBySuperposition) {
+  OralModel m;
+  const std::vector<double> y0 = {0.0, 0.0};
+  const DoseRecord rec{.time_h = 0.0, .amt = 100.0, .cmt = 0, .ii_h = 24.0, .addl = 29};
+  const std::vector<double> grid = output_grid(0.0, 40.0 * 24.0, 1.0);
+  Trajectory tr;
+  const SolveSummary s = simulate(m, y0, 0.0, {rec}, grid, tight(), tr);
+  ASSERT_TRUE(s.ok()) << s.message;
+  EXPECT_GE(s.restarts, 30);  // at least one restart per dose time
+  double worst = 0.0;
+  for (std::size_t i = 1; i < grid.size(); ++i) {
+    double exact = 0.0;
+    for (int k = 0; k < 30; ++k) exact += 100.0 * bateman(m.ka, m.ke, grid[i] - 24.0 * k);
+    worst = std::max(worst, rel_err(tr.at(i, 1), exact));
+  }
+  EXPECT_LT(worst, kTolRel);
+}
+
+TEST(Engine, ZeroOrderInfusion) {
+  DecayModel m;
+  m.k = 0.2;
+  const std::vector<double> y0 = {0.0};
+  // 50 units at 10 per h: 5 h of input.
+  const DoseRecord rec{.time_h = 1.0, .amt = 50.0, .cmt = 0, .rate = 10.0};
+  const std::vector<double> grid = output_grid(0.0, 30.0, 0.1);
+  Trajectory tr;
+  ASSERT_TRUE(simulate(m, y0, 0.0, {rec}, grid, tight(), tr).ok());
+  const double end = 10.0 / 0.2 * (1.0 - std::exp(-0.2 * 5.0));
+  for (std::size_t i = 0; i < grid.size(); ++i) {
+    const double t = grid[i];
+    double exact = 0.0;
+    if (t > 1.0 && t <= 6.0) exact = 10.0 / 0.2 * (1.0 - std::exp(-0.2 * (t - 1.0)));
+    if (t > 6.0) exact = end * std::exp(-0.2 * (t - 6.0));
+    if (exact == 0.0) {
+      EXPECT_NEAR(tr.at(i, 0), 0.0, 1e-12) << t;
+    } else {
+      EXPECT_LT(rel_err(tr.at(i, 0), exact), kTolRel) << t;
+    }
+  }
+}
+
+TEST(Engine, AddlExpansionEqualsExplicitList) {
+  const DoseRecord rec{.time_h = 2.0, .amt = 10.0, .cmt = 0, .ii_h = 12.0, .addl = 9};
+  std::vector<DoseRecord> explicit_list;
+  for (int k = 0; k < 10; ++k) {
+    explicit_list.push_back({.time_h = 2.0 + 12.0 * k, .amt = 10.0, .cmt = 0});
+  }
+  const auto a = expand({rec});
+  const auto b = expand(explicit_list);
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_DOUBLE_EQ(a[i].time_h, b[i].time_h);
+    EXPECT_EQ(a[i].kind, b[i].kind);
+    EXPECT_DOUBLE_EQ(a[i].value, b[i].value);
+  }
+  OralModel m;
+  const std::vector<double> y0 = {0.0, 0.0};
+  const std::vector<double> grid = output_grid(0.0, 200.0, 0.5);
+  Trajectory ta;
+  Trajectory tb;
+  ASSERT_TRUE(simulate(m, y0, 0.0, {rec}, grid, tight(), ta).ok());
+  ASSERT_TRUE(simulate(m, y0, 0.0, explicit_list, grid, tight(), tb).ok());
+  ASSERT_EQ(ta.states.size(), tb.states.size());
+  for (std::size_t i = 0; i < ta.states.size(); ++i) EXPECT_EQ(ta.states[i], tb.states[i]);
+}
+
+TEST(Engine, SteadyStateDoseEqualsClosedFormPeriodicState) {
+  OralModel m;
+  const double d = 277.35;
+  const double tau = 24.0;
+  const DoseRecord rec{.time_h = 0.0, .amt = d, .cmt = 0, .ii_h = tau, .addl = 4, .ss = 1};
+  const std::vector<double> y0 = {0.0, 0.0};
+  const std::vector<double> grid = output_grid(0.0, 4 * tau, 0.5);
+  Trajectory tr;
+  const SolveSummary s = simulate(m, y0, 0.0, {rec}, grid, tight(), tr);
+  ASSERT_TRUE(s.ok()) << s.message;
+  const double ra = 1.0 / (1.0 - std::exp(-m.ka * tau));
+  const double re = 1.0 / (1.0 - std::exp(-m.ke * tau));
+  double worst = 0.0;
+  for (std::size_t i = 0; i < grid.size(); ++i) {
+    const double t = std::fmod(grid[i], tau);
+    const double t_in = (t == 0.0 && grid[i] > 0.0) ? 0.0 : t;
+    const double central =
+        d * m.ka / (m.ka - m.ke) * (std::exp(-m.ke * t_in) * re - std::exp(-m.ka * t_in) * ra);
+    const double gut = d * std::exp(-m.ka * t_in) * ra;
+    worst = std::max({worst, rel_err(tr.at(i, 1), central), err_floor(tr.at(i, 0), gut, d)});
+  }
+  EXPECT_LT(worst, kTolRel);
+}
+
+TEST(Engine, SteadyStateInfusionEqualsClosedForm) {
+  DecayModel m;
+  m.k = 0.1;
+  const double tau = 12.0;
+  const double rate = 5.0;
+  const double dur = 3.0;
+  const DoseRecord rec{
+      .time_h = 0.0, .amt = rate * dur, .cmt = 0, .rate = rate, .ii_h = tau, .ss = 1};
+  std::vector<double> y(1);
+  const SolveSummary s = periodic_steady_state(m, rec, tight(), y);
+  ASSERT_TRUE(s.ok()) << s.message;
+  // Pre-infusion amount x satisfies x = (x e^{-k dur} + R/k (1 - e^{-k dur})) e^{-k (tau - dur)}.
+  const double a = std::exp(-m.k * dur);
+  const double b = std::exp(-m.k * (tau - dur));
+  const double exact = rate / m.k * (1.0 - a) * b / (1.0 - a * b);
+  EXPECT_LT(rel_err(y[0], exact), kTolRel);
+}
+
+TEST(Engine, EquilibriumOfConstantSource) {
+  DecayModel m;
+  m.k = 0.05;
+  m.s = 3.0;
+  std::vector<double> y(1);
+  const SolveSummary s = equilibrium(m, tight(), y);
+  ASSERT_TRUE(s.ok()) << s.message;
+  EXPECT_LT(rel_err(y[0], 3.0 / 0.05), 1e-9);
+}
+
+TEST(Engine, KluMatchesDense) {
+  OralModel m;
+  const std::vector<double> y0 = {0.0, 0.0};
+  const DoseRecord rec{.time_h = 0.0, .amt = 100.0, .cmt = 0, .ii_h = 24.0, .addl = 9};
+  const std::vector<double> grid = output_grid(0.0, 300.0, 1.0);
+  SimulationOptions klu = tight();
+  klu.linear_solver = LinearSolver::kKlu;
+  Trajectory td;
+  Trajectory tk;
+  ASSERT_TRUE(simulate(m, y0, 0.0, {rec}, grid, tight(), td).ok());
+  const SolveSummary s = simulate(m, y0, 0.0, {rec}, grid, klu, tk);
+  ASSERT_TRUE(s.ok()) << s.message;
+  for (std::size_t i = 1; i < grid.size(); ++i) {
+    double exact = 0.0;
+    for (int k = 0; k < 10; ++k) exact += 100.0 * bateman(m.ka, m.ke, grid[i] - 24.0 * k);
+    EXPECT_LT(rel_err(tk.at(i, 1), exact), kTolRel);
+  }
+}
+
+struct ThrowingModelImpl {
+  static constexpr std::size_t kStateCount = 1;
+  static constexpr std::array<std::string_view, 1> kStateNames = {"y"};
+  template <class T>
+  void rhs(T t, const T*, T* dydt) const {
+    if (t > 5.0) throw std::runtime_error("boom");
+    dydt[0] = 1.0;
+  }
+  static void reset_state(std::span<double> y) { y[0] = 0.0; }
+};
+
+TEST(Engine, ExceptionInModelBecomesStatusNotCrash) {
+  AdaptedModel<ThrowingModelImpl> m;
+  const std::vector<double> y0 = {0.0};
+  const std::vector<double> grid = output_grid(0.0, 10.0, 1.0);
+  Trajectory tr;
+  const SolveSummary s = simulate(m, y0, 0.0, {}, grid, tight(), tr);
+  EXPECT_EQ(s.status, SolveStatus::kModelError);
+  EXPECT_NE(s.message.find("boom"), std::string::npos) << s.message;
+}
+
+TEST(Engine, TooFewStepsIsANumericalFailure) {
+  DecayModel m;
+  SimulationOptions o = tight();
+  o.max_steps = 2;
+  const std::vector<double> y0 = {1.0};
+  const std::vector<double> grid = {0.0, 100.0};
+  Trajectory tr;
+  const SolveSummary s = simulate(m, y0, 0.0, {}, grid, o, tr);
+  EXPECT_EQ(s.status, SolveStatus::kSolverFailure);
+  EXPECT_NE(s.message.find("max_steps"), std::string::npos) << s.message;
+}
+
+TEST(Engine, InvalidRecordsAndOptionsAreInputErrors) {
+  EXPECT_THROW((DoseRecord{.time_h = -1.0, .amt = 1.0}.validate(1)), InputError);
+  EXPECT_THROW((DoseRecord{.amt = -1.0}.validate(1)), InputError);
+  EXPECT_THROW((DoseRecord{.amt = 1.0, .cmt = 3}.validate(2)), InputError);
+  EXPECT_THROW((DoseRecord{.amt = 1.0, .addl = 2}.validate(1)), InputError);
+  EXPECT_THROW((DoseRecord{.amt = 10.0, .rate = 1.0, .ii_h = 5.0, .ss = 1}.validate(1)),
+               InputError);
+  SimulationOptions o;
+  EXPECT_THROW(o.set("rtol", "2"), InputError);
+  EXPECT_THROW(o.set("rtoll", "1e-6"), InputError);
+  EXPECT_THROW(o.set("max_step", "5"), InputError);  // a time needs a unit
+  o.set("max_step", "2 h");
+  EXPECT_DOUBLE_EQ(o.max_step_h, 2.0);
+}
+
+TEST(Engine, OutputGridIncludesEnd) {
+  const auto g = output_grid(0.0, 90.0 * 24.0, 24.0);
+  ASSERT_EQ(g.size(), 91u);
+  EXPECT_DOUBLE_EQ(g.back(), 90.0 * 24.0);
+  const auto h = output_grid(0.0, 10.0, 3.0);
+  ASSERT_EQ(h.size(), 5u);  // 0 3 6 9 10
+  EXPECT_DOUBLE_EQ(h.back(), 10.0);
+}
+
+}  // namespace
+}  // namespace k2sim

@@ -1,0 +1,141 @@
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "k2sim/error.hpp"
+#include "k2sim/io/scenario.hpp"
+#include "k2sim/units/substances.hpp"
+
+namespace k2sim {
+namespace {
+
+// Parses `text` as "test.toml" and expects an InputError whose message contains each fragment.
+void expect_error(const std::string& text, const std::vector<std::string>& fragments) {
+  try {
+    (void)parse_scenario(text, "test.toml");
+    ADD_FAILURE() << "no error for:\n" << text;
+  } catch (const InputError& e) {
+    for (const auto& f : fragments) {
+      EXPECT_NE(std::string(e.what()).find(f), std::string::npos)
+          << "missing '" << f << "' in: " << e.what();
+    }
+  }
+}
+
+constexpr const char* kGood = R"(name = "mk7-180"
+duration = "90 d"
+output_interval = "12 h"
+[subject]
+age = "50 y"
+sex = "male"
+[[dose]]
+substance = "MK-7"
+amount = "180 ug"
+every = "1 d"
+meal_fat = "20 g"
+)";
+
+TEST(Scenario, ReadsAGoodScenario) {
+  const Scenario sc = parse_scenario(kGood, "good.toml");
+  EXPECT_EQ(sc.name, "mk7-180");
+  EXPECT_EQ(sc.model, "pk-1cmt");
+  EXPECT_DOUBLE_EQ(sc.duration_h, 90 * 24.0);
+  EXPECT_DOUBLE_EQ(sc.output_interval_h, 12.0);
+  ASSERT_EQ(sc.doses.size(), 1u);
+  EXPECT_NEAR(sc.doses[0].amount, 180.0 / 649.016 * 1e3, 1e-9);
+  EXPECT_DOUBLE_EQ(*sc.doses[0].every_h, 24.0);
+  EXPECT_EQ(sc.doses[0].meal_fat, MealFat::kGrams);
+  EXPECT_DOUBLE_EQ(sc.doses[0].meal_fat_g, 20.0);
+  EXPECT_EQ(sc.doses[0].where.line, 7u);
+  const auto arms = sc.resolved_arms();
+  ASSERT_EQ(arms.size(), 1u);
+  EXPECT_EQ(arms[0].name, "main");
+  EXPECT_DOUBLE_EQ(*arms[0].subject.age_y, 50.0);
+  EXPECT_EQ(*arms[0].subject.sex, "male");
+  // Omitted keys come from the reference adult (data/reference/subject.toml).
+  EXPECT_DOUBLE_EQ(*arms[0].subject.egfr_mL_per_min_173, 90.0);
+  EXPECT_EQ(sc.echo["dose"][0]["amount"], "180 ug");
+}
+
+TEST(Scenario, ArmsAppendDosesAndOverrideSubjectKeys) {
+  const Scenario sc = parse_scenario(std::string(kGood) + R"(
+[[arm]]
+name = "placebo"
+[[arm]]
+name = "double"
+dose = [ { substance = "MK-7", amount = "180 ug", every = "1 d" } ]
+subject = { age = "70 y" }
+)",
+                                     "arms.toml");
+  const auto arms = sc.resolved_arms();
+  ASSERT_EQ(arms.size(), 2u);
+  EXPECT_EQ(arms[0].doses.size(), 1u);
+  EXPECT_EQ(arms[1].doses.size(), 2u);
+  EXPECT_DOUBLE_EQ(*arms[0].subject.age_y, 50.0);
+  EXPECT_DOUBLE_EQ(*arms[1].subject.age_y, 70.0);
+  EXPECT_EQ(*arms[1].subject.sex, "male");
+}
+
+TEST(Scenario, UnknownKeySuggestsTheNearest) {
+  expect_error(
+      "name = \"x\"\nduration = \"1 d\"\n[[dose]]\nsubstance = \"MK-7\"\namont = \"1 mg\"\n",
+      {"test.toml:5", "unknown key 'dose[0].amont'", "did you mean 'amount'?"});
+  expect_error("name = \"x\"\ndurration = \"1 d\"\n", {"test.toml:2", "did you mean 'duration'?"});
+}
+
+TEST(Scenario, MissingUnitIsAnError) {
+  expect_error("name = \"x\"\nduration = 90\n",
+               {"test.toml:2", "duration = 90", "a quantity is a string with a unit"});
+  expect_error("name = \"x\"\nduration = \"90\"\n", {"test.toml:2", "missing unit"});
+  expect_error("name = \"x\"\nduration = \"1 d\"\n[[dose]]\nsubstance = \"MK-7\"\namount = 180\n",
+               {"test.toml:5", "dose[0].amount = 180", "with a unit"});
+}
+
+TEST(Scenario, NegativeAmountIsAnError) {
+  expect_error(
+      "name = \"x\"\nduration = \"1 d\"\n[[dose]]\nsubstance = \"MK-7\"\namount = \"-180 ug\"\n",
+      {"test.toml:5", "dose[0].amount = \"-180 ug\"", "an amount > 0"});
+}
+
+TEST(Scenario, UnknownSubstanceIsAnError) {
+  expect_error(
+      "name = \"x\"\nduration = \"1 d\"\n[[dose]]\nsubstance = \"MK7x\"\namount = \"1 mg\"\n",
+      {"test.toml:4", "unknown substance 'MK7x'", "did you mean 'MK-7'?"});
+}
+
+TEST(Scenario, StopBeforeStartIsAnError) {
+  expect_error(
+      "name = \"x\"\nduration = \"10 d\"\n[[dose]]\nsubstance = \"MK-7\"\namount = \"1 mg\"\n"
+      "every = \"1 d\"\nstart = \"5 d\"\nstop = \"2 d\"\n",
+      {"test.toml:8", "dose[0].stop = \"2 d\"", "stop after start"});
+}
+
+TEST(Scenario, OtherRules) {
+  expect_error("name = \"x\"\nduration = \"1 ug\"\n", {"test.toml:2", "wrong dimension"});
+  expect_error("name = \"x\"\nduration = \"-1 d\"\n", {"test.toml:2", "a duration > 0"});
+  expect_error("name = \"x\"\nduration = \"1 d\"\nmodel = \"pk-1cmtt\"\n",
+               {"test.toml:3", "did you mean 'pk-1cmt'?"});
+  expect_error("name = \"x\"\nduration = \"1 d\"\n[diet]\npreset = \"netherlands\"\n",
+               {"test.toml:3", "not implemented yet"});
+  expect_error("name = \"x\"\nduration = \"1 d\"\n[subject]\nsex = \"F\"\n",
+               {"test.toml:4", "female | male"});
+  expect_error("name = \"x\"\nduration = \"1 d\"\n[[dose]]\nsubstance = \"D3\"\namount = \"1 h\"\n",
+               {"test.toml:5", "D3 given in units of h"});
+  expect_error(
+      "name = \"x\"\nduration = \"1 d\"\n[[dose]]\nsubstance = \"MK-7\"\namount = \"1 mg\"\n"
+      "route = \"orl\"\n",
+      {"test.toml:6", "did you mean 'oral'?"});
+  expect_error("name = \"a b\"\nduration = \"1 d\"\n", {"test.toml:1", "letters, digits"});
+  expect_error("duration = \"1 d\"\n", {"missing key 'name'"});
+  expect_error("name = \"x\"\nduration = \"1 d\"\n[solver]\nrtol = 5\n", {"test.toml:4", "rtol"});
+  expect_error("name = \"x\"\nduration = = \"1 d\"\n", {"test.toml:2", "TOML syntax error"});
+  expect_error("name = \"x\"\nduration = \"1 d\"\n[[arm]]\nname = \"a\"\n[[arm]]\nname = \"a\"\n",
+               {"test.toml:6", "unique"});
+}
+
+TEST(Scenario, MissingFileIsAnIoError) {
+  EXPECT_THROW((void)read_scenario("no/such/scenario.toml"), IoError);
+}
+
+}  // namespace
+}  // namespace k2sim
