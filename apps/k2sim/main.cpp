@@ -70,7 +70,9 @@ int cmd_run(const std::string& scenario_path, std::string out_dir,
       }
     }
     fmt::print("\nwrote {}/ ({}summary.json)\n", out_dir,
-               sc.arms.empty() ? "trajectory.csv, " : "trajectory_<arm>.csv, ");
+               !result.ok()      ? "trajectories of the arms that succeeded, "
+               : sc.arms.empty() ? "trajectory.csv, "
+                                 : "trajectory_<arm>.csv, ");
   }
   if (!result.ok()) {
     for (const auto& a : result.arms) {

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <exception>
 #include <limits>
 #include <memory>
@@ -26,8 +27,9 @@ namespace {
 
 /// The one translation of SUNDIALS return flags into words.
 std::string flag_message(int flag) {
-  const char* name = CVodeGetReturnFlagName(flag);
+  char* name = CVodeGetReturnFlagName(flag);  // malloc'ed by SUNDIALS
   std::string text = name ? name : "unknown flag";
+  std::free(name);
   switch (flag) {
     case CV_TOO_MUCH_WORK:
       return text + ": too many steps before the next output or event (raise solver.max_steps)";
@@ -63,6 +65,7 @@ class Integrator {
     if (!y_ || !fy_ || !work_ || !mem_) throw std::bad_alloc();
     check(CVodeInit(mem_, &Integrator::rhs_callback, 0.0, y_), "CVodeInit");
     check(CVodeSetUserData(mem_, this), "CVodeSetUserData");
+    check(CVodeSetErrHandlerFn(mem_, &Integrator::error_callback, this), "CVodeSetErrHandlerFn");
     check(CVodeSStolerances(mem_, options.rtol, options.atol), "CVodeSStolerances");
     check(CVodeSetMaxNumSteps(mem_, options.max_steps), "CVodeSetMaxNumSteps");
     if (options.max_step_h > 0.0)
@@ -114,6 +117,10 @@ class Integrator {
     return flag;
   }
 
+  /// CVODES's own words for the last error ("At t = ..., mxstep steps taken before reaching
+  /// tout."), captured instead of printed to stderr.
+  [[nodiscard]] const std::string& last_error() const { return last_error_; }
+
   void add_stats(SolveSummary& s) {
     collect_stats();
     s.steps += steps_;
@@ -150,6 +157,13 @@ class Integrator {
     } catch (...) {
       self->error_ = std::current_exception();
       return -1;
+    }
+  }
+
+  static void error_callback(int, const char*, const char*, char* msg, void* user_data) {
+    try {
+      static_cast<Integrator*>(user_data)->last_error_ = msg ? msg : "";
+    } catch (...) {  // never let an exception into C
     }
   }
 
@@ -199,6 +213,7 @@ class Integrator {
   SUNMatrix matrix_ = nullptr;
   SUNLinearSolver solver_ = nullptr;
   std::exception_ptr error_;
+  std::string last_error_;
   long steps_ = 0;
   long counted_steps_ = 0;
   long rhs_evals_ = 0;
@@ -281,6 +296,14 @@ SolveSummary simulate(const OdeModel& model, std::span<const double> y0, double 
   std::size_t o = 0;
   double t = t0_h;
   std::vector<double> y_ss(n);
+  auto solver_failure = [&](int flag, double t_reached) {
+    integ.add_stats(summary);
+    const std::string detail = integ.last_error().empty() ? "" : " [" + integ.last_error() + "]";
+    return failure(
+        SolveStatus::kSolverFailure,
+        fmt::format("CVODES failed near t = {} h: {}{}", t_reached, flag_message(flag), detail),
+        summary);
+  };
 
   try {
     while (true) {
@@ -324,25 +347,14 @@ SolveSummary simulate(const OdeModel& model, std::span<const double> y0, double 
              !same_time(output_times_h[o], t_stop)) {
         double t_reached = 0.0;
         const int flag = integ.advance(output_times_h[o], t_stop, t_reached);
-        if (flag < 0) {
-          integ.add_stats(summary);
-          return failure(
-              SolveStatus::kSolverFailure,
-              fmt::format("CVODES failed near t = {} h: {}", t_reached, flag_message(flag)),
-              summary);
-        }
+        if (flag < 0) return solver_failure(flag, t_reached);
         out.time_h.push_back(output_times_h[o++]);
         out.states.insert(out.states.end(), y, y + n);
       }
       // The solver's state sits at the last output; integrate on to the stop time.
       double t_reached = 0.0;
       const int flag = integ.advance(t_stop, t_stop, t_reached);
-      if (flag < 0) {
-        integ.add_stats(summary);
-        return failure(
-            SolveStatus::kSolverFailure,
-            fmt::format("CVODES failed near t = {} h: {}", t_reached, flag_message(flag)), summary);
-      }
+      if (flag < 0) return solver_failure(flag, t_reached);
       t = t_stop;
       if (e >= events.size() && same_time(t, t_last)) {
         // No event left: record the final outputs and stop.

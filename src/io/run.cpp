@@ -174,7 +174,12 @@ void write_run_directory(const Scenario& scenario, const RunResult& result,
   if (ec) throw IoError(fmt::format("{}: cannot create the output folder: {}", dir, ec.message()));
   const bool single = scenario.arms.empty();
   for (const ArmResult& a : result.arms) {
-    if (!a.solve.ok()) continue;
+    const std::string file = single ? "trajectory.csv" : fmt::format("trajectory_{}.csv", a.name);
+    const std::filesystem::path path = std::filesystem::path(dir) / file;
+    if (!a.solve.ok()) {
+      std::filesystem::remove(path, ec);  // never leave an earlier run's file beside this summary
+      continue;
+    }
     std::string csv = "time_d";
     for (const OutputSpec& o : a.outputs) csv += "," + o.name;
     csv += "\n";
@@ -187,8 +192,7 @@ void write_run_directory(const Scenario& scenario, const RunResult& result,
       }
       csv += "\n";
     }
-    const std::string file = single ? "trajectory.csv" : fmt::format("trajectory_{}.csv", a.name);
-    write_file_atomically((std::filesystem::path(dir) / file).string(), csv);
+    write_file_atomically(path.string(), csv);
   }
   write_file_atomically((std::filesystem::path(dir) / "summary.json").string(),
                         summary_json(scenario, result).dump(2) + "\n");

@@ -13,6 +13,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "k2sim/io/run.hpp"
+#include "k2sim/io/scenario.hpp"
 #include "k2sim/params/parameter_table.hpp"
 
 namespace k2sim {
@@ -180,6 +182,25 @@ TEST_F(Cli, OutputsCatalogue) {
   ASSERT_EQ(r.code, 0);
   EXPECT_NE(r.output.find("plasma_mk7_nmol_per_L"), std::string::npos);
   EXPECT_NE(r.output.find("nmol/L"), std::string::npos);
+}
+
+// Every ```toml example of docs/scenarios.md parses and runs.
+TEST(DocsExamples, EveryScenarioExampleRuns) {
+  const std::string docs = read_file(fs::path(K2SIM_SOURCE_DIR) / "docs" / "scenarios.md");
+  std::size_t pos = 0;
+  int count = 0;
+  while ((pos = docs.find("```toml\n", pos)) != std::string::npos) {
+    const std::size_t start = pos + 8;
+    const std::size_t end = docs.find("```", start);
+    ASSERT_NE(end, std::string::npos);
+    const std::string text = docs.substr(start, end - start);
+    const Scenario sc = parse_scenario(text, fmt::format("docs/scenarios.md example {}", count));
+    const RunResult r = run_scenario(sc);
+    EXPECT_TRUE(r.ok()) << text;
+    ++count;
+    pos = end + 3;
+  }
+  EXPECT_GE(count, 4);
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include "k2sim/engine/simulation.hpp"
@@ -278,6 +280,60 @@ TEST(Engine, InvalidRecordsAndOptionsAreInputErrors) {
   EXPECT_THROW(o.set("max_step", "5"), InputError);  // a time needs a unit
   o.set("max_step", "2 h");
   EXPECT_DOUBLE_EQ(o.max_step_h, 2.0);
+}
+
+TEST(Engine, AdamsAlsoMeetsTheExactSolution) {
+  OralModel m;
+  SimulationOptions o = tight();
+  o.method = Method::kAdams;
+  const DoseRecord rec{.time_h = 0.0, .amt = 100.0, .cmt = 0, .ii_h = 24.0, .addl = 29};
+  const std::vector<double> y0 = {0.0, 0.0};
+  const std::vector<double> grid = output_grid(0.0, 40.0 * 24.0, 1.0);
+  Trajectory tr;
+  ASSERT_TRUE(simulate(m, y0, 0.0, {rec}, grid, o, tr).ok());
+  double worst = 0.0;
+  for (std::size_t i = 1; i < grid.size(); ++i) {
+    double exact = 0.0;
+    for (int k = 0; k < 30; ++k) exact += 100.0 * bateman(m.ka, m.ke, grid[i] - 24.0 * k);
+    worst = std::max(worst, rel_err(tr.at(i, 1), exact));
+  }
+  EXPECT_LT(worst, kTolRel);
+}
+
+// Property: a run started at its steady state stays there (INTERFACES.md: a placebo run started
+// at steady state drifts less than 0.5% per year in every output).
+TEST(Engine, SteadyStateStaysPut) {
+  DecayModel m;
+  m.k = 0.002;  // slow: a 14-day half-life
+  m.s = 0.7;
+  std::vector<double> y0(1);
+  ASSERT_TRUE(equilibrium(m, SimulationOptions{}, y0).ok());
+  const std::vector<double> grid = output_grid(0.0, 10 * 8766.0, 24.0);
+  Trajectory tr;
+  ASSERT_TRUE(simulate(m, y0, 0.0, {}, grid, SimulationOptions{}, tr).ok());
+  double drift = 0.0;
+  for (std::size_t i = 0; i < grid.size(); ++i) {
+    drift = std::max(drift, std::abs(tr.at(i, 0) - y0[0]) / y0[0]);
+  }
+  EXPECT_LT(drift, 0.005);
+  EXPECT_LT(drift, 1e-6);  // in fact it stays put to near the solver tolerance
+}
+
+// Property: each call owns its solver, so concurrent runs give bit-identical results.
+TEST(Engine, ThreadsDoNotShareSolverState) {
+  OralModel m;
+  const DoseRecord rec{.time_h = 0.0, .amt = 100.0, .cmt = 0, .ii_h = 24.0, .addl = 99};
+  const std::vector<double> y0 = {0.0, 0.0};
+  const std::vector<double> grid = output_grid(0.0, 100.0 * 24.0, 6.0);
+  Trajectory serial;
+  ASSERT_TRUE(simulate(m, y0, 0.0, {rec}, grid, tight(), serial).ok());
+  std::vector<Trajectory> results(4);
+  std::vector<std::thread> threads;
+  for (auto& r : results) {
+    threads.emplace_back([&] { (void)simulate(m, y0, 0.0, {rec}, grid, tight(), r); });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& r : results) EXPECT_EQ(r.states, serial.states);
 }
 
 TEST(Engine, OutputGridIncludesEnd) {
