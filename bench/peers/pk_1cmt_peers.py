@@ -5,13 +5,14 @@ timed with SciPy (solve_ivp LSODA, restarted at each dose; odeint, LSODA from OD
 R deSolve (lsoda with an event table). Prints wall time per run, us per dose, subject-years per
 second, and the relative error of the final plasma amount against the closed-form superposition.
 
-Run: /usr/bin/python3 bench/peers/pk_1cmt_peers.py   (needs python3-scipy and r-cran-desolve:
+Run: /usr/bin/python3 bench/peers/pk_1cmt_peers.py [TOL]   (TOL = rtol = atol, default 1e-8; needs python3-scipy and r-cran-desolve:
 scripts/install-deps --bench)
 """
 import csv
 import math
 import pathlib
 import subprocess
+import sys
 import time
 
 import numpy as np
@@ -19,7 +20,7 @@ from scipy.integrate import odeint, solve_ivp
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DAYS = 3653
-TOL = 1e-8
+TOL = float(sys.argv[1]) if len(sys.argv) > 1 else 1e-8
 
 
 def params():
@@ -84,7 +85,8 @@ def report(name, seconds, central):
 
 
 if __name__ == "__main__":
-    print(f"exact central amount at {DAYS} d: {exact_central(24.0 * DAYS):.10g} nmol")
+    print(f"rtol = atol = {TOL:g}; exact central amount at {DAYS} d: "
+          f"{exact_central(24.0 * DAYS):.10g} nmol")
     for name, fn in [("scipy solve_ivp LSODA", scipy_solve_ivp), ("scipy odeint (LSODA)", scipy_odeint)]:
         t0 = time.perf_counter()
         c = fn()
