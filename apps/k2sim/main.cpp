@@ -1,14 +1,18 @@
 // k2sim command-line interface: parses arguments, calls the library, maps errors to exit codes
 // (INTERFACES.md): 0 success, 2 bad command line, 3 invalid scenario or data file, 4 numerical
 // failure, 5 I/O error. No science here.
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
+#include <map>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "k2sim/calibration/validation.hpp"
 #include "k2sim/error.hpp"
 #include "k2sim/io/run.hpp"
 #include "k2sim/io/scenario.hpp"
@@ -36,12 +40,7 @@ k2sim::Overrides parse_sets(const std::vector<std::string>& sets) {
   return out;
 }
 
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
-}
+using k2sim::csv_field;
 
 int cmd_run(const std::string& scenario_path, std::string out_dir,
             const std::vector<std::string>& sets, bool quiet) {
@@ -96,7 +95,9 @@ int cmd_outputs() {
 }
 
 int cmd_params(const std::string& query, bool csv) {
-  if (csv) fmt::print("module,name,value,unit,lower,upper,provenance,source,meaning\n");
+  if (csv) {
+    fmt::print("module,name,value,unit,lower,upper,ci_low,ci_high,provenance,source,meaning\n");
+  }
   for (const std::string& m : k2sim::model_names()) {
     const std::string module = k2sim::parameter_module(m);
     const auto table = k2sim::ParameterTable::builtin(module);
@@ -106,9 +107,11 @@ int cmd_params(const std::string& query, bool csv) {
         continue;
       }
       if (csv) {
-        fmt::print("{},{},{:.10g},{},{:.10g},{:.10g},{},{},{}\n", module, p.name, p.value,
-                   csv_field(p.unit), p.lower, p.upper, k2sim::to_string(p.provenance),
-                   csv_field(p.source), csv_field(p.meaning));
+        fmt::print("{},{},{:.10g},{},{:.10g},{:.10g},{},{},{},{},{}\n", module, p.name, p.value,
+                   csv_field(p.unit), p.lower, p.upper,
+                   p.ci_low ? fmt::format("{:.10g}", *p.ci_low) : "",
+                   p.ci_high ? fmt::format("{:.10g}", *p.ci_high) : "",
+                   k2sim::to_string(p.provenance), csv_field(p.source), csv_field(p.meaning));
       } else {
         fmt::print("{:<14} {:>12.6g} {:<6} [{:g}, {:g}]  {}  ({})\n    {}\n", p.name, p.value,
                    p.unit, p.lower, p.upper, k2sim::to_string(p.provenance), p.meaning, p.source);
@@ -116,6 +119,76 @@ int cmd_params(const std::string& query, bool csv) {
     }
   }
   return kExitOk;
+}
+
+std::string markdown_cell(std::string s) {
+  std::replace(s.begin(), s.end(), '|', '/');
+  return s;
+}
+
+int cmd_validate(const k2sim::ValidationOptions& options, const std::string& out_dir,
+                 const std::string& markdown, bool check) {
+  const std::vector<k2sim::ValidationRow> rows = k2sim::run_validation(options);
+  auto matches = [](const k2sim::ValidationRow& r) {
+    return (r.status == "pass" && r.expected == "pass") ||
+           (r.status == "fail" && r.expected == "known-fail") || r.status == r.expected;
+  };
+  std::map<std::string, std::map<std::string, int>> counts;  // role -> status -> n
+  int changed = 0;
+  std::string csv =
+      "id,quantity,role,family,published,units,low,high,rule,model,status,expected,reason\n";
+  std::string md = fmt::format(
+      "# Validation\n\nLast full run of `k2sim validate` (model version {}). Generated; do not "
+      "edit "
+      "by hand.\nRoles: calibration targets were used to fit parameters, validation targets never."
+      "\n\n| id | quantity | role | published | pass interval | model | status | expected | "
+      "reason |\n|---|---|---|---|---|---|---|---|---|\n",
+      k2sim::model_version());
+  fmt::print("{:<7} {:<44} {:<11} {:>10} {:<12} {:>23} {:>10} {:<11} {}\n", "id", "quantity",
+             "role", "published", "units", "pass interval", "model", "status", "expected");
+  for (const auto& r : rows) {
+    const bool ok = matches(r);
+    if (!ok) ++changed;
+    counts[r.role.empty() ? "-" : r.role][r.status]++;
+    const bool ran = r.status == "pass" || r.status == "fail";
+    const std::string interval =
+        ran ? fmt::format("[{:.3g}, {:.3g}]", r.tolerance.low, r.tolerance.high) : "";
+    const std::string model = ran ? fmt::format("{:.4g}", r.model) : "";
+    fmt::print("{:<7} {:<44.44} {:<11} {:>10.4g} {:<12.12} {:>23} {:>10} {:<11} {}{}\n", r.id,
+               r.quantity, r.role, r.published, r.units, interval, model, r.status, r.expected,
+               ok ? "" : "   <-- CHANGED");
+    if (!ran && r.status != "deferred" && r.status != "not-covered") {
+      fmt::print("        {}\n", r.reason);
+    }
+    csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{}\n", r.id, csv_field(r.quantity),
+                       r.role, r.family, r.published, csv_field(r.units),
+                       ran ? fmt::format("{}", r.tolerance.low) : "",
+                       ran ? fmt::format("{}", r.tolerance.high) : "", csv_field(r.tolerance.rule),
+                       model, r.status, r.expected, csv_field(r.reason));
+    md += fmt::format("| {} | {} | {} | {:g} {} | {} | {} | {} | {} | {} |\n", r.id,
+                      markdown_cell(r.quantity), r.role, r.published, markdown_cell(r.units),
+                      interval, model, r.status, r.expected,
+                      markdown_cell(ran && r.tolerance.rule.rfind("family", 0) == 0
+                                        ? r.tolerance.rule
+                                        : (ran ? r.tolerance.rule : r.reason)));
+  }
+  fmt::print("\ncounts by role and status:\n");
+  md += "\n## Counts\n\n| role | status | n |\n|---|---|---|\n";
+  for (const auto& [role, by_status] : counts) {
+    for (const auto& [status, n] : by_status) {
+      fmt::print("  {:<12} {:<12} {}\n", role, status, n);
+      md += fmt::format("| {} | {} | {} |\n", role, status, n);
+    }
+  }
+  fmt::print("{} of {} rows {} the expected status (data/validation/expected.csv)\n",
+             changed == 0 ? rows.size() : rows.size() - changed, rows.size(),
+             changed == 0 ? "match" : "match; the others CHANGED from");
+  if (!out_dir.empty()) {
+    std::filesystem::create_directories(out_dir);
+    k2sim::write_file_atomically((std::filesystem::path(out_dir) / "validation.csv").string(), csv);
+  }
+  if (!markdown.empty()) k2sim::write_file_atomically(markdown, md);
+  return (check && changed > 0) ? 1 : kExitOk;
 }
 
 }  // namespace
@@ -143,6 +216,23 @@ int main(int argc, char** argv) {
   params->add_option("query", query, "show only parameters whose name or meaning contains this");
   params->add_flag("--csv", csv, "print as CSV");
 
+  k2sim::ValidationOptions vopt;
+  vopt.data_dir = k2sim::default_data_dir();
+  std::string validate_out;
+  std::string markdown;
+  bool check = false;
+  bool full = false;
+  std::vector<std::string> vsets;
+  CLI::App* validate = app.add_subcommand("validate", "run the model against published targets");
+  validate->add_option("--only", vopt.only_prefix, "only targets whose id starts with this");
+  validate->add_option("--out", validate_out, "write validation.csv into this folder");
+  validate->add_option("--markdown", markdown, "write the table as Markdown (docs/validation.md)");
+  validate->add_option("--data", vopt.data_dir, "data folder (parameters/, validation/)");
+  validate->add_option("--set", vsets, "override PARAM=VALUE");
+  validate->add_flag("--full", full, "full-size replicas (none yet: same as without)");
+  validate->add_flag("--check", check,
+                     "exit 1 when a status differs from data/validation/expected.csv");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -154,6 +244,10 @@ int main(int argc, char** argv) {
     if (*run) return cmd_run(scenario_path, out_dir, sets, quiet);
     if (*outputs) return cmd_outputs();
     if (*params) return cmd_params(query, csv);
+    if (*validate) {
+      vopt.overrides = parse_sets(vsets);
+      return cmd_validate(vopt, validate_out, markdown, check);
+    }
   } catch (const k2sim::OptionError& e) {
     fmt::print(stderr, "k2sim: error: {}\n", e.what());
     return kExitUsage;

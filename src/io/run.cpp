@@ -72,6 +72,11 @@ RunResult run_scenario(const Scenario& scenario, const Overrides& sets) {
   SimulationOptions options = scenario.solver;
   apply_overrides(sets, table, options);
   options.validate();
+  return run_scenario(scenario, table, options);
+}
+
+RunResult run_scenario(const Scenario& scenario, const ParameterTable& table,
+                       const SimulationOptions& options) {
   const std::unique_ptr<Model> model = make_model(scenario.model, table);
   const std::vector<double> grid =
       output_grid(0.0, scenario.duration_h, scenario.output_interval_h);

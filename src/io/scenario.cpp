@@ -39,8 +39,9 @@ const std::vector<std::string> kSubjectKeys = {"age",         "sex",    "newborn
 const std::vector<std::string> kSubjectKeysLater = {
     "warfarin_genotype", "cac", "cac_percentile", "risk_factors", "menopause_age", "egfr_decline",
     "dialysis",          "sun", "feeding",        "cholestasis"};
-const std::vector<std::string> kDoseKeys = {
-    "substance", "amount", "route", "every", "start", "stop", "meal_fat", "rate", "steady_state"};
+const std::vector<std::string> kDoseKeys = {"substance", "amount",      "route",    "every",
+                                            "start",     "stop",        "meal_fat", "matrix",
+                                            "rate",      "steady_state"};
 const std::vector<std::string> kArmKeys = {"name", "dose", "subject"};
 const std::vector<std::string> kArmKeysLater = {"diet"};
 const std::vector<std::string> kSolverKeys = {"rtol",          "atol",   "max_steps",   "max_step",
@@ -251,6 +252,20 @@ DoseSpec read_dose(const Reader& r, const toml::table& t, std::string_view secti
       }
     }
   }
+  if (auto* n = t.get("matrix")) {
+    const std::string v = r.string(*n, key("matrix"));
+    if (v == "supplement" || v == "oil") {
+      d.matrix = Matrix::kSupplement;
+    } else if (v == "vegetable") {
+      d.matrix = Matrix::kVegetable;
+    } else if (v == "micelle") {
+      d.matrix = Matrix::kMicelle;
+    } else {
+      r.fail(*n, key("matrix"),
+             "supplement | oil | micelle | vegetable" +
+                 did_you_mean(v, {"supplement", "oil", "micelle", "vegetable"}));
+    }
+  }
   if (auto* n = t.get("rate")) d.rate_per_h = amount_of(*n, key("rate"), true);
   if (auto* n = t.get("steady_state")) {
     d.steady_state = r.boolean(*n, key("steady_state"));
@@ -442,6 +457,23 @@ Scenario parse_scenario(std::string_view text, const std::string& file) {
   return parse_table(root, Reader(file));
 }
 
+ExtendedScenario parse_extended_scenario(std::string_view text, const std::string& file,
+                                         const std::string& extension) {
+  toml::table root = parse_toml(text, file);
+  ExtendedScenario out;
+  const toml::node* ext = root.get(extension);
+  if (!ext || !ext->is_table()) {
+    throw InputError(fmt::format("{}: missing table [{}]", file, extension));
+  }
+  out.extension_line = static_cast<std::size_t>(ext->source().begin.line);
+  std::ostringstream json;
+  json << toml::json_formatter{*ext->as_table()};
+  out.extension = nlohmann::json::parse(json.str());
+  root.erase(extension);
+  out.scenario = parse_table(root, Reader(file));
+  return out;
+}
+
 Scenario read_scenario(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IoError(fmt::format("{}: cannot open the scenario file for reading", path));
@@ -466,7 +498,8 @@ std::vector<DoseRecord> dose_records(const Model& model, const std::vector<DoseS
   for (const DoseSpec& d : doses) {
     DoseTarget target;
     try {
-      target = model.dose_target(d.substance, d.route);
+      target =
+          model.dose_target(DoseContext{d.substance, d.route, d.matrix, d.meal_fat, d.meal_fat_g});
     } catch (const InputError& e) {
       throw InputError(fmt::format("{}: {}", d.where.str(), e.what()));
     }

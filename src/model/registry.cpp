@@ -4,6 +4,7 @@
 #include "k2sim/model/model.hpp"
 #include "k2sim/units/substances.hpp"
 #include "pk/pk_1cmt.hpp"
+#include "vitk/vitk.hpp"
 
 namespace k2sim {
 
@@ -37,7 +38,9 @@ class Pk1CmtModel final : public AdaptedModel<internal::Pk1Cmt, Model> {
   void compute_outputs(const double* y, double* out) const override {
     out[0] = plasma_mk7_nmol_per_L(y);
   }
-  [[nodiscard]] DoseTarget dose_target(std::string_view substance, Route route) const override {
+  [[nodiscard]] DoseTarget dose_target(const DoseContext& dose) const override {
+    const std::string_view substance = dose.substance;
+    const Route route = dose.route;
     const units::Substance& s = units::find_substance(substance);
     if (s.name != "MK-7") {
       throw InputError(fmt::format(
@@ -52,12 +55,77 @@ class Pk1CmtModel final : public AdaptedModel<internal::Pk1Cmt, Model> {
   }
 };
 
+class VitKModel final : public AdaptedModel<internal::VitK, Model> {
+ public:
+  using VitK = internal::VitK;
+  explicit VitKModel(const ParameterTable& table) : AdaptedModel<VitK, Model>(table) {}
+
+  [[nodiscard]] std::string_view name() const override { return "vitk"; }
+  [[nodiscard]] const std::vector<OutputSpec>& outputs() const override {
+    static const std::vector<OutputSpec> kOutputs = {
+        {"plasma_k1_nmol_per_L", "nmol/L", "plasma phylloquinone"},
+        {"plasma_mk4_nmol_per_L", "nmol/L", "plasma menaquinone-4"},
+        {"plasma_mk7_nmol_per_L", "nmol/L", "plasma menaquinone-7"},
+        {"liver_k_total_nmol", "nmol", "vitamin K in the liver (K1 + MK-4 + MK-7)"},
+        {"tissue_k_total_nmol", "nmol", "vitamin K in extrahepatic tissue (K1 + MK-4 + MK-7)"}};
+    return kOutputs;
+  }
+  void compute_outputs(const double* y, double* out) const override {
+    const double v = shared(VitK::kVPlasma);
+    out[0] = y[VitK::index(VitK::kK1, VitK::kPlasma)] / v;
+    out[1] = y[VitK::index(VitK::kMk4, VitK::kPlasma)] / v;
+    out[2] = y[VitK::index(VitK::kMk7, VitK::kPlasma)] / v;
+    out[3] = out[4] = 0.0;
+    for (std::size_t f = 0; f < VitK::kForms; ++f) {
+      out[3] += y[VitK::index(static_cast<VitK::Form>(f), VitK::kLiver)];
+      out[4] += y[VitK::index(static_cast<VitK::Form>(f), VitK::kTissue)];
+    }
+  }
+  [[nodiscard]] DoseTarget dose_target(const DoseContext& dose) const override {
+    const units::Substance& s = units::find_substance(dose.substance);
+    VitK::Form f = VitK::kK1;
+    if (s.name == "K1") {
+      f = VitK::kK1;
+    } else if (s.name == "MK-4") {
+      f = VitK::kMk4;
+    } else if (s.name == "MK-7") {
+      f = VitK::kMk7;
+    } else {
+      throw InputError(fmt::format(
+          "substance '{}' (rule: model vitk takes K1, MK-4 and MK-7; MK-8, MK-9 and DHP are not "
+          "modelled yet)",
+          dose.substance));
+    }
+    if (dose.route == Route::kIv) return {VitK::index(f, VitK::kPlasma), 1.0};
+    if (dose.route == Route::kOral) {
+      const VitK::Pool gut =
+          dose.matrix == Matrix::kVegetable ? VitK::kGutFood : VitK::kGutSupplement;
+      return {VitK::index(f, gut), absorbed_fraction(f, dose)};
+    }
+    throw InputError(fmt::format("route {} for {} (rule: model vitk takes oral or IV doses)",
+                                 to_string(dose.route), s.name));
+  }
+};
+
 }  // namespace
 
-std::vector<std::string> model_names() { return {"pk-1cmt"}; }
+std::string_view to_string(Matrix m) {
+  switch (m) {
+    case Matrix::kSupplement:
+      return "supplement";
+    case Matrix::kMicelle:
+      return "micelle";
+    case Matrix::kVegetable:
+      return "vegetable";
+  }
+  return "?";
+}
+
+std::vector<std::string> model_names() { return {"vitk", "pk-1cmt"}; }
 
 std::string parameter_module(std::string_view model_name) {
   if (model_name == "pk-1cmt") return "pk_1cmt";
+  if (model_name == "vitk") return "vitk";
   throw InputError(fmt::format("unknown model '{}' (rule: one of {}){}", model_name,
                                fmt::join(model_names(), ", "),
                                did_you_mean(model_name, model_names())));
@@ -65,6 +133,7 @@ std::string parameter_module(std::string_view model_name) {
 
 std::unique_ptr<Model> make_model(std::string_view model_name, const ParameterTable& table) {
   if (model_name == "pk-1cmt") return std::make_unique<Pk1CmtModel>(table);
+  if (model_name == "vitk") return std::make_unique<VitKModel>(table);
   (void)parameter_module(model_name);  // throws with the suggestion
   return nullptr;
 }

@@ -2,7 +2,9 @@
 
 #include <charconv>
 #include <cmath>
+#include <fstream>
 #include <set>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -26,6 +28,13 @@ std::string_view to_string(Provenance p) {
       return "hypothesis";
   }
   return "?";
+}
+
+std::string csv_field(std::string_view s) {
+  if (s.find_first_of(",\"\n") == std::string_view::npos) return std::string(s);
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
 }
 
 std::vector<std::string> split_csv_line(std::string_view line) {
@@ -58,7 +67,8 @@ std::vector<std::string> split_csv_line(std::string_view line) {
 
 namespace {
 
-constexpr std::string_view kHeader = "name,value,unit,lower,upper,provenance,source,meaning";
+constexpr std::string_view kHeader =
+    "name,value,unit,lower,upper,ci_low,ci_high,provenance,source,meaning";
 
 double parse_number(const std::string& text, const std::string& where, std::string_view column) {
   double v = 0.0;
@@ -94,8 +104,9 @@ ParameterTable ParameterTable::parse(std::string_view csv_text, const std::strin
     }
     if (line.empty() || line.front() == '#') continue;
     const std::vector<std::string> f = split_csv_line(line);
-    if (f.size() != 8) {
-      throw InputError(fmt::format("{}: {} fields (rule: 8 fields: {})", where, f.size(), kHeader));
+    if (f.size() != 10) {
+      throw InputError(
+          fmt::format("{}: {} fields (rule: 10 fields: {})", where, f.size(), kHeader));
     }
     Parameter p;
     p.line = line_no;
@@ -118,7 +129,9 @@ ParameterTable ParameterTable::parse(std::string_view csv_text, const std::strin
       throw InputError(fmt::format("{}: parameter {} = {} outside its bounds [{}, {}]", where,
                                    p.name, p.value, p.lower, p.upper));
     }
-    const std::string& prov = f[5];
+    if (!f[5].empty()) p.ci_low = parse_number(f[5], where, "ci_low");
+    if (!f[6].empty()) p.ci_high = parse_number(f[6], where, "ci_high");
+    const std::string& prov = f[7];
     if (prov == "literature") {
       p.provenance = Provenance::kLiterature;
     } else if (prov == "calibrated") {
@@ -132,7 +145,7 @@ ParameterTable ParameterTable::parse(std::string_view csv_text, const std::strin
           "{}: provenance '{}' (rule: literature | calibrated | assumed | hypothesis){}", where,
           prov, did_you_mean(prov, {"literature", "calibrated", "assumed", "hypothesis"})));
     }
-    p.source = f[6];
+    p.source = f[8];
     if (p.source.empty()) {
       throw InputError(
           fmt::format("{}: parameter {} has no source (rule: every parameter has a "
@@ -144,10 +157,18 @@ ParameterTable ParameterTable::parse(std::string_view csv_text, const std::strin
           "{}: parameter {} is calibrated but its source does not start with 'calibrated:'", where,
           p.name));
     }
-    p.meaning = f[7];
+    p.meaning = f[9];
     table.params_.push_back(std::move(p));
   }
   return table;
+}
+
+ParameterTable ParameterTable::from_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError(fmt::format("{}: cannot open the parameter table", path));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse(text.str(), path);
 }
 
 ParameterTable ParameterTable::builtin(const std::string& module) {

@@ -98,7 +98,9 @@ TEST_F(Cli, GoodScenarioWritesTrajectoryAndSummary) {
   EXPECT_LE(o["min"].get<double>(), o["mean"].get<double>());
   EXPECT_LE(o["mean"].get<double>(), o["max"].get<double>());
   const std::string csv = read_file(out / "trajectory.csv");
-  EXPECT_EQ(csv.rfind("time_d,plasma_mk7_nmol_per_L\n", 0), 0u) << csv.substr(0, 80);
+  EXPECT_EQ(csv.rfind("time_d,plasma_k1_nmol_per_L,plasma_mk4_nmol_per_L,plasma_mk7_nmol_per_L", 0),
+            0u)
+      << csv.substr(0, 80);
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1 + 10 * 4 + 1);
 }
 
@@ -119,7 +121,8 @@ TEST_F(Cli, ArmsWriteOneTrajectoryEach) {
 }
 
 TEST_F(Cli, OtherExitCodes) {
-  const std::string sc = write("ok.toml", "name = \"ok\"\nduration = \"1 d\"\n");
+  const std::string sc =
+      write("ok.toml", "name = \"ok\"\nmodel = \"pk-1cmt\"\nduration = \"1 d\"\n");
   EXPECT_EQ(run_cli("run " + (dir_ / "missing.toml").string()).code, 5);
   EXPECT_EQ(run_cli("frobnicate").code, 2);
   EXPECT_EQ(run_cli("run").code, 2);
@@ -141,9 +144,10 @@ TEST_F(Cli, OtherExitCodes) {
 
 TEST_F(Cli, SetChangesTheAnswer) {
   // With k_mk7_elim halved, the plasma level 9 days after one dose is higher (exp(-k t) decay).
-  const std::string sc = write("one.toml",
-                               "name = \"one\"\nduration = \"9 d\"\n[[dose]]\nsubstance "
-                               "= \"MK-7\"\namount = \"1 mg\"\n");
+  const std::string sc =
+      write("one.toml",
+            "name = \"one\"\nmodel = \"pk-1cmt\"\nduration = \"9 d\"\n[[dose]]\nsubstance "
+            "= \"MK-7\"\namount = \"1 mg\"\n");
   ASSERT_EQ(run_cli("run " + sc + " -q --out " + (dir_ / "a").string()).code, 0);
   ASSERT_EQ(
       run_cli("run " + sc + " -q --out " + (dir_ / "b").string() + " --set k_mk7_elim=0.0075").code,
@@ -155,22 +159,27 @@ TEST_F(Cli, SetChangesTheAnswer) {
   EXPECT_GT(eb, ea);
 }
 
-// `k2sim params`, docs/parameters.md and the table agree (issue 2).
+// `k2sim params`, docs/parameters.md and the tables agree (issue 2), for every module.
 TEST_F(Cli, ParamsListingDocsAndTableAgree) {
-  const auto table = ParameterTable::builtin("pk_1cmt");
   const CliResult r = run_cli("params --csv");
   ASSERT_EQ(r.code, 0) << r.output;
   const std::string docs = read_file(fs::path(K2SIM_SOURCE_DIR) / "docs" / "parameters.md");
-  for (const auto& p : table.parameters()) {
-    const std::string csv_prefix =
-        fmt::format("pk_1cmt,{},{:.10g},{},{:.10g},{:.10g},{},", p.name, p.value, p.unit, p.lower,
-                    p.upper, to_string(p.provenance));
-    EXPECT_NE(r.output.find(csv_prefix), std::string::npos) << csv_prefix;
-    const std::string docs_row =
-        fmt::format("| {} | {:g} | {} | {:g} - {:g} | {} |", p.name, p.value, p.unit, p.lower,
-                    p.upper, to_string(p.provenance));
-    EXPECT_NE(docs.find(docs_row), std::string::npos)
-        << "docs/parameters.md lacks the row: " << docs_row;
+  for (const std::string module : {"pk_1cmt", "vitk"}) {
+    const auto table = ParameterTable::builtin(module);
+    for (const auto& p : table.parameters()) {
+      const std::string interval =
+          p.ci_low ? fmt::format("{:g} - {:g}", *p.ci_low, *p.ci_high) : std::string();
+      const std::string csv_prefix =
+          fmt::format("{},{},{:.10g},{},{:.10g},{:.10g},{},{},{},", module, p.name, p.value, p.unit,
+                      p.lower, p.upper, p.ci_low ? fmt::format("{:.10g}", *p.ci_low) : "",
+                      p.ci_high ? fmt::format("{:.10g}", *p.ci_high) : "", to_string(p.provenance));
+      EXPECT_NE(r.output.find(csv_prefix), std::string::npos) << csv_prefix;
+      const std::string docs_row =
+          fmt::format("| {} | {:g} | {} | {:g} - {:g} | {} | {} |", p.name, p.value, p.unit,
+                      p.lower, p.upper, interval, to_string(p.provenance));
+      EXPECT_NE(docs.find(docs_row), std::string::npos)
+          << "docs/parameters.md lacks the row: " << docs_row;
+    }
   }
   const CliResult human = run_cli("params k_mk7");
   EXPECT_NE(human.output.find("k_mk7_elim"), std::string::npos);

@@ -8,7 +8,8 @@
 namespace k2sim {
 namespace {
 
-const std::string kHeader = "name,value,unit,lower,upper,provenance,source,meaning\n";
+const std::string kHeader =
+    "name,value,unit,lower,upper,ci_low,ci_high,provenance,source,meaning\n";
 
 void expect_error(const std::string& rows, const std::string& fragment) {
   try {
@@ -22,7 +23,7 @@ void expect_error(const std::string& rows, const std::string& fragment) {
 TEST(ParameterTable, ParsesAndConvertsToCanonicalUnits) {
   const auto t = ParameterTable::parse(
       kHeader +
-          "k,0.5,1/d,0,1,literature,\"Smith 2000, table 2\",a rate\nv,2000,mL,1,1e4,assumed,"
+          "k,0.5,1/d,0,1,,,literature,\"Smith 2000, table 2\",a rate\nv,2000,mL,1,1e4,,,assumed,"
           "assumed: a guess,a volume\n",
       "t.csv");
   ASSERT_EQ(t.parameters().size(), 2u);
@@ -34,15 +35,23 @@ TEST(ParameterTable, ParsesAndConvertsToCanonicalUnits) {
   EXPECT_THROW((void)resolve(t, {"k"}, {units::dim::volume()}), InputError);
 }
 
+TEST(ParameterTable, ReadsIntervals) {
+  const auto t = ParameterTable::parse(
+      kHeader + "k,0.5,1/h,0,1,0.4,0.6,calibrated,calibrated: X1,y\n", "t.csv");
+  EXPECT_DOUBLE_EQ(*t.at("k").ci_low, 0.4);
+  EXPECT_DOUBLE_EQ(*t.at("k").ci_high, 0.6);
+}
+
 TEST(ParameterTable, RowErrorsNameFileAndLine) {
-  expect_error("k,abc,1/h,0,1,literature,x,y\n", "t.csv:2: value = 'abc'");
-  expect_error("k,1,1/h,0,1,literature,x,y\nk,1,1/h,0,1,literature,x,y\n", "t.csv:3: duplicate");
-  expect_error("k,1,1/hh,0,1,literature,x,y\n", "did you mean 'h'?");
-  expect_error("k,2,1/h,0,1,literature,x,y\n", "outside its bounds");
-  expect_error("k,1,1/h,0,1,literatur,x,y\n", "did you mean 'literature'?");
-  expect_error("k,1,1/h,0,1,literature,,y\n", "has no source");
-  expect_error("k,1,1/h,0,1,calibrated,Smith 2000,y\n", "'calibrated:'");
-  expect_error("k,1,1/h,0,1,literature,x\n", "7 fields");
+  expect_error("k,abc,1/h,0,1,,,literature,x,y\n", "t.csv:2: value = 'abc'");
+  expect_error("k,1,1/h,0,1,,,literature,x,y\nk,1,1/h,0,1,,,literature,x,y\n",
+               "t.csv:3: duplicate");
+  expect_error("k,1,1/hh,0,1,,,literature,x,y\n", "did you mean 'h'?");
+  expect_error("k,2,1/h,0,1,,,literature,x,y\n", "outside its bounds");
+  expect_error("k,1,1/h,0,1,,,literatur,x,y\n", "did you mean 'literature'?");
+  expect_error("k,1,1/h,0,1,,,literature,,y\n", "has no source");
+  expect_error("k,1,1/h,0,1,,,calibrated,Smith 2000,y\n", "'calibrated:'");
+  expect_error("k,1,1/h,0,1,,,literature,x\n", "9 fields");
 }
 
 TEST(ParameterTable, SetChecksNameAndBounds) {

@@ -38,7 +38,7 @@ meal_fat = "20 g"
 TEST(Scenario, ReadsAGoodScenario) {
   const Scenario sc = parse_scenario(kGood, "good.toml");
   EXPECT_EQ(sc.name, "mk7-180");
-  EXPECT_EQ(sc.model, "pk-1cmt");
+  EXPECT_EQ(sc.model, "vitk");
   EXPECT_DOUBLE_EQ(sc.duration_h, 90 * 24.0);
   EXPECT_DOUBLE_EQ(sc.output_interval_h, 12.0);
   ASSERT_EQ(sc.doses.size(), 1u);

@@ -49,6 +49,10 @@ void apply_overrides(const Overrides& sets, ParameterTable& table, SimulationOpt
 /// Runs every arm of the scenario. Numerical failures are in each arm's `solve`; bad input throws.
 [[nodiscard]] RunResult run_scenario(const Scenario& scenario, const Overrides& sets = {});
 
+/// Runs every arm with an explicit parameter table and solver options (validation, calibration).
+[[nodiscard]] RunResult run_scenario(const Scenario& scenario, const ParameterTable& table,
+                                     const SimulationOptions& options);
+
 /// Writes trajectory CSV(s) and summary.json into `dir` (created if needed); each file goes to a
 /// temporary name first and is renamed when complete. A failed arm gets no trajectory file; its
 /// status and message are in summary.json. Throws IoError.

@@ -34,8 +34,6 @@ struct SubjectSpec {
   void override_with(const SubjectSpec& over);
 };
 
-enum class MealFat { kUnspecified, kFasting, kWithMeal, kHighFatMeal, kGrams };
-
 /// One [[dose]] entry (a supplement or drug), in canonical units.
 struct DoseSpec {
   std::string substance;  // canonical substance name, e.g. "MK-7"
@@ -44,6 +42,7 @@ struct DoseSpec {
   std::optional<double> every_h;  // omitted: a single dose
   double start_h = 0.0;
   std::optional<double> stop_h;  // omitted: end of the simulation
+  Matrix matrix = Matrix::kSupplement;
   MealFat meal_fat = MealFat::kUnspecified;
   double meal_fat_g = 0.0;           // with MealFat::kGrams
   std::optional<double> rate_per_h;  // zero-order input, internal amount unit per h
@@ -63,7 +62,7 @@ enum class Initialize { kSteadyState, kReference };
 
 struct Scenario {
   std::string name;
-  std::string model = "pk-1cmt";
+  std::string model = "vitk";
   Initialize initialize = Initialize::kSteadyState;
   double duration_h = 0.0;
   double output_interval_h = 24.0;
@@ -83,6 +82,18 @@ struct Scenario {
 
 /// Parses scenario text; `file` names it in messages.
 [[nodiscard]] Scenario parse_scenario(std::string_view text, const std::string& file);
+
+/// Parses a scenario that carries one extra top-level table `extension` (for example a validation
+/// protocol's `[protocol]`): the table is returned as JSON (quantities stay strings) and removed
+/// before the scenario is read. Throws InputError when the table is missing.
+struct ExtendedScenario {
+  Scenario scenario;
+  nlohmann::json extension;
+  std::size_t extension_line = 0;
+};
+[[nodiscard]] ExtendedScenario parse_extended_scenario(std::string_view text,
+                                                       const std::string& file,
+                                                       const std::string& extension);
 
 /// The reference adult (data/reference/subject.toml, compiled in).
 [[nodiscard]] const SubjectSpec& reference_subject();

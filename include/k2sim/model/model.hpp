@@ -23,6 +23,25 @@ enum class Route { kOral, kIm, kSc, kIv };
 
 [[nodiscard]] std::string_view to_string(Route r);
 
+/// The meal a dose is taken with: fasting, a standard meal, a high-fat meal, or grams of fat.
+/// A model turns the first three into grams with its own parameters.
+enum class MealFat { kUnspecified, kFasting, kWithMeal, kHighFatMeal, kGrams };
+
+/// What a dose is bound to: a supplement (capsule, tablet, oil), a mixed-micelle preparation
+/// (absorbed without dietary fat, such as Konakion MM), or a food matrix (vegetables).
+enum class Matrix { kSupplement, kMicelle, kVegetable };
+
+[[nodiscard]] std::string_view to_string(Matrix m);
+
+/// Everything about one dose that decides where it goes and how much is absorbed.
+struct DoseContext {
+  std::string_view substance;  ///< canonical substance name
+  Route route = Route::kOral;
+  Matrix matrix = Matrix::kSupplement;
+  MealFat meal_fat = MealFat::kUnspecified;
+  double meal_fat_g = 0.0;  ///< with MealFat::kGrams
+};
+
 /// Where a dose of a substance by a route goes: the state index and the fraction of the dose that
 /// enters it (bioavailability where the model lumps it into the dose).
 struct DoseTarget {
@@ -37,7 +56,7 @@ class Model : public OdeModel {
   /// Output values at state y (out has outputs().size() entries), in the catalogue's units.
   virtual void compute_outputs(const double* y, double* out) const = 0;
   /// Target of a dose; throws InputError naming the substance and route the model cannot take.
-  [[nodiscard]] virtual DoseTarget dose_target(std::string_view substance, Route route) const = 0;
+  [[nodiscard]] virtual DoseTarget dose_target(const DoseContext& dose) const = 0;
 };
 
 /// Names of the models that exist.

@@ -1,9 +1,11 @@
 // k2sim/params/parameter_table.hpp: the one parameter table of each model module
-// (data/parameters/<module>.csv: name, value, unit, lower, upper, provenance, source, meaning).
+// (data/parameters/<module>.csv: name, value, unit, lower, upper, ci_low, ci_high, provenance,
+// source, meaning; ci_low/ci_high: the 95% profile-likelihood interval of a calibrated parameter).
 // Values are converted once, on load, to canonical internal units; a model reads them by index.
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +24,8 @@ struct Parameter {
   std::string unit;    ///< the table's unit, e.g. "1/h" or "L"
   double lower = 0.0;  ///< bounds, in `unit`
   double upper = 0.0;
+  std::optional<double> ci_low;  ///< 95% profile-likelihood interval (calibrated parameters)
+  std::optional<double> ci_high;
   Provenance provenance = Provenance::kLiterature;
   std::string source;  ///< citation, or "calibrated: <target ids>", or the assumption
   std::string meaning;
@@ -38,6 +42,9 @@ class ParameterTable {
   /// file:line, the value and the rule for a malformed row, a duplicate name, an unknown unit or
   /// provenance, bounds that do not contain the value, or a missing source.
   [[nodiscard]] static ParameterTable parse(std::string_view csv_text, const std::string& file);
+
+  /// Reads a table from a file. Throws IoError when it cannot be read, InputError otherwise.
+  [[nodiscard]] static ParameterTable from_file(const std::string& path);
 
   /// The built-in table of a module (data/parameters/<module>.csv, compiled in).
   [[nodiscard]] static ParameterTable builtin(const std::string& module);
@@ -64,6 +71,9 @@ class ParameterTable {
 [[nodiscard]] std::vector<double> resolve(const ParameterTable& table,
                                           const std::vector<std::string_view>& names,
                                           const std::vector<units::Dimension>& dims);
+
+/// Quotes a CSV field when it holds a comma, a quote or a newline (RFC 4180).
+[[nodiscard]] std::string csv_field(std::string_view s);
 
 /// Splits one CSV line into fields (RFC 4180 quotes; no embedded newlines).
 [[nodiscard]] std::vector<std::string> split_csv_line(std::string_view line);

@@ -1,0 +1,115 @@
+// k2sim/calibration/validation.hpp: published targets, the protocols that turn each into a
+// simulation and a statistic, and the pass/fail rules of VALIDATION.md.
+#pragma once
+
+#include <limits>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "k2sim/io/run.hpp"
+#include "k2sim/io/scenario.hpp"
+#include "k2sim/params/parameter_table.hpp"
+
+namespace k2sim {
+
+/// One row of data/validation/targets.csv (copied from the evidence with its source).
+struct Target {
+  std::string id;
+  std::string quantity;
+  double value = 0.0;
+  std::optional<double> low;
+  std::optional<double> high;
+  std::string spread_kind;  // CI95 | SE | SD | range | none
+  std::string units;
+  std::optional<int> n;
+  std::string source;
+  std::string verified;
+};
+
+/// Reads targets.csv; throws InputError with file:line for a malformed row.
+[[nodiscard]] std::map<std::string, Target> read_targets(const std::string& path);
+
+/// What is computed from a run (VALIDATION.md "statistic"). Times in h, values in canonical units
+/// until `unit` converts the result (with `substance` for mass-based units such as ng/mL).
+struct Statistic {
+  std::string kind;  // value_at | max | tmax | mean | auc | half_life | last_detectable |
+                     // time_to_fraction | ratio
+  std::string output;
+  std::string arm = "main";
+  double from_h = 0.0;
+  double to_h = std::numeric_limits<double>::infinity();
+  double at_h = 0.0;
+  double fraction = 0.0;
+  std::vector<double> samples_h;
+  std::string unit = "1";
+  std::string substance;
+  double offset = 0.0;  ///< added to the converted result (e.g. a published baseline)
+  double scale = 1.0;   ///< multiplies the converted result (e.g. 100 for a percentage)
+  std::shared_ptr<Statistic> numerator;
+  std::shared_ptr<Statistic> denominator;
+};
+
+struct Protocol {
+  std::string id;
+  std::string file;
+  std::string role;           // calibration | validation
+  std::string comparison;     // typical | population | replica
+  std::string family;         // empty: judged alone
+  std::optional<double> lod;  ///< in the statistic's unit
+  std::string notes;
+  Statistic statistic;
+  Scenario scenario;
+};
+
+/// Reads one protocol file (a scenario with a [protocol] table). Throws InputError.
+[[nodiscard]] Protocol read_protocol(const std::string& path);
+
+/// Computes a statistic from a finished run. Throws InputError naming the protocol when an arm or
+/// output does not exist or a window is empty.
+[[nodiscard]] double compute_statistic(const Statistic& s, const RunResult& run,
+                                       const std::string& where);
+
+/// The interval a model value must fall in to pass (VALIDATION.md, by spread kind). For a target
+/// of 0 with an LOD ("not detectable"), [-inf, lod).
+struct Tolerance {
+  double low = 0.0;
+  double high = 0.0;
+  std::string rule;
+};
+[[nodiscard]] Tolerance tolerance_of(const Target& t, const std::optional<double>& lod);
+
+/// One row of the validation table.
+struct ValidationRow {
+  std::string id;
+  std::string quantity;
+  std::string role;
+  std::string family;
+  double published = 0.0;
+  std::string units;
+  Tolerance tolerance;
+  double model = 0.0;
+  std::string status;    // pass | fail | deferred | not-covered | error
+  std::string expected;  // status in expected.csv
+  std::string reason;    // expected.csv reason, or the error
+};
+
+struct ValidationOptions {
+  std::string data_dir;  ///< folder holding parameters/ and validation/
+  std::string only_prefix;
+  Overrides overrides;
+};
+
+/// Runs every protocol listed in validation/expected.csv (or those whose id starts with
+/// only_prefix), judges families together, and compares with the expected status.
+[[nodiscard]] std::vector<ValidationRow> run_validation(const ValidationOptions& options);
+
+/// Runs protocols with a given parameter table (for calibration): the model statistic per id.
+[[nodiscard]] double protocol_statistic(const Protocol& p, const ParameterTable& table);
+
+/// Default data folder: $K2SIM_DATA_DIR, else the source tree's data/ recorded at build time.
+[[nodiscard]] std::string default_data_dir();
+
+}  // namespace k2sim

@@ -1,0 +1,462 @@
+#include "k2sim/calibration/validation.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "k2sim/error.hpp"
+#include "k2sim/units/substances.hpp"
+#include "k2sim/units/units.hpp"
+
+#ifndef K2SIM_DEFAULT_DATA_DIR
+#define K2SIM_DEFAULT_DATA_DIR "data"
+#endif
+
+namespace k2sim {
+
+namespace fs = std::filesystem;
+
+std::string default_data_dir() {
+  if (const char* env = std::getenv("K2SIM_DATA_DIR"); env && *env) return env;
+  return K2SIM_DEFAULT_DATA_DIR;
+}
+
+namespace {
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError(fmt::format("{}: cannot open for reading", path));
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::optional<double> optional_number(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  double v = 0.0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
+  return v;
+}
+
+// Lines of a CSV file with a header; calls row(fields, line_no) for each data line.
+template <class F>
+void for_each_csv_row(const std::string& path, const std::vector<std::string>& header, F row) {
+  std::istringstream in(read_text(path));
+  std::string line;
+  std::size_t line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line_no == 1) {
+      if (split_csv_line(line) != header) {
+        throw InputError(
+            fmt::format("{}:1: header '{}' (rule: {})", path, line, fmt::join(header, ",")));
+      }
+      continue;
+    }
+    if (line.empty()) continue;
+    std::vector<std::string> f = split_csv_line(line);
+    if (f.size() != header.size()) {
+      throw InputError(fmt::format("{}:{}: {} fields (rule: {} fields)", path, line_no, f.size(),
+                                   header.size()));
+    }
+    row(f, line_no);
+  }
+}
+
+double time_of(const nlohmann::json& j, const std::string& key, const std::string& where) {
+  if (!j.is_string()) {
+    throw InputError(fmt::format("{}: {} (rule: a time with a unit, e.g. \"24 h\")", where, key));
+  }
+  try {
+    return units::parse_quantity(j.get<std::string>(), units::dim::time()).value;
+  } catch (const UnitError& e) {
+    throw InputError(fmt::format("{}: {}: {}", where, key, e.what()));
+  }
+}
+
+Statistic read_statistic(const nlohmann::json& j, const std::string& where) {
+  static const std::set<std::string> kKeys = {
+      "kind",    "output", "arm",       "from",   "to",    "at",        "fraction",
+      "samples", "unit",   "substance", "offset", "scale", "numerator", "denominator"};
+  static const std::set<std::string> kKinds = {
+      "value_at",         "max",  "tmax", "mean", "auc", "half_life", "last_detectable",
+      "time_to_fraction", "ratio"};
+  if (!j.is_object()) throw InputError(fmt::format("{}: statistic must be a table", where));
+  for (const auto& [k, v] : j.items()) {
+    if (!kKeys.count(k)) {
+      throw InputError(fmt::format("{}: unknown key '{}'{}", where, k,
+                                   did_you_mean(k, {kKeys.begin(), kKeys.end()})));
+    }
+  }
+  Statistic s;
+  s.kind = j.value("kind", "");
+  if (!kKinds.count(s.kind)) {
+    throw InputError(fmt::format("{}: kind = '{}' (rule: one of {}){}", where, s.kind,
+                                 fmt::join(kKinds, ", "),
+                                 did_you_mean(s.kind, {kKinds.begin(), kKinds.end()})));
+  }
+  s.unit = j.value("unit", "1");
+  s.substance = j.value("substance", "");
+  s.scale = j.value("scale", 1.0);
+  if (s.kind == "ratio") {
+    if (!j.contains("numerator") || !j.contains("denominator")) {
+      throw InputError(fmt::format("{}: a ratio needs numerator and denominator tables", where));
+    }
+    s.numerator = std::make_shared<Statistic>(read_statistic(j["numerator"], where + ".numerator"));
+    s.denominator =
+        std::make_shared<Statistic>(read_statistic(j["denominator"], where + ".denominator"));
+    return s;
+  }
+  s.output = j.value("output", "");
+  if (s.output.empty()) throw InputError(fmt::format("{}: missing 'output'", where));
+  s.arm = j.value("arm", "main");
+  if (j.contains("from")) s.from_h = time_of(j["from"], "from", where);
+  if (j.contains("to")) s.to_h = time_of(j["to"], "to", where);
+  if (j.contains("at")) s.at_h = time_of(j["at"], "at", where);
+  s.fraction = j.value("fraction", 0.0);
+  if (j.contains("samples")) {
+    for (const auto& t : j["samples"]) s.samples_h.push_back(time_of(t, "samples", where));
+  }
+  if (j.contains("offset")) {
+    try {
+      const units::Quantity q = units::parse_quantity(j["offset"].get<std::string>());
+      s.offset = units::to_unit(q, s.unit);
+    } catch (const std::exception& e) {
+      throw InputError(fmt::format("{}: offset: {} (rule: a quantity in the statistic's unit {})",
+                                   where, e.what(), s.unit));
+    }
+  }
+  if (s.kind == "value_at" && !j.contains("at")) {
+    throw InputError(fmt::format("{}: value_at needs 'at'", where));
+  }
+  if (s.kind == "time_to_fraction" && !(s.fraction > 0.0 && s.fraction < 1.0)) {
+    throw InputError(fmt::format("{}: time_to_fraction needs 0 < fraction < 1", where));
+  }
+  return s;
+}
+
+// Converts a value in canonical units of `dim` to `unit`, through the substance's molar mass
+// where the unit is mass-based and the value amount-based (nmol/L -> ng/mL).
+double convert_to(double value, units::Dimension dim, const std::string& unit,
+                  const std::string& substance, const std::string& where) {
+  const units::Unit target = units::parse_unit(unit);
+  if (!(target.dimension == dim)) {
+    const units::Dimension as_mass = dim / units::dim::amount() * units::dim::mass();
+    if (!substance.empty() && target.dimension == as_mass) {
+      const units::Substance& s = units::find_substance(substance);
+      value *= s.mw_g_per_mol * 1e-3;  // nmol -> ug
+      dim = as_mass;
+    } else {
+      throw InputError(fmt::format("{}: cannot express {} in '{}'{}", where, dim.canonical_unit(),
+                                   unit,
+                                   substance.empty() ? " (a mass unit needs 'substance')" : ""));
+    }
+  }
+  return units::to_unit(units::Quantity{value, dim}, unit);
+}
+
+double interpolate(const std::vector<double>& t, const std::vector<double>& v, double at) {
+  if (at <= t.front()) return v.front();
+  if (at >= t.back()) return v.back();
+  const auto it = std::upper_bound(t.begin(), t.end(), at);
+  const std::size_t i = static_cast<std::size_t>(it - t.begin());
+  const double w = (at - t[i - 1]) / (t[i] - t[i - 1]);
+  return v[i - 1] + w * (v[i] - v[i - 1]);
+}
+
+}  // namespace
+
+std::map<std::string, Target> read_targets(const std::string& path) {
+  std::map<std::string, Target> out;
+  const std::vector<std::string> header = {
+      "id",         "quantity", "value",   "low",      "high",   "spread_kind", "units",
+      "population", "n",        "regimen", "duration", "source", "verified"};
+  for_each_csv_row(path, header, [&](const std::vector<std::string>& f, std::size_t line) {
+    Target t;
+    t.id = f[0];
+    t.quantity = f[1];
+    const auto v = optional_number(f[2]);
+    if (!v) throw InputError(fmt::format("{}:{}: value '{}' (rule: a number)", path, line, f[2]));
+    t.value = *v;
+    t.low = optional_number(f[3]);
+    t.high = optional_number(f[4]);
+    t.spread_kind = f[5];
+    t.units = f[6];
+    int n = 0;
+    const auto [ptr, ec] = std::from_chars(f[8].data(), f[8].data() + f[8].size(), n);
+    if (ec == std::errc() && ptr != f[8].data() && n > 0) t.n = n;
+    t.source = f[11];
+    t.verified = f[12];
+    out[t.id] = t;
+  });
+  return out;
+}
+
+Protocol read_protocol(const std::string& path) {
+  const ExtendedScenario ext = parse_extended_scenario(read_text(path), path, "protocol");
+  const nlohmann::json& j = ext.extension;
+  const std::string where = fmt::format("{}:{}: [protocol]", path, ext.extension_line);
+  static const std::set<std::string> kKeys = {"id",  "role",  "comparison", "family",
+                                              "lod", "notes", "statistic"};
+  for (const auto& [k, v] : j.items()) {
+    if (!kKeys.count(k)) {
+      throw InputError(fmt::format("{}: unknown key '{}'{}", where, k,
+                                   did_you_mean(k, {kKeys.begin(), kKeys.end()})));
+    }
+  }
+  Protocol p;
+  p.file = path;
+  p.scenario = ext.scenario;
+  p.id = j.value("id", "");
+  if (p.id != fs::path(path).stem().string()) {
+    throw InputError(fmt::format("{}: id = '{}' (rule: the id is the file name, {})", where, p.id,
+                                 fs::path(path).stem().string()));
+  }
+  p.role = j.value("role", "");
+  if (p.role != "calibration" && p.role != "validation") {
+    throw InputError(
+        fmt::format("{}: role = '{}' (rule: calibration | validation)", where, p.role));
+  }
+  p.comparison = j.value("comparison", "typical");
+  if (p.comparison != "typical" && p.comparison != "population" && p.comparison != "replica") {
+    throw InputError(fmt::format("{}: comparison = '{}' (rule: typical | population | replica)",
+                                 where, p.comparison));
+  }
+  p.family = j.value("family", "");
+  p.notes = j.value("notes", "");
+  if (!j.contains("statistic"))
+    throw InputError(fmt::format("{}: missing [protocol.statistic]", where));
+  p.statistic = read_statistic(j["statistic"], where + " statistic");
+  if (j.contains("lod")) {
+    try {
+      const units::Quantity q = units::parse_quantity(j["lod"].get<std::string>());
+      p.lod = units::to_unit(q, p.statistic.unit);
+    } catch (const std::exception& e) {
+      throw InputError(fmt::format("{}: lod: {} (rule: a quantity in the statistic's unit {})",
+                                   where, e.what(), p.statistic.unit));
+    }
+  }
+  return p;
+}
+
+double compute_statistic(const Statistic& s, const RunResult& run, const std::string& where) {
+  if (s.kind == "ratio") {
+    const double num = compute_statistic(*s.numerator, run, where);
+    const double den = compute_statistic(*s.denominator, run, where);
+    return num / den * s.scale + s.offset;
+  }
+  const auto arm = std::find_if(run.arms.begin(), run.arms.end(),
+                                [&](const ArmResult& a) { return a.name == s.arm; });
+  if (arm == run.arms.end()) throw InputError(fmt::format("{}: no arm '{}'", where, s.arm));
+  if (!arm->solve.ok()) {
+    throw InputError(fmt::format("{}: arm '{}' failed: {}", where, s.arm, arm->solve.message));
+  }
+  std::size_t k = arm->outputs.size();
+  for (std::size_t i = 0; i < arm->outputs.size(); ++i) {
+    if (arm->outputs[i].name == s.output) k = i;
+  }
+  if (k == arm->outputs.size()) {
+    std::vector<std::string> names;
+    for (const auto& o : arm->outputs) names.push_back(o.name);
+    throw InputError(
+        fmt::format("{}: no output '{}'{}", where, s.output, did_you_mean(s.output, names)));
+  }
+  const units::Unit out_unit = units::parse_unit(arm->outputs[k].unit);
+  const std::size_t n_out = arm->outputs.size();
+  std::vector<double> t;
+  std::vector<double> v;
+  for (std::size_t i = 0; i < arm->time_h.size(); ++i) {
+    const double ti = arm->time_h[i];
+    if (ti + 1e-9 < s.from_h || ti - 1e-9 > s.to_h) continue;
+    t.push_back(ti);
+    v.push_back(arm->values[i * n_out + k] * out_unit.factor);
+  }
+  if (t.size() < 2)
+    throw InputError(fmt::format("{}: fewer than 2 output times in the window", where));
+  const units::Dimension conc = out_unit.dimension;
+  const units::Dimension time = units::dim::time();
+  double value = 0.0;
+  units::Dimension dim = conc;
+  if (s.kind == "value_at") {
+    value = interpolate(t, v, s.at_h);
+  } else if (s.kind == "max") {
+    value = *std::max_element(v.begin(), v.end());
+  } else if (s.kind == "tmax") {
+    value =
+        t[static_cast<std::size_t>(std::max_element(v.begin(), v.end()) - v.begin())] - s.from_h;
+    dim = time;
+  } else if (s.kind == "mean" || s.kind == "auc") {
+    double area = 0.0;
+    for (std::size_t i = 1; i < t.size(); ++i) area += 0.5 * (v[i] + v[i - 1]) * (t[i] - t[i - 1]);
+    if (s.kind == "auc") {
+      value = area;
+      dim = conc * time;
+    } else {
+      value = area / (t.back() - t.front());
+    }
+  } else if (s.kind == "half_life") {
+    // Least-squares slope of ln(value) against time over the window.
+    double st = 0, sy = 0, stt = 0, sty = 0, m = 0;
+    for (std::size_t i = 0; i < t.size(); ++i) {
+      if (!(v[i] > 0.0)) continue;
+      const double y = std::log(v[i]);
+      st += t[i];
+      sy += y;
+      stt += t[i] * t[i];
+      sty += t[i] * y;
+      m += 1;
+    }
+    const double slope = (m * sty - st * sy) / (m * stt - st * st);
+    value = -std::log(2.0) / slope;
+    dim = time;
+  } else if (s.kind == "last_detectable" || s.kind == "time_to_fraction") {
+    const std::vector<double> samples = s.samples_h.empty() ? t : s.samples_h;
+    dim = time;
+    if (s.kind == "last_detectable") {
+      // `fraction` is unused; the LOD arrives in `offset`-free form through `scale` = 1: the
+      // caller passes the LOD in the statistic unit via Protocol::lod and judges the result.
+      throw InputError(
+          fmt::format("{}: last_detectable is computed by the protocol runner", where));
+    }
+    const double final_value = interpolate(t, v, samples.back());
+    value = samples.back() - s.from_h;
+    for (double ts : samples) {
+      if (interpolate(t, v, ts) >= s.fraction * final_value) {
+        value = ts - s.from_h;
+        break;
+      }
+    }
+  }
+  return convert_to(value, dim, s.unit, s.substance, where) * s.scale + s.offset;
+}
+
+Tolerance tolerance_of(const Target& t, const std::optional<double>& lod) {
+  const double inf = std::numeric_limits<double>::infinity();
+  if (lod && t.value == 0.0 && t.spread_kind == "none") {
+    return {-inf, *lod, fmt::format("not detectable: below the LOD {:g} {}", *lod, t.units)};
+  }
+  if ((t.spread_kind == "CI95" || t.spread_kind == "range") && t.low && t.high) {
+    return {*t.low, *t.high, fmt::format("{} [{:g}, {:g}]", t.spread_kind, *t.low, *t.high)};
+  }
+  if (t.spread_kind == "SE" && t.high) {
+    return {t.value - 2 * *t.high, t.value + 2 * *t.high,
+            fmt::format("value +- 2 SE ({:g})", *t.high)};
+  }
+  if (t.spread_kind == "SD" && t.high) {
+    const double n = t.n ? *t.n : 1.0;
+    const double half = 2 * *t.high / std::sqrt(n);
+    return {t.value - half, t.value + half,
+            fmt::format("mean +- 2 SD/sqrt(n) (SD {:g}, n {:g})", *t.high, n)};
+  }
+  if (t.units.rfind('%', 0) == 0) {
+    return {t.value - 10.0, t.value + 10.0, "fraction: +- 0.1 absolute"};
+  }
+  const double a = 0.75 * t.value;
+  const double b = 1.25 * t.value;
+  return {std::min(a, b), std::max(a, b), "point estimate: +- 25%"};
+}
+
+double protocol_statistic(const Protocol& p, const ParameterTable& table) {
+  const RunResult run = run_scenario(p.scenario, table, p.scenario.solver);
+  const std::string where = p.file;
+  if (p.statistic.kind == "last_detectable") {
+    if (!p.lod) throw InputError(fmt::format("{}: last_detectable needs 'lod'", where));
+    // Last sample at which the output is at or above the LOD (0 when never).
+    Statistic at = p.statistic;
+    at.kind = "value_at";
+    double last = 0.0;
+    for (double ts : p.statistic.samples_h) {
+      at.at_h = ts;
+      if (compute_statistic(at, run, where) >= *p.lod) last = ts;
+    }
+    return units::convert(last, "h", "h");
+  }
+  return compute_statistic(p.statistic, run, where);
+}
+
+std::vector<ValidationRow> run_validation(const ValidationOptions& options) {
+  const fs::path dir = fs::path(options.data_dir) / "validation";
+  const auto targets = read_targets((dir / "targets.csv").string());
+  std::vector<ValidationRow> rows;
+  std::map<std::string, ParameterTable> tables;
+  const std::vector<std::string> header = {"id", "status", "reason", "issue"};
+  for_each_csv_row(
+      (dir / "expected.csv").string(), header,
+      [&](const std::vector<std::string>& f, std::size_t line) {
+        ValidationRow row;
+        row.id = f[0];
+        row.expected = f[1];
+        row.reason = f[2];
+        if (!options.only_prefix.empty() && row.id.rfind(options.only_prefix, 0) != 0) return;
+        static const std::set<std::string> kStatus = {"pass", "known-fail", "not-covered",
+                                                      "deferred"};
+        if (!kStatus.count(row.expected)) {
+          throw InputError(
+              fmt::format("{}:{}: status '{}' (rule: pass | known-fail | not-covered | "
+                          "deferred)",
+                          (dir / "expected.csv").string(), line, row.expected));
+        }
+        const auto t = targets.find(row.id);
+        if (t == targets.end()) {
+          throw InputError(fmt::format("{}:{}: id '{}' is not in targets.csv",
+                                       (dir / "expected.csv").string(), line, row.id));
+        }
+        row.quantity = t->second.quantity;
+        row.published = t->second.value;
+        row.units = t->second.units;
+        if (row.expected == "deferred" || row.expected == "not-covered") {
+          row.status = row.expected;
+          rows.push_back(row);
+          return;
+        }
+        try {
+          const Protocol p = read_protocol((dir / "protocols" / (row.id + ".toml")).string());
+          row.role = p.role;
+          row.family = p.family;
+          const std::string module = parameter_module(p.scenario.model);
+          if (!tables.count(module)) {
+            ParameterTable table = ParameterTable::from_file(
+                (fs::path(options.data_dir) / "parameters" / (module + ".csv")).string());
+            SimulationOptions unused;
+            apply_overrides(options.overrides, table, unused);
+            tables.emplace(module, table);
+          }
+          row.model = protocol_statistic(p, tables.at(module));
+          row.tolerance = tolerance_of(t->second, p.lod);
+        } catch (const Error& e) {
+          row.status = "error";
+          row.reason = e.what();
+        }
+        rows.push_back(row);
+      });
+  // Families are judged together on the union of their members' intervals (VALIDATION.md).
+  std::map<std::string, Tolerance> families;
+  for (const auto& r : rows) {
+    if (r.family.empty() || r.status == "error" || !r.status.empty()) continue;
+    auto [it, fresh] = families.emplace(r.family, r.tolerance);
+    if (!fresh) {
+      it->second.low = std::min(it->second.low, r.tolerance.low);
+      it->second.high = std::max(it->second.high, r.tolerance.high);
+    }
+  }
+  for (auto& r : rows) {
+    if (!r.status.empty()) continue;
+    if (!r.family.empty()) {
+      const Tolerance& f = families.at(r.family);
+      r.tolerance = {f.low, f.high,
+                     fmt::format("family {} range [{:g}, {:g}]", r.family, f.low, f.high)};
+    }
+    r.status = (r.model >= r.tolerance.low && r.model <= r.tolerance.high) ? "pass" : "fail";
+  }
+  return rows;
+}
+
+}  // namespace k2sim

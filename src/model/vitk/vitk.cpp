@@ -1,0 +1,84 @@
+#include "vitk.hpp"
+
+#include <cmath>
+#include <string>
+
+#include "k2sim/units/units.hpp"
+
+namespace k2sim::internal {
+
+namespace {
+
+std::vector<std::string> names() {
+  std::vector<std::string> out;
+  for (std::string_view f : VitK::kFormNames) {
+    for (std::string_view p : VitK::kFormParamNames)
+      out.push_back(std::string(p) + "_" + std::string(f));
+  }
+  for (std::string_view p : VitK::kSharedParamNames) out.emplace_back(p);
+  return out;
+}
+
+std::vector<units::Dimension> dims() {
+  using units::Dimension;
+  namespace d = units::dim;
+  const std::array<Dimension, VitK::kFormParams> per_form = {
+      d::per_time(), Dimension::none(), d::per_time(), d::amount_conc(), d::per_time(),
+      d::per_time(), d::per_time(),     d::per_time(), d::per_time()};
+  std::vector<Dimension> out;
+  for (std::size_t f = 0; f < VitK::kForms; ++f)
+    out.insert(out.end(), per_form.begin(), per_form.end());
+  const std::array<Dimension, VitK::kSharedParams> shared = {
+      d::volume(), d::per_time(),     Dimension::none(), Dimension::none(), Dimension::none(),
+      d::mass(),   Dimension::none(), d::mass(),         d::mass()};
+  out.insert(out.end(), shared.begin(), shared.end());
+  return out;
+}
+
+std::vector<double> resolve_vitk(const ParameterTable& table) {
+  const std::vector<std::string> n = names();
+  std::vector<std::string_view> views(n.begin(), n.end());
+  return resolve(table, views, dims());
+}
+
+}  // namespace
+
+VitK::VitK(const ParameterTable& table) : p_(resolve_vitk(table)) {}
+
+double VitK::meal_fat_g(const DoseContext& dose) const {
+  // Canonical mass is ug; the fat parameters are masses too.
+  switch (dose.meal_fat) {
+    case MealFat::kFasting:
+      return 0.0;
+    case MealFat::kHighFatMeal:
+      return shared(kMealFatHigh) * 1e-6;
+    case MealFat::kGrams:
+      return dose.meal_fat_g;
+    case MealFat::kUnspecified:
+    case MealFat::kWithMeal:
+      break;
+  }
+  return shared(kMealFatStandard) * 1e-6;
+}
+
+double VitK::absorbed_fraction(Form f, const DoseContext& dose) const {
+  // Eq. (12): F = f_abs_form * m_matrix * h(fat) / h(standard meal), with
+  // h(g) = fat_fasting + (1 - fat_fasting) * g^n / (g50^n + g^n).
+  const double g50 = shared(kFatHalf) * 1e-6;
+  const double n = shared(kFatHill);
+  const double h0 = shared(kFatFasting);
+  auto h = [&](double g) {
+    const double gn = std::pow(g, n);
+    return h0 + (1.0 - h0) * gn / (std::pow(g50, n) + gn);
+  };
+  // A mixed-micelle preparation is absorbed without bile-salt micelles from a meal (assumed).
+  const double fat_effect = dose.matrix == Matrix::kMicelle
+                                ? 1.0
+                                : h(meal_fat_g(dose)) / h(shared(kMealFatStandard) * 1e-6);
+  // The vegetable matrix factor is measured for K1 only (Garber 1999, Gijsbers 1996).
+  const double matrix =
+      (f == kK1 && dose.matrix == Matrix::kVegetable) ? shared(kFVegetableK1) : 1.0;
+  return std::min(1.0, form(f, kFAbs) * matrix * fat_effect);
+}
+
+}  // namespace k2sim::internal

@@ -1,0 +1,113 @@
+// Vitamin K kinetics of K1, MK-4 and MK-7 (model "vitk"): gut, plasma, liver and extrahepatic
+// tissue pools per form, and the conversion of tissue K1 to MK-4 (UBIAD1). Equations (4)-(12) of
+// docs/model.md; parameters in data/parameters/vitk.csv.
+#pragma once
+
+#include <array>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "k2sim/model/model.hpp"
+#include "k2sim/params/parameter_table.hpp"
+
+namespace k2sim::internal {
+
+class VitK {
+ public:
+  static constexpr std::size_t kForms = 3;  // K1, MK-4, MK-7
+  enum Form : std::size_t { kK1, kMk4, kMk7 };
+  static constexpr std::array<std::string_view, kForms> kFormNames = {"k1", "mk4", "mk7"};
+  // Per form: gut (supplement), gut (food matrix), plasma, liver, extrahepatic tissue; nmol.
+  enum Pool : std::size_t { kGutSupplement, kGutFood, kPlasma, kLiver, kTissue, kPools };
+  static constexpr std::size_t kStateCount = kForms * kPools;
+  static constexpr std::array<std::string_view, kStateCount> kStateNames = {
+      "gut_supp_k1_nmol", "gut_food_k1_nmol",  "plasma_k1_nmol",    "liver_k1_nmol",
+      "tissue_k1_nmol",   "gut_supp_mk4_nmol", "gut_food_mk4_nmol", "plasma_mk4_nmol",
+      "liver_mk4_nmol",   "tissue_mk4_nmol",   "gut_supp_mk7_nmol", "gut_food_mk7_nmol",
+      "plasma_mk7_nmol",  "liver_mk7_nmol",    "tissue_mk7_nmol"};
+  static constexpr std::size_t index(Form f, Pool p) { return f * kPools + p; }
+
+  // Per-form parameters, in this order for each form (names: <param>_<form>).
+  enum FormParam : std::size_t {
+    kKa,     // absorption rate constant, 1/h
+    kFAbs,   // absorbed fraction of a supplement taken with a standard meal, 1
+    kKpl,    // plasma -> liver uptake rate constant at low concentration, 1/h
+    kKmPl,   // plasma concentration at which liver uptake is half-saturated, nmol/L
+    kKlp,    // liver -> plasma release rate constant, 1/h
+    kKcat,   // liver catabolism rate constant, 1/h
+    kKpt,    // plasma -> extrahepatic tissue rate constant, 1/h
+    kKtp,    // extrahepatic tissue -> plasma rate constant, 1/h
+    kKtcat,  // extrahepatic tissue catabolism rate constant, 1/h
+    kFormParams
+  };
+  static constexpr std::array<std::string_view, kFormParams> kFormParamNames = {
+      "ka", "f_abs", "k_pl", "km_pl", "k_lp", "k_cat", "k_pt", "k_tp", "k_tcat"};
+  // Shared parameters.
+  enum SharedParam : std::size_t {
+    kVPlasma,          // plasma volume, L
+    kKUbiad1,          // tissue K1 -> tissue MK-4 conversion rate constant, 1/h
+    kFoodSlowing,      // absorption from a food matrix is this many times slower, 1
+    kFVegetableK1,     // absorbed fraction from vegetables relative to a supplement, 1
+    kFatFasting,       // absorption with no fat, relative to the plateau, 1
+    kFatHalf,          // meal fat at half the fat effect, g
+    kFatHill,          // Hill coefficient of the fat effect, 1
+    kMealFatStandard,  // fat of a standard meal ("with meal"), g
+    kMealFatHigh,      // fat of a high-fat meal, g
+    kSharedParams
+  };
+  static constexpr std::array<std::string_view, kSharedParams> kSharedParamNames = {
+      "v_plasma",   "k_ubiad1", "food_absorption_slowing", "f_vegetable_k1", "fat_fasting",
+      "fat_half_g", "fat_hill", "meal_fat_standard_g",     "meal_fat_high_g"};
+
+  explicit VitK(const ParameterTable& table);
+
+  [[nodiscard]] double form(Form f, FormParam p) const { return p_[f * kFormParams + p]; }
+  [[nodiscard]] double shared(SharedParam p) const { return p_[kForms * kFormParams + p]; }
+
+  template <class T>
+  void rhs(T /*t_h*/, const T* y, T* dydt) const {
+    const double v = shared(kVPlasma);
+    for (std::size_t fi = 0; fi < kForms; ++fi) {
+      const auto f = static_cast<Form>(fi);
+      const T& gut_s = y[index(f, kGutSupplement)];
+      const T& gut_f = y[index(f, kGutFood)];
+      const T& plasma = y[index(f, kPlasma)];
+      const T& liver = y[index(f, kLiver)];
+      const T& tissue = y[index(f, kTissue)];
+      const double ka = form(f, kKa);
+      const T j_abs_supplement = ka * gut_s;                   // eq. (4)
+      const T j_abs_food = ka / shared(kFoodSlowing) * gut_f;  // eq. (5)
+      const T conc = plasma / v;
+      const T j_uptake = form(f, kKpl) * plasma / (1.0 + conc / form(f, kKmPl));  // eq. (6)
+      const T j_release = form(f, kKlp) * liver;                                  // eq. (7)
+      const T j_catabolism = form(f, kKcat) * liver;                              // eq. (8)
+      const T j_to_tissue = form(f, kKpt) * plasma;                               // eq. (9)
+      const T j_from_tissue = form(f, kKtp) * tissue;                             // eq. (9)
+      const T j_tissue_catabolism = form(f, kKtcat) * tissue;                     // eq. (10)
+      dydt[index(f, kGutSupplement)] = -j_abs_supplement;
+      dydt[index(f, kGutFood)] = -j_abs_food;
+      dydt[index(f, kPlasma)] =
+          j_abs_supplement + j_abs_food - j_uptake + j_release - j_to_tissue + j_from_tissue;
+      dydt[index(f, kLiver)] = j_uptake - j_release - j_catabolism;
+      dydt[index(f, kTissue)] = j_to_tissue - j_from_tissue - j_tissue_catabolism;
+    }
+    const T j_ubiad1 = shared(kKUbiad1) * y[index(kK1, kTissue)];  // eq. (11)
+    dydt[index(kK1, kTissue)] -= j_ubiad1;
+    dydt[index(kMk4, kTissue)] += j_ubiad1;
+  }
+
+  static void reset_state(std::span<double> y) {
+    for (double& v : y) v = 0.0;
+  }
+
+  /// Eq. (12): the fraction of an oral dose absorbed, by matrix and meal fat.
+  [[nodiscard]] double absorbed_fraction(Form f, const DoseContext& dose) const;
+  /// Grams of fat of the meal a dose is taken with.
+  [[nodiscard]] double meal_fat_g(const DoseContext& dose) const;
+
+ private:
+  std::vector<double> p_;  // canonical units
+};
+
+}  // namespace k2sim::internal
