@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "k2sim/calibration/calibrate.hpp"
 #include "k2sim/calibration/validation.hpp"
 #include "k2sim/error.hpp"
 #include "k2sim/io/run.hpp"
@@ -191,6 +192,26 @@ int cmd_validate(const k2sim::ValidationOptions& options, const std::string& out
   return (check && changed > 0) ? 1 : kExitOk;
 }
 
+int cmd_calibrate(const k2sim::CalibrationOptions& options) {
+  const k2sim::CalibrationResult r = k2sim::calibrate(options);
+  fmt::print("\n{:<8} {:>12} {:>25} {:>12} {:>12}\n", "target", "published", "pass interval",
+             "before", "after");
+  for (const auto& t : r.targets) {
+    fmt::print("{:<8} {:>12.4g} {:>25} {:>12.4g} {:>12.4g}\n", t.id, t.published,
+               fmt::format("[{:.3g}, {:.3g}]", t.low, t.high), t.before, t.after);
+  }
+  fmt::print("\n{:<26} {:>12} {:>12} {:>27}\n", "parameter", "start", "fitted",
+             "95% profile interval");
+  for (const auto& p : r.parameters) {
+    fmt::print("{:<26} {:>12.4g} {:>12.4g} {:>27}\n", p.name, p.start, p.value,
+               options.profiles ? fmt::format("[{:.4g}, {:.4g}]", p.ci_low, p.ci_high) : "-");
+  }
+  fmt::print("\nobjective {:.4g} -> {:.4g} in {} evaluations{}\n", r.objective_start,
+             r.objective_end, r.evaluations,
+             options.write ? "; parameter table updated" : " (--dry-run: table unchanged)");
+  return kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -225,6 +246,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> vsets;
   CLI::App* validate = app.add_subcommand("validate", "run the model against published targets");
   validate->add_option("--only", vopt.only_prefix, "only targets whose id starts with this");
+  validate->add_option("--id", vopt.only_id, "report only this target (exact id)");
   validate->add_option("--out", validate_out, "write validation.csv into this folder");
   validate->add_option("--markdown", markdown, "write the table as Markdown (docs/validation.md)");
   validate->add_option("--data", vopt.data_dir, "data folder (parameters/, validation/)");
@@ -232,6 +254,22 @@ int main(int argc, char** argv) {
   validate->add_flag("--full", full, "full-size replicas (none yet: same as without)");
   validate->add_flag("--check", check,
                      "exit 1 when a status differs from data/validation/expected.csv");
+
+  k2sim::CalibrationOptions copt;
+  copt.data_dir = k2sim::default_data_dir();
+  bool dry_run = false;
+  bool no_profiles = false;
+  CLI::App* calibrate = app.add_subcommand("calibrate", "fit a module's calibrated parameters");
+  calibrate->add_option("module", copt.module, "parameter module, e.g. vitk")->required();
+  calibrate->add_option("--data", copt.data_dir, "data folder (parameters/, validation/)");
+  calibrate->add_option("--max-evals", copt.max_evaluations, "objective evaluations of the fit");
+  calibrate->add_option("--threads", copt.threads, "threads for the profiles");
+  calibrate->add_option("--free", copt.free, "fit only these parameters (comma-separated)")
+      ->delimiter(',');
+  calibrate->add_option("--targets", copt.targets, "fit only to these targets (comma-separated)")
+      ->delimiter(',');
+  calibrate->add_flag("--dry-run", dry_run, "fit and print, but leave the table unchanged");
+  calibrate->add_flag("--no-profiles", no_profiles, "skip the profile-likelihood intervals");
 
   try {
     app.parse(argc, argv);
@@ -244,6 +282,11 @@ int main(int argc, char** argv) {
     if (*run) return cmd_run(scenario_path, out_dir, sets, quiet);
     if (*outputs) return cmd_outputs();
     if (*params) return cmd_params(query, csv);
+    if (*calibrate) {
+      copt.write = !dry_run;
+      copt.profiles = !no_profiles;
+      return cmd_calibrate(copt);
+    }
     if (*validate) {
       vopt.overrides = parse_sets(vsets);
       return cmd_validate(vopt, validate_out, markdown, check);

@@ -456,6 +456,12 @@ std::vector<ValidationRow> run_validation(const ValidationOptions& options) {
     }
     r.status = (r.model >= r.tolerance.low && r.model <= r.tolerance.high) ? "pass" : "fail";
   }
+  if (!options.only_id.empty()) {
+    std::erase_if(rows, [&](const ValidationRow& r) { return r.id != options.only_id; });
+    if (rows.empty()) {
+      throw InputError(fmt::format("--id {}: not in validation/expected.csv", options.only_id));
+    }
+  }
   return rows;
 }
 

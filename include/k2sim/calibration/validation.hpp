@@ -99,6 +99,7 @@ struct ValidationRow {
 struct ValidationOptions {
   std::string data_dir;  ///< folder holding parameters/ and validation/
   std::string only_prefix;
+  std::string only_id;  ///< report only this target (all rows still run: families need them)
   Overrides overrides;
 };
 
