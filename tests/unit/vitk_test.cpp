@@ -1,0 +1,108 @@
+// Properties of the vitamin K kinetics model that hold whatever its parameter values.
+#include <array>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "k2sim/engine/simulation.hpp"
+#include "k2sim/error.hpp"
+#include "k2sim/model/model.hpp"
+#include "model/vitk/vitk.hpp"
+
+namespace k2sim {
+namespace {
+
+using internal::VitK;
+
+// Mass balance: at any state, the sum of all pool derivatives is minus the catabolism fluxes
+// (eq. 8 and 10); conversion K1 -> MK-4 (eq. 11) moves amount without loss.
+TEST(VitK, MassBalanceAtRandomStates) {
+  const ParameterTable table = ParameterTable::builtin("vitk");
+  const auto model = make_model("vitk", table);
+  std::mt19937 rng(42);
+  std::uniform_real_distribution<double> u(0.0, 100.0);
+  const std::array<std::string, 3> forms = {"k1", "mk4", "mk7"};
+  for (int trial = 0; trial < 20; ++trial) {
+    std::vector<double> y(model->state_count());
+    for (double& v : y) v = u(rng);
+    std::vector<double> dydt(y.size());
+    model->rhs(0.0, y.data(), dydt.data());
+    double loss = 0.0;
+    for (std::size_t f = 0; f < VitK::kForms; ++f) {
+      const auto form = static_cast<VitK::Form>(f);
+      loss += table.at("k_cat_" + forms[f]).canonical() * y[VitK::index(form, VitK::kLiver)];
+      loss += table.at("k_tcat_" + forms[f]).canonical() * y[VitK::index(form, VitK::kTissue)];
+    }
+    const double sum = std::accumulate(dydt.begin(), dydt.end(), 0.0);
+    EXPECT_NEAR(sum, -loss, 1e-9 * (1.0 + loss));
+  }
+  // Tissue K1 converts to tissue MK-4 one to one.
+  std::vector<double> y(model->state_count(), 0.0);
+  y[VitK::index(VitK::kK1, VitK::kTissue)] = 50.0;
+  std::vector<double> dydt(y.size());
+  model->rhs(0.0, y.data(), dydt.data());
+  EXPECT_NEAR(dydt[VitK::index(VitK::kMk4, VitK::kTissue)], table.at("k_ubiad1").canonical() * 50.0,
+              1e-12);
+}
+
+// After a dose, no pool goes negative and the body never holds more than was absorbed.
+TEST(VitK, NonNegativeAndBoundedByTheDose) {
+  const ParameterTable table = ParameterTable::builtin("vitk");
+  const auto model = make_model("vitk", table);
+  for (const char* substance : {"K1", "MK-4", "MK-7"}) {
+    const DoseContext oral{substance, Route::kOral, Matrix::kSupplement, MealFat::kWithMeal, 0.0};
+    const DoseTarget target = model->dose_target(oral);
+    std::vector<double> y0(model->state_count(), 0.0);
+    const DoseRecord rec{.time_h = 0.0, .amt = 1000.0 * target.fraction, .cmt = target.cmt};
+    const std::vector<double> grid = output_grid(0.0, 24.0 * 30, 2.0);
+    Trajectory tr;
+    ASSERT_TRUE(simulate(*model, y0, 0.0, {rec}, grid, SimulationOptions{}, tr).ok());
+    for (std::size_t i = 0; i < grid.size(); ++i) {
+      double total = 0.0;
+      for (std::size_t j = 0; j < model->state_count(); ++j) {
+        EXPECT_GE(tr.at(i, j), -1e-9) << substance;
+        total += tr.at(i, j);
+      }
+      EXPECT_LE(total, rec.amt * (1 + 1e-9)) << substance;
+    }
+  }
+}
+
+TEST(VitK, AbsorbedFractionFollowsEquation12) {
+  const ParameterTable table = ParameterTable::builtin("vitk");
+  const auto model = make_model("vitk", table);
+  const double f_abs = table.at("f_abs_k1").value;
+  const double h0 = table.at("fat_fasting").value;
+  const double g50 = table.at("fat_half_g").value;
+  const double n = table.at("fat_hill").value;
+  const double g_std = table.at("meal_fat_standard_g").value;
+  auto h = [&](double g) {
+    return h0 + (1 - h0) * std::pow(g, n) / (std::pow(g50, n) + std::pow(g, n));
+  };
+  DoseContext d{"K1", Route::kOral, Matrix::kSupplement, MealFat::kWithMeal, 0.0};
+  EXPECT_NEAR(model->dose_target(d).fraction, f_abs, 1e-12);
+  d.meal_fat = MealFat::kGrams;
+  d.meal_fat_g = 35.0;
+  EXPECT_NEAR(model->dose_target(d).fraction, std::min(1.0, f_abs * h(35.0) / h(g_std)), 1e-12);
+  d.meal_fat = MealFat::kFasting;
+  EXPECT_NEAR(model->dose_target(d).fraction, f_abs * h(0.0) / h(g_std), 1e-12);
+  d.matrix = Matrix::kVegetable;
+  EXPECT_NEAR(model->dose_target(d).fraction,
+              f_abs * table.at("f_vegetable_k1").value * h(0.0) / h(g_std), 1e-12);
+  EXPECT_EQ(model->dose_target(d).cmt, VitK::index(VitK::kK1, VitK::kGutFood));
+  d.matrix = Matrix::kMicelle;
+  EXPECT_NEAR(model->dose_target(d).fraction, f_abs, 1e-12);
+  d.route = Route::kIv;
+  EXPECT_EQ(model->dose_target(d).cmt, VitK::index(VitK::kK1, VitK::kPlasma));
+  EXPECT_DOUBLE_EQ(model->dose_target(d).fraction, 1.0);
+  d.substance = "MK-9";
+  EXPECT_THROW((void)model->dose_target(d), InputError);
+}
+
+}  // namespace
+}  // namespace k2sim
