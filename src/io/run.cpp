@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -10,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "k2sim/error.hpp"
+#include "k2sim/units/substances.hpp"
 
 #ifndef K2SIM_VERSION
 #define K2SIM_VERSION "unknown"
@@ -65,6 +67,66 @@ OutputStats stats_of(const std::vector<double>& t, const std::vector<double>& v,
 
 std::string number(double x) { return fmt::format("{:.10g}", x); }
 
+// Intake outputs (INTERFACES.md): what was taken by mouth in the 24 h up to each output time,
+// before absorption, per substance dosed orally in any arm.
+struct IntakeColumn {
+  std::string substance;  // canonical name
+  OutputSpec spec;
+};
+
+std::vector<IntakeColumn> intake_columns(const std::vector<ArmSpec>& arms) {
+  std::vector<IntakeColumn> cols;
+  for (const ArmSpec& arm : arms) {
+    for (const DoseSpec& d : arm.doses) {
+      if (d.route != Route::kOral) continue;
+      if (std::any_of(cols.begin(), cols.end(),
+                      [&](const IntakeColumn& c) { return c.substance == d.substance; })) {
+        continue;
+      }
+      const units::Substance& s = units::find_substance(d.substance);
+      std::string key;
+      for (char c : s.name) {
+        if (c != '-') key.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+      }
+      const bool mineral = s.internal == units::InternalAmount::kMmol;
+      if (key == "calcium") key = "ca";
+      if (key == "magnesium") key = "mg";
+      if (key == "phosphate") key = "p";
+      cols.push_back(
+          {std::string(s.name),
+           {fmt::format("intake_{}_{}_per_d", key, mineral ? "mg" : "ug"),
+            mineral ? "mg/d" : "ug/d",
+            fmt::format("oral intake of {} in the 24 h before (doses, before absorption)",
+                        s.description)}});
+    }
+  }
+  return cols;
+}
+
+// Oral intake (ug) in the 24 h before t, [t - 24 h, t); during the first day, the first day
+// [0, 24 h), so a daily regimen reads the same from t = 0 on.
+double intake_at(const std::vector<DoseSpec>& doses, const std::string& substance, double t_h,
+                 double duration_h) {
+  const double hi = std::max(t_h, 24.0);
+  const double lo = hi - 24.0;
+  double total_ug = 0.0;
+  for (const DoseSpec& d : doses) {
+    if (d.route != Route::kOral || d.substance != substance) continue;
+    const double per_dose_ug =
+        units::internal_amount_to_ug(units::find_substance(substance), d.amount);
+    if (!d.every_h) {
+      if (d.start_h >= lo && d.start_h < hi) total_ug += per_dose_ug;
+      continue;
+    }
+    const double stop = std::min(d.stop_h.value_or(duration_h), hi);
+    const double first = std::max(0.0, std::ceil((lo - d.start_h) / *d.every_h - 1e-9));
+    for (double td = d.start_h + first * *d.every_h; td < stop - 1e-9; td += *d.every_h) {
+      if (td >= lo - 1e-9) total_ug += per_dose_ug;
+    }
+  }
+  return total_ug;
+}
+
 }  // namespace
 
 RunResult run_scenario(const Scenario& scenario, const Overrides& sets) {
@@ -82,10 +144,13 @@ RunResult run_scenario(const Scenario& scenario, const ParameterTable& table,
       output_grid(0.0, scenario.duration_h, scenario.output_interval_h);
   RunResult result;
   result.model_version = model_version();
-  for (const ArmSpec& arm : scenario.resolved_arms()) {
+  const std::vector<ArmSpec> arms = scenario.resolved_arms();
+  const std::vector<IntakeColumn> intakes = intake_columns(arms);
+  for (const ArmSpec& arm : arms) {
     ArmResult r;
     r.name = arm.name;
     r.outputs = model->outputs();
+    for (const IntakeColumn& c : intakes) r.outputs.push_back(c.spec);
     const std::size_t n = model->state_count();
     std::vector<double> y0(n);
     model->reset_state(y0);
@@ -108,8 +173,15 @@ RunResult run_scenario(const Scenario& scenario, const ParameterTable& table,
     const std::size_t n_out = r.outputs.size();
     r.time_h = traj.time_h;
     r.values.resize(traj.time_h.size() * n_out);
+    const std::size_t n_model = model->outputs().size();
     for (std::size_t i = 0; i < traj.time_h.size(); ++i) {
       model->compute_outputs(&traj.states[i * n], &r.values[i * n_out]);
+      for (std::size_t c = 0; c < intakes.size(); ++c) {
+        const double ug =
+            intake_at(arm.doses, intakes[c].substance, traj.time_h[i], scenario.duration_h);
+        const bool mineral = intakes[c].spec.unit == "mg/d";
+        r.values[i * n_out + n_model + c] = mineral ? ug * 1e-3 : ug;
+      }
     }
     for (std::size_t k = 0; k < n_out; ++k)
       r.stats.push_back(stats_of(r.time_h, r.values, k, n_out));

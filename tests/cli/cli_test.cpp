@@ -214,3 +214,38 @@ TEST(DocsExamples, EveryScenarioExampleRuns) {
 
 }  // namespace
 }  // namespace k2sim
+
+namespace k2sim {
+namespace {
+
+// intake_<vitamer>_ug_per_d counts the oral doses of the 24 h before each output time.
+TEST(Intake, OutputsCountTheDosesOfThePrecedingDay) {
+  const Scenario sc = parse_scenario(
+      "name = \"i\"\nduration = \"3 d\"\noutput_interval = \"6 h\"\n"
+      "[[dose]]\nsubstance = \"K1\"\namount = \"100 ug\"\nevery = \"12 h\"\n"
+      "[[dose]]\nsubstance = \"MK-7\"\namount = \"1 mg\"\nstart = \"1 d\"\n"
+      "[[dose]]\nsubstance = \"MK-4\"\namount = \"5 mg\"\nroute = \"IV\"\n",
+      "intake.toml");
+  const RunResult r = run_scenario(sc);
+  ASSERT_TRUE(r.ok());
+  const ArmResult& a = r.arms[0];
+  std::size_t k1 = 0;
+  std::size_t mk7 = 0;
+  for (std::size_t k = 0; k < a.outputs.size(); ++k) {
+    if (a.outputs[k].name == "intake_k1_ug_per_d") k1 = k;
+    if (a.outputs[k].name == "intake_mk7_ug_per_d") mk7 = k;
+    EXPECT_NE(a.outputs[k].name, "intake_mk4_ug_per_d");  // IV doses are not intake
+  }
+  ASSERT_GT(k1, 0u);
+  ASSERT_GT(mk7, 0u);
+  const std::size_t n = a.outputs.size();
+  for (std::size_t i = 0; i < a.time_h.size(); ++i) {
+    EXPECT_DOUBLE_EQ(a.values[i * n + k1], 200.0) << a.time_h[i];
+    // The single MK-7 dose at 24 h counts at outputs in (24 h, 48 h] (window [t - 24 h, t)).
+    const double t = a.time_h[i];
+    EXPECT_DOUBLE_EQ(a.values[i * n + mk7], (t > 24.0 && t <= 48.0) ? 1000.0 : 0.0) << t;
+  }
+}
+
+}  // namespace
+}  // namespace k2sim
