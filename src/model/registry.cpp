@@ -67,7 +67,10 @@ class VitKModel final : public AdaptedModel<internal::VitK, Model> {
         {"plasma_mk4_nmol_per_L", "nmol/L", "plasma menaquinone-4"},
         {"plasma_mk7_nmol_per_L", "nmol/L", "plasma menaquinone-7"},
         {"liver_k_total_nmol", "nmol", "vitamin K in the liver (K1 + MK-4 + MK-7)"},
-        {"tissue_k_total_nmol", "nmol", "vitamin K in extrahepatic tissue (K1 + MK-4 + MK-7)"}};
+        {"tissue_k_total_nmol", "nmol", "vitamin K in extrahepatic tissue (K1 + MK-4 + MK-7)"},
+        {"tissue_mk4_nmol", "nmol",
+         "MK-4 in extrahepatic tissue (made from K1 by UBIAD1, or taken)"},
+        {"plasma_atorvastatin_nmol_per_L", "nmol/L", "atorvastatin (parent drug) in the body"}};
     return kOutputs;
   }
   void compute_outputs(const double* y, double* out) const override {
@@ -76,6 +79,8 @@ class VitKModel final : public AdaptedModel<internal::VitK, Model> {
     out[1] = y[VitK::index(VitK::kMk4, VitK::kPlasma)] / v;
     out[2] = y[VitK::index(VitK::kMk7, VitK::kPlasma)] / v;
     out[3] = out[4] = 0.0;
+    out[5] = y[VitK::index(VitK::kMk4, VitK::kTissue)];
+    out[6] = y[VitK::kBodyStatin] / shared(VitK::kVStatin);
     for (std::size_t f = 0; f < VitK::kForms; ++f) {
       out[3] += y[VitK::index(static_cast<VitK::Form>(f), VitK::kLiver)];
       out[4] += y[VitK::index(static_cast<VitK::Form>(f), VitK::kTissue)];
@@ -83,6 +88,13 @@ class VitKModel final : public AdaptedModel<internal::VitK, Model> {
   }
   [[nodiscard]] DoseTarget dose_target(const DoseContext& dose) const override {
     const units::Substance& s = units::find_substance(dose.substance);
+    if (s.name == "atorvastatin") {
+      if (dose.route != Route::kOral) {
+        throw InputError(
+            fmt::format("route {} for atorvastatin (rule: oral)", to_string(dose.route)));
+      }
+      return {VitK::kGutStatin, shared(VitK::kFStatin)};
+    }
     VitK::Form f = VitK::kK1;
     if (s.name == "K1") {
       f = VitK::kK1;
@@ -92,8 +104,8 @@ class VitKModel final : public AdaptedModel<internal::VitK, Model> {
       f = VitK::kMk7;
     } else {
       throw InputError(fmt::format(
-          "substance '{}' (rule: model vitk takes K1, MK-4 and MK-7; MK-8, MK-9 and DHP are not "
-          "modelled yet)",
+          "substance '{}' (rule: model vitk takes K1, MK-4, MK-7 and atorvastatin; MK-8, MK-9 and "
+          "DHP are not modelled yet)",
           dose.substance));
     }
     if (dose.route == Route::kIv) return {VitK::index(f, VitK::kPlasma), 1.0};

@@ -36,6 +36,8 @@ const std::vector<Substance> kSubstances = {
      "PubChem CID 54678486"},
     {"acenocoumarol", "C19H15NO6", 353.330, InternalAmount::kNmol, 0.0, "acenocoumarol",
      "PubChem CID 54676537"},
+    {"atorvastatin", "C33H35FN2O5", 558.650, InternalAmount::kNmol, 0.0, "atorvastatin (free acid)",
+     "PubChem CID 60823"},
     {"calcium", "Ca", 40.078, InternalAmount::kMmol, 0.0, "elemental calcium",
      "IUPAC standard atomic weight of Ca"},
     {"phosphate", "P", 30.974, InternalAmount::kMmol, 0.0, "phosphate, as elemental phosphorus",

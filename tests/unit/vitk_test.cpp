@@ -38,7 +38,7 @@ TEST(VitK, MassBalanceAtRandomStates) {
       loss += table.at("k_cat_" + forms[f]).canonical() * y[VitK::index(form, VitK::kLiver)];
       loss += table.at("k_tcat_" + forms[f]).canonical() * y[VitK::index(form, VitK::kTissue)];
     }
-    const double sum = std::accumulate(dydt.begin(), dydt.end(), 0.0);
+    const double sum = std::accumulate(dydt.begin(), dydt.begin() + VitK::kGutStatin, 0.0);
     EXPECT_NEAR(sum, -loss, 1e-9 * (1.0 + loss));
   }
   // Tissue K1 converts to tissue MK-4 one to one.
@@ -102,6 +102,35 @@ TEST(VitK, AbsorbedFractionFollowsEquation12) {
   EXPECT_DOUBLE_EQ(model->dose_target(d).fraction, 1.0);
   d.substance = "MK-9";
   EXPECT_THROW((void)model->dose_target(d), InputError);
+}
+
+}  // namespace
+}  // namespace k2sim
+
+namespace k2sim {
+namespace {
+
+// The statin hypothesis is neutral by default, and at its stated strength lowers the UBIAD1 flux
+// by statin_ggpp_effect * C / (IC50 + C) (eq. 11, 13, 14).
+TEST(VitK, StatinHypothesisNeutralByDefault) {
+  ParameterTable table = ParameterTable::builtin("vitk");
+  EXPECT_EQ(table.at("statin_ggpp_effect").value, 0.0);
+  EXPECT_EQ(table.at("statin_ggpp_effect").provenance, Provenance::kHypothesis);
+  auto ubiad1_flux = [&](const ParameterTable& t, double statin_nmol) {
+    const auto model = make_model("vitk", t);
+    std::vector<double> y(model->state_count(), 0.0);
+    y[VitK::index(VitK::kK1, VitK::kTissue)] = 50.0;
+    y[VitK::kBodyStatin] = statin_nmol;
+    std::vector<double> dydt(y.size());
+    model->rhs(0.0, y.data(), dydt.data());
+    return dydt[VitK::index(VitK::kMk4, VitK::kTissue)];
+  };
+  const double base = ubiad1_flux(table, 0.0);
+  const double v = table.at("v_atorvastatin").canonical();
+  const double ic50 = table.at("ic50_atorvastatin").canonical();
+  EXPECT_DOUBLE_EQ(ubiad1_flux(table, ic50 * v), base);  // neutral
+  table.set("statin_ggpp_effect", "0.4", "test");
+  EXPECT_NEAR(ubiad1_flux(table, ic50 * v), base * (1.0 - 0.4 * 0.5), 1e-12);
 }
 
 }  // namespace

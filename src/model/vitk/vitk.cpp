@@ -29,8 +29,10 @@ std::vector<units::Dimension> dims() {
   for (std::size_t f = 0; f < VitK::kForms; ++f)
     out.insert(out.end(), per_form.begin(), per_form.end());
   const std::array<Dimension, VitK::kSharedParams> shared = {
-      d::volume(), d::per_time(),     Dimension::none(), Dimension::none(), Dimension::none(),
-      d::mass(),   Dimension::none(), d::mass(),         d::mass()};
+      d::volume(),       d::per_time(),    Dimension::none(), Dimension::none(),
+      Dimension::none(), d::mass(),        Dimension::none(), d::mass(),
+      d::mass(),         d::per_time(),    Dimension::none(), d::volume(),
+      d::per_time(),     d::amount_conc(), Dimension::none()};
   out.insert(out.end(), shared.begin(), shared.end());
   return out;
 }

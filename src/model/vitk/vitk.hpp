@@ -20,12 +20,17 @@ class VitK {
   static constexpr std::array<std::string_view, kForms> kFormNames = {"k1", "mk4", "mk7"};
   // Per form: gut (supplement), gut (food matrix), plasma, liver, extrahepatic tissue; nmol.
   enum Pool : std::size_t { kGutSupplement, kGutFood, kPlasma, kLiver, kTissue, kPools };
-  static constexpr std::size_t kStateCount = kForms * kPools;
+  // After the vitamin pools: atorvastatin in the gut and in the body (nmol), which lowers the
+  // geranylgeranyl pyrophosphate UBIAD1 needs (a hypothesis, neutral by default).
+  static constexpr std::size_t kGutStatin = kForms * kPools;
+  static constexpr std::size_t kBodyStatin = kGutStatin + 1;
+  static constexpr std::size_t kStateCount = kBodyStatin + 1;
   static constexpr std::array<std::string_view, kStateCount> kStateNames = {
-      "gut_supp_k1_nmol", "gut_food_k1_nmol",  "plasma_k1_nmol",    "liver_k1_nmol",
-      "tissue_k1_nmol",   "gut_supp_mk4_nmol", "gut_food_mk4_nmol", "plasma_mk4_nmol",
-      "liver_mk4_nmol",   "tissue_mk4_nmol",   "gut_supp_mk7_nmol", "gut_food_mk7_nmol",
-      "plasma_mk7_nmol",  "liver_mk7_nmol",    "tissue_mk7_nmol"};
+      "gut_supp_k1_nmol",      "gut_food_k1_nmol",  "plasma_k1_nmol",    "liver_k1_nmol",
+      "tissue_k1_nmol",        "gut_supp_mk4_nmol", "gut_food_mk4_nmol", "plasma_mk4_nmol",
+      "liver_mk4_nmol",        "tissue_mk4_nmol",   "gut_supp_mk7_nmol", "gut_food_mk7_nmol",
+      "plasma_mk7_nmol",       "liver_mk7_nmol",    "tissue_mk7_nmol",   "gut_atorvastatin_nmol",
+      "body_atorvastatin_nmol"};
   static constexpr std::size_t index(Form f, Pool p) { return f * kPools + p; }
 
   // Per-form parameters, in this order for each form (names: <param>_<form>).
@@ -45,20 +50,39 @@ class VitK {
       "ka", "f_abs", "k_pl", "km_pl", "k_lp", "k_cat", "k_pt", "k_tp", "k_tcat"};
   // Shared parameters.
   enum SharedParam : std::size_t {
-    kVPlasma,          // plasma volume, L
-    kKUbiad1,          // tissue K1 -> tissue MK-4 conversion rate constant, 1/h
-    kFoodSlowing,      // absorption from a food matrix is this many times slower, 1
-    kFVegetableK1,     // absorbed fraction from vegetables relative to a supplement, 1
-    kFatFasting,       // absorption with no fat, relative to the plateau, 1
-    kFatHalf,          // meal fat at half the fat effect, g
-    kFatHill,          // Hill coefficient of the fat effect, 1
-    kMealFatStandard,  // fat of a standard meal ("with meal"), g
-    kMealFatHigh,      // fat of a high-fat meal, g
+    kVPlasma,           // plasma volume, L
+    kKUbiad1,           // tissue K1 -> tissue MK-4 conversion rate constant, 1/h
+    kFoodSlowing,       // absorption from a food matrix is this many times slower, 1
+    kFVegetableK1,      // absorbed fraction from vegetables relative to a supplement, 1
+    kFatFasting,        // absorption with no fat, relative to the plateau, 1
+    kFatHalf,           // meal fat at half the fat effect, g
+    kFatHill,           // Hill coefficient of the fat effect, 1
+    kMealFatStandard,   // fat of a standard meal ("with meal"), g
+    kMealFatHigh,       // fat of a high-fat meal, g
+    kKaStatin,          // atorvastatin absorption rate constant, 1/h
+    kFStatin,           // atorvastatin oral bioavailability, 1
+    kVStatin,           // atorvastatin volume of distribution, L
+    kKElimStatin,       // atorvastatin elimination rate constant, 1/h
+    kIc50Statin,        // atorvastatin at half HMG-CoA reductase inhibition, nmol/L
+    kStatinGgppEffect,  // hypothesis: largest fractional fall of the UBIAD1 flux, 1
     kSharedParams
   };
   static constexpr std::array<std::string_view, kSharedParams> kSharedParamNames = {
-      "v_plasma",   "k_ubiad1", "food_absorption_slowing", "f_vegetable_k1", "fat_fasting",
-      "fat_half_g", "fat_hill", "meal_fat_standard_g",     "meal_fat_high_g"};
+      "v_plasma",
+      "k_ubiad1",
+      "food_absorption_slowing",
+      "f_vegetable_k1",
+      "fat_fasting",
+      "fat_half_g",
+      "fat_hill",
+      "meal_fat_standard_g",
+      "meal_fat_high_g",
+      "ka_atorvastatin",
+      "f_atorvastatin",
+      "v_atorvastatin",
+      "k_atorvastatin_elim",
+      "ic50_atorvastatin",
+      "statin_ggpp_effect"};
 
   explicit VitK(const ParameterTable& table);
 
@@ -92,7 +116,16 @@ class VitK {
       dydt[index(f, kLiver)] = j_uptake - j_release - j_catabolism;
       dydt[index(f, kTissue)] = j_to_tissue - j_from_tissue - j_tissue_catabolism;
     }
-    const T j_ubiad1 = shared(kKUbiad1) * y[index(kK1, kTissue)];  // eq. (11)
+    // Eq. (13)-(14): atorvastatin, one compartment; its inhibition of HMG-CoA reductase lowers
+    // GGPP and so the UBIAD1 flux by at most statin_ggpp_effect (0 by default: neutral).
+    const T j_statin_abs = shared(kKaStatin) * y[kGutStatin];
+    const T j_statin_elim = shared(kKElimStatin) * y[kBodyStatin];
+    dydt[kGutStatin] = -j_statin_abs;
+    dydt[kBodyStatin] = j_statin_abs - j_statin_elim;
+    const T c_statin = y[kBodyStatin] / shared(kVStatin);
+    const T ggpp_factor =
+        1.0 - shared(kStatinGgppEffect) * c_statin / (shared(kIc50Statin) + c_statin);
+    const T j_ubiad1 = shared(kKUbiad1) * ggpp_factor * y[index(kK1, kTissue)];  // eq. (11)
     dydt[index(kK1, kTissue)] -= j_ubiad1;
     dydt[index(kMk4, kTissue)] += j_ubiad1;
   }
