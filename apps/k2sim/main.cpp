@@ -61,11 +61,11 @@ int cmd_run(const std::string& scenario_path, std::string out_dir,
         fmt::print("  {}\n", a.solve.message);
         continue;
       }
-      fmt::print("  {:<26} {:<8} {:>12} {:>12} {:>12} {:>12}\n", "output", "unit", "start", "end",
+      fmt::print("  {:<32} {:<8} {:>12} {:>12} {:>12} {:>12}\n", "output", "unit", "start", "end",
                  "mean", "max");
       for (std::size_t k = 0; k < a.outputs.size(); ++k) {
         const auto& s = a.stats[k];
-        fmt::print("  {:<26} {:<8} {:>12.4g} {:>12.4g} {:>12.4g} {:>12.4g}\n", a.outputs[k].name,
+        fmt::print("  {:<32} {:<8} {:>12.4g} {:>12.4g} {:>12.4g} {:>12.4g}\n", a.outputs[k].name,
                    a.outputs[k].unit, s.start, s.end, s.mean, s.max);
       }
     }
@@ -84,12 +84,12 @@ int cmd_run(const std::string& scenario_path, std::string out_dir,
 }
 
 int cmd_outputs() {
-  fmt::print("{:<26} {:<8} {:<10} {}\n", "name", "unit", "model", "meaning");
+  fmt::print("{:<32} {:<8} {:<10} {}\n", "name", "unit", "model", "meaning");
   for (const std::string& m : k2sim::model_names()) {
     const auto table = k2sim::ParameterTable::builtin(k2sim::parameter_module(m));
     const auto model = k2sim::make_model(m, table);
     for (const auto& o : model->outputs()) {
-      fmt::print("{:<26} {:<8} {:<10} {}\n", o.name, o.unit, m, o.meaning);
+      fmt::print("{:<32} {:<8} {:<10} {}\n", o.name, o.unit, m, o.meaning);
     }
   }
   return kExitOk;

@@ -317,15 +317,12 @@ double compute_statistic(const Statistic& s, const RunResult& run, const std::st
     const double slope = (m * sty - st * sy) / (m * stt - st * st);
     value = -std::log(2.0) / slope;
     dim = time;
-  } else if (s.kind == "last_detectable" || s.kind == "time_to_fraction") {
+  } else if (s.kind == "last_detectable") {
+    // Needs the protocol's LOD: protocol_statistic() computes it from value_at statistics.
+    throw InputError(fmt::format("{}: last_detectable is computed from a protocol", where));
+  } else if (s.kind == "time_to_fraction") {
     const std::vector<double> samples = s.samples_h.empty() ? t : s.samples_h;
     dim = time;
-    if (s.kind == "last_detectable") {
-      // `fraction` is unused; the LOD arrives in `offset`-free form through `scale` = 1: the
-      // caller passes the LOD in the statistic unit via Protocol::lod and judges the result.
-      throw InputError(
-          fmt::format("{}: last_detectable is computed by the protocol runner", where));
-    }
     const double final_value = interpolate(t, v, samples.back());
     value = samples.back() - s.from_h;
     for (double ts : samples) {
@@ -377,7 +374,7 @@ double protocol_statistic(const Protocol& p, const ParameterTable& table) {
       at.at_h = ts;
       if (compute_statistic(at, run, where) >= *p.lod) last = ts;
     }
-    return units::convert(last, "h", "h");
+    return last;
   }
   return compute_statistic(p.statistic, run, where);
 }

@@ -34,6 +34,9 @@ struct Target {
 
 /// What is computed from a run (VALIDATION.md "statistic"). Times in h, values in canonical units
 /// until `unit` converts the result (with `substance` for mass-based units such as ng/mL).
+/// last_detectable returns the last of `samples` (h) at which the output, in `unit`, is at or
+/// above the protocol's LOD; time_to_fraction the first sample at which the output reaches
+/// `fraction` of its value at the last sample, in `unit` (a time unit).
 struct Statistic {
   std::string kind;  // value_at | max | tmax | mean | auc | half_life | last_detectable |
                      // time_to_fraction | ratio
