@@ -140,11 +140,13 @@ Minimum minimise(const Objective& obj, std::vector<double> x0, int fixed, int ma
     int evals = 0;
   } data{&obj, x0, &active, 0};
   opt.set_min_objective(
-      [](const std::vector<double>& xa, std::vector<double>&, void* d) {
-        auto* data = static_cast<Data*>(d);
-        for (std::size_t k = 0; k < xa.size(); ++k) data->full[(*data->active)[k]] = xa[k];
-        ++data->evals;
-        return (*data->obj)(data->full);
+      [](const std::vector<double>& x_active, std::vector<double>&, void* d) {
+        auto* state = static_cast<Data*>(d);
+        for (std::size_t k = 0; k < x_active.size(); ++k) {
+          state->full[(*state->active)[k]] = x_active[k];
+        }
+        ++state->evals;
+        return (*state->obj)(state->full);
       },
       &data);
   double f = 0.0;

@@ -31,7 +31,9 @@ class VitK {
       "liver_mk4_nmol",        "tissue_mk4_nmol",   "gut_supp_mk7_nmol", "gut_food_mk7_nmol",
       "plasma_mk7_nmol",       "liver_mk7_nmol",    "tissue_mk7_nmol",   "gut_atorvastatin_nmol",
       "body_atorvastatin_nmol"};
-  static constexpr std::size_t index(Form f, Pool p) { return f * kPools + p; }
+  static constexpr std::size_t index(Form f, Pool p) {
+    return static_cast<std::size_t>(f) * kPools + static_cast<std::size_t>(p);
+  }
 
   // Per-form parameters, in this order for each form (names: <param>_<form>).
   enum FormParam : std::size_t {
@@ -86,7 +88,9 @@ class VitK {
 
   explicit VitK(const ParameterTable& table);
 
-  [[nodiscard]] double form(Form f, FormParam p) const { return p_[f * kFormParams + p]; }
+  [[nodiscard]] double form(Form f, FormParam p) const {
+    return p_[static_cast<std::size_t>(f) * kFormParams + static_cast<std::size_t>(p)];
+  }
   [[nodiscard]] double shared(SharedParam p) const { return p_[kForms * kFormParams + p]; }
 
   template <class T>
