@@ -45,6 +45,16 @@ double exact_end() {
                            dose_nmol());
 }
 
+// Counters shared by the whole-run benchmarks: accuracy at the end, time per dose, throughput.
+void set_run_counters(benchmark::State& state, double central_end_nmol) {
+  state.counters["rel_err_end"] = std::abs(central_end_nmol - exact_end()) / exact_end();
+  state.counters["us_per_dose"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * kDays,
+      benchmark::Counter::kIsRate | benchmark::Counter::kInvert, benchmark::Counter::kIs1000);
+  state.counters["subject_years_per_s"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * kDays / 365.25, benchmark::Counter::kIsRate);
+}
+
 std::unique_ptr<k2sim::Model> make_pk() {
   static const auto table = k2sim::ParameterTable::builtin("pk_1cmt");
   return k2sim::make_model("pk-1cmt", table);
@@ -88,12 +98,7 @@ void BM_TenYearsDailyDoses_k2sim(benchmark::State& state) {
     benchmark::DoNotOptimize(tr.states.data());
   }
   state.counters["steps"] = static_cast<double>(steps);
-  state.counters["rel_err_end"] = std::abs(last - exact_end()) / exact_end();
-  state.counters["us_per_dose"] = benchmark::Counter(
-      static_cast<double>(state.iterations()) * kDays,
-      benchmark::Counter::kIsRate | benchmark::Counter::kInvert, benchmark::Counter::kIs1000);
-  state.counters["subject_years_per_s"] = benchmark::Counter(
-      static_cast<double>(state.iterations()) * kDays / 365.25, benchmark::Counter::kIsRate);
+  set_run_counters(state, last);
   state.counters["bytes_per_row"] = static_cast<double>(sizeof(double) * (1 + 2));
 }
 // Args: method (0 BDF, 1 Adams), -log10 of rtol = atol.
@@ -161,12 +166,7 @@ void BM_TenYearsDailyDoses_BareCvode(benchmark::State& state) {
     SUNContext_Free(&ctx);
   }
   state.counters["steps"] = static_cast<double>(steps_total);
-  state.counters["rel_err_end"] = std::abs(last - exact_end()) / exact_end();
-  state.counters["us_per_dose"] = benchmark::Counter(
-      static_cast<double>(state.iterations()) * kDays,
-      benchmark::Counter::kIsRate | benchmark::Counter::kInvert, benchmark::Counter::kIs1000);
-  state.counters["subject_years_per_s"] = benchmark::Counter(
-      static_cast<double>(state.iterations()) * kDays / 365.25, benchmark::Counter::kIsRate);
+  set_run_counters(state, last);
 }
 BENCHMARK(BM_TenYearsDailyDoses_BareCvode)->Unit(benchmark::kMillisecond);
 
