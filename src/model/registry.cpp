@@ -66,8 +66,11 @@ class VitKModel final : public AdaptedModel<internal::VitK, Model> {
         {"plasma_k1_nmol_per_L", "nmol/L", "plasma phylloquinone"},
         {"plasma_mk4_nmol_per_L", "nmol/L", "plasma menaquinone-4"},
         {"plasma_mk7_nmol_per_L", "nmol/L", "plasma menaquinone-7"},
-        {"liver_k_total_nmol", "nmol", "vitamin K in the liver (K1 + MK-4 + MK-7)"},
-        {"tissue_k_total_nmol", "nmol", "vitamin K in extrahepatic tissue (K1 + MK-4 + MK-7)"},
+        {"plasma_mk8_nmol_per_L", "nmol/L", "plasma menaquinone-8 (kinetics of MK-7)"},
+        {"plasma_mk9_nmol_per_L", "nmol/L", "plasma menaquinone-9 (kinetics of MK-7)"},
+        {"plasma_dhp_nmol_per_L", "nmol/L", "plasma dihydrophylloquinone (kinetics of K1)"},
+        {"liver_k_total_nmol", "nmol", "vitamin K in the liver (all forms)"},
+        {"tissue_k_total_nmol", "nmol", "vitamin K in extrahepatic tissue (all forms)"},
         {"tissue_mk4_nmol", "nmol",
          "MK-4 in extrahepatic tissue (made from K1 by UBIAD1, or taken)"},
         {"plasma_atorvastatin_nmol_per_L", "nmol/L", "atorvastatin (parent drug) in the body"}};
@@ -75,15 +78,15 @@ class VitKModel final : public AdaptedModel<internal::VitK, Model> {
   }
   void compute_outputs(const double* y, double* out) const override {
     const double v = shared(VitK::kVPlasma);
-    out[0] = y[VitK::index(VitK::kK1, VitK::kPlasma)] / v;
-    out[1] = y[VitK::index(VitK::kMk4, VitK::kPlasma)] / v;
-    out[2] = y[VitK::index(VitK::kMk7, VitK::kPlasma)] / v;
-    out[3] = out[4] = 0.0;
-    out[5] = y[VitK::index(VitK::kMk4, VitK::kTissue)];
-    out[6] = y[VitK::kBodyStatin] / shared(VitK::kVStatin);
+    for (std::size_t f = 0; f < VitK::kForms; ++f) {  // outputs 0-5: plasma, in form order
+      out[f] = y[VitK::index(static_cast<VitK::Form>(f), VitK::kPlasma)] / v;
+    }
+    out[6] = out[7] = 0.0;
+    out[8] = y[VitK::index(VitK::kMk4, VitK::kTissue)];
+    out[9] = y[VitK::kBodyStatin] / shared(VitK::kVStatin);
     for (std::size_t f = 0; f < VitK::kForms; ++f) {
-      out[3] += y[VitK::index(static_cast<VitK::Form>(f), VitK::kLiver)];
-      out[4] += y[VitK::index(static_cast<VitK::Form>(f), VitK::kTissue)];
+      out[6] += y[VitK::index(static_cast<VitK::Form>(f), VitK::kLiver)];
+      out[7] += y[VitK::index(static_cast<VitK::Form>(f), VitK::kTissue)];
     }
   }
   [[nodiscard]] DoseTarget dose_target(const DoseContext& dose) const override {
@@ -102,11 +105,17 @@ class VitKModel final : public AdaptedModel<internal::VitK, Model> {
       f = VitK::kMk4;
     } else if (s.name == "MK-7") {
       f = VitK::kMk7;
+    } else if (s.name == "MK-8") {
+      f = VitK::kMk8;
+    } else if (s.name == "MK-9") {
+      f = VitK::kMk9;
+    } else if (s.name == "DHP") {
+      f = VitK::kDhp;
     } else {
-      throw InputError(fmt::format(
-          "substance '{}' (rule: model vitk takes K1, MK-4, MK-7 and atorvastatin; MK-8, MK-9 and "
-          "DHP are not modelled yet)",
-          dose.substance));
+      throw InputError(
+          fmt::format("substance '{}' (rule: model vitk takes K1, DHP, MK-4, MK-7, MK-8, MK-9 and "
+                      "atorvastatin)",
+                      dose.substance));
     }
     if (dose.route == Route::kIv) return {VitK::index(f, VitK::kPlasma), 1.0};
     if (dose.route == Route::kOral) {

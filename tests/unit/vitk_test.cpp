@@ -35,8 +35,9 @@ TEST(VitK, MassBalanceAtRandomStates) {
     double loss = 0.0;
     for (std::size_t f = 0; f < VitK::kForms; ++f) {
       const auto form = static_cast<VitK::Form>(f);
-      loss += table.at("k_cat_" + forms[f]).canonical() * y[VitK::index(form, VitK::kLiver)];
-      loss += table.at("k_tcat_" + forms[f]).canonical() * y[VitK::index(form, VitK::kTissue)];
+      const std::string& pf = forms[VitK::kParamForm[f]];
+      loss += table.at("k_cat_" + pf).canonical() * y[VitK::index(form, VitK::kLiver)];
+      loss += table.at("k_tcat_" + pf).canonical() * y[VitK::index(form, VitK::kTissue)];
     }
     const double sum = std::accumulate(dydt.begin(), dydt.begin() + VitK::kGutStatin, 0.0);
     EXPECT_NEAR(sum, -loss, 1e-9 * (1.0 + loss));
@@ -54,7 +55,7 @@ TEST(VitK, MassBalanceAtRandomStates) {
 TEST(VitK, NonNegativeAndBoundedByTheDose) {
   const ParameterTable table = ParameterTable::builtin("vitk");
   const auto model = make_model("vitk", table);
-  for (const char* substance : {"K1", "MK-4", "MK-7"}) {
+  for (const char* substance : {"K1", "MK-4", "MK-7", "MK-8", "MK-9", "DHP"}) {
     const DoseContext oral{substance, Route::kOral, Matrix::kSupplement, MealFat::kWithMeal, 0.0};
     const DoseTarget target = model->dose_target(oral);
     std::vector<double> y0(model->state_count(), 0.0);
@@ -100,7 +101,7 @@ TEST(VitK, AbsorbedFractionFollowsEquation12) {
   d.route = Route::kIv;
   EXPECT_EQ(model->dose_target(d).cmt, VitK::index(VitK::kK1, VitK::kPlasma));
   EXPECT_DOUBLE_EQ(model->dose_target(d).fraction, 1.0);
-  d.substance = "MK-9";
+  d.substance = "warfarin";
   EXPECT_THROW((void)model->dose_target(d), InputError);
 }
 
@@ -131,6 +132,38 @@ TEST(VitK, StatinHypothesisNeutralByDefault) {
   EXPECT_DOUBLE_EQ(ubiad1_flux(table, ic50 * v), base);  // neutral
   table.set("statin_ggpp_effect", "0.4", "test");
   EXPECT_NEAR(ubiad1_flux(table, ic50 * v), base * (1.0 - 0.4 * 0.5), 1e-12);
+}
+
+}  // namespace
+}  // namespace k2sim
+
+namespace k2sim {
+namespace {
+
+// MK-8 and MK-9 share MK-7's kinetics and DHP shares K1's: equimolar doses give equal curves
+// (DHP is not converted to MK-4, so the comparison switches UBIAD1 off).
+TEST(VitK, SharedKineticsOfMk8Mk9AndDhp) {
+  ParameterTable table = ParameterTable::builtin("vitk");
+  table.set("k_ubiad1", "0", "test");
+  const auto model = make_model("vitk", table);
+  auto plasma_curve = [&](const char* substance, VitK::Form form) {
+    const DoseContext oral{substance, Route::kOral, Matrix::kSupplement, MealFat::kWithMeal, 0.0};
+    const DoseTarget target = model->dose_target(oral);
+    std::vector<double> y0(model->state_count(), 0.0);
+    const DoseRecord rec{.time_h = 0.0, .amt = 500.0 * target.fraction, .cmt = target.cmt};
+    Trajectory tr;
+    EXPECT_TRUE(
+        simulate(*model, y0, 0.0, {rec}, output_grid(0.0, 96.0, 4.0), SimulationOptions{}, tr)
+            .ok());
+    std::vector<double> c;
+    for (std::size_t i = 0; i < tr.time_h.size(); ++i) {
+      c.push_back(tr.at(i, VitK::index(form, VitK::kPlasma)));
+    }
+    return c;
+  };
+  EXPECT_EQ(plasma_curve("MK-8", VitK::kMk8), plasma_curve("MK-7", VitK::kMk7));
+  EXPECT_EQ(plasma_curve("MK-9", VitK::kMk9), plasma_curve("MK-7", VitK::kMk7));
+  EXPECT_EQ(plasma_curve("DHP", VitK::kDhp), plasma_curve("K1", VitK::kK1));
 }
 
 }  // namespace

@@ -11,7 +11,8 @@ namespace {
 
 std::vector<std::string> names() {
   std::vector<std::string> out;
-  for (std::string_view f : VitK::kFormNames) {
+  for (std::size_t fi = 0; fi < VitK::kParamForms; ++fi) {
+    const std::string_view f = VitK::kFormNames[fi];
     for (std::string_view p : VitK::kFormParamNames)
       out.push_back(std::string(p) + "_" + std::string(f));
   }
@@ -26,7 +27,7 @@ std::vector<units::Dimension> dims() {
       d::per_time(), Dimension::none(), d::per_time(), d::amount_conc(), d::per_time(),
       d::per_time(), d::per_time(),     d::per_time(), d::per_time()};
   std::vector<Dimension> out;
-  for (std::size_t f = 0; f < VitK::kForms; ++f)
+  for (std::size_t f = 0; f < VitK::kParamForms; ++f)
     out.insert(out.end(), per_form.begin(), per_form.end());
   const std::array<Dimension, VitK::kSharedParams> shared = {
       d::volume(),       d::per_time(),    Dimension::none(), Dimension::none(),
@@ -79,7 +80,7 @@ double VitK::absorbed_fraction(Form f, const DoseContext& dose) const {
                                 : h(meal_fat_g(dose)) / h(shared(kMealFatStandard) * 1e-6);
   // The vegetable matrix factor is measured for K1 only (Garber 1999, Gijsbers 1996).
   const double matrix =
-      (f == kK1 && dose.matrix == Matrix::kVegetable) ? shared(kFVegetableK1) : 1.0;
+      (kParamForm[f] == kK1 && dose.matrix == Matrix::kVegetable) ? shared(kFVegetableK1) : 1.0;
   return std::min(1.0, form(f, kFAbs) * matrix * fat_effect);
 }
 

@@ -15,9 +15,14 @@ namespace k2sim::internal {
 
 class VitK {
  public:
-  static constexpr std::size_t kForms = 3;  // K1, MK-4, MK-7
-  enum Form : std::size_t { kK1, kMk4, kMk7 };
-  static constexpr std::array<std::string_view, kForms> kFormNames = {"k1", "mk4", "mk7"};
+  // K1, MK-4, MK-7 with their own parameters; MK-8 and MK-9 share MK-7's kinetics and
+  // dihydrophylloquinone (DHP) shares K1's (no kinetic data of their own were found).
+  static constexpr std::size_t kForms = 6;
+  enum Form : std::size_t { kK1, kMk4, kMk7, kMk8, kMk9, kDhp };
+  static constexpr std::array<std::string_view, kForms> kFormNames = {"k1",  "mk4", "mk7",
+                                                                      "mk8", "mk9", "dhp"};
+  static constexpr std::size_t kParamForms = 3;  // forms with parameters of their own
+  static constexpr std::array<Form, kForms> kParamForm = {kK1, kMk4, kMk7, kMk7, kMk7, kK1};
   // Per form: gut (supplement), gut (food matrix), plasma, liver, extrahepatic tissue; nmol.
   enum Pool : std::size_t { kGutSupplement, kGutFood, kPlasma, kLiver, kTissue, kPools };
   // After the vitamin pools: atorvastatin in the gut and in the body (nmol), which lowers the
@@ -26,11 +31,14 @@ class VitK {
   static constexpr std::size_t kBodyStatin = kGutStatin + 1;
   static constexpr std::size_t kStateCount = kBodyStatin + 1;
   static constexpr std::array<std::string_view, kStateCount> kStateNames = {
-      "gut_supp_k1_nmol",      "gut_food_k1_nmol",  "plasma_k1_nmol",    "liver_k1_nmol",
-      "tissue_k1_nmol",        "gut_supp_mk4_nmol", "gut_food_mk4_nmol", "plasma_mk4_nmol",
-      "liver_mk4_nmol",        "tissue_mk4_nmol",   "gut_supp_mk7_nmol", "gut_food_mk7_nmol",
-      "plasma_mk7_nmol",       "liver_mk7_nmol",    "tissue_mk7_nmol",   "gut_atorvastatin_nmol",
-      "body_atorvastatin_nmol"};
+      "gut_supp_k1_nmol",  "gut_food_k1_nmol",  "plasma_k1_nmol",        "liver_k1_nmol",
+      "tissue_k1_nmol",    "gut_supp_mk4_nmol", "gut_food_mk4_nmol",     "plasma_mk4_nmol",
+      "liver_mk4_nmol",    "tissue_mk4_nmol",   "gut_supp_mk7_nmol",     "gut_food_mk7_nmol",
+      "plasma_mk7_nmol",   "liver_mk7_nmol",    "tissue_mk7_nmol",       "gut_supp_mk8_nmol",
+      "gut_food_mk8_nmol", "plasma_mk8_nmol",   "liver_mk8_nmol",        "tissue_mk8_nmol",
+      "gut_supp_mk9_nmol", "gut_food_mk9_nmol", "plasma_mk9_nmol",       "liver_mk9_nmol",
+      "tissue_mk9_nmol",   "gut_supp_dhp_nmol", "gut_food_dhp_nmol",     "plasma_dhp_nmol",
+      "liver_dhp_nmol",    "tissue_dhp_nmol",   "gut_atorvastatin_nmol", "body_atorvastatin_nmol"};
   static constexpr std::size_t index(Form f, Pool p) {
     return static_cast<std::size_t>(f) * kPools + static_cast<std::size_t>(p);
   }
@@ -89,9 +97,9 @@ class VitK {
   explicit VitK(const ParameterTable& table);
 
   [[nodiscard]] double form(Form f, FormParam p) const {
-    return p_[static_cast<std::size_t>(f) * kFormParams + static_cast<std::size_t>(p)];
+    return p_[static_cast<std::size_t>(kParamForm[f]) * kFormParams + static_cast<std::size_t>(p)];
   }
-  [[nodiscard]] double shared(SharedParam p) const { return p_[kForms * kFormParams + p]; }
+  [[nodiscard]] double shared(SharedParam p) const { return p_[kParamForms * kFormParams + p]; }
 
   template <class T>
   void rhs(T /*t_h*/, const T* y, T* dydt) const {
