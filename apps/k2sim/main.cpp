@@ -63,11 +63,17 @@ int cmd_run(const std::string& scenario_path, std::string out_dir,
       }
       fmt::print("  {:<32} {:<8} {:>12} {:>12} {:>12} {:>12}\n", "output", "unit", "start", "end",
                  "mean", "max");
+      std::size_t zero = 0;
       for (std::size_t k = 0; k < a.outputs.size(); ++k) {
         const auto& s = a.stats[k];
+        if (s.min == 0.0 && s.max == 0.0) {  // outputs that stay 0 are in the files only
+          ++zero;
+          continue;
+        }
         fmt::print("  {:<32} {:<8} {:>12.4g} {:>12.4g} {:>12.4g} {:>12.4g}\n", a.outputs[k].name,
                    a.outputs[k].unit, s.start, s.end, s.mean, s.max);
       }
+      if (zero > 0) fmt::print("  ({} more outputs stay 0 throughout; see the files)\n", zero);
     }
     fmt::print("\nwrote {}/ ({}summary.json)\n", out_dir,
                !result.ok()      ? "trajectories of the arms that succeeded, "
