@@ -1,7 +1,10 @@
 // k2sim command-line interface: parses arguments, calls the library, maps errors to exit codes
 // (INTERFACES.md): 0 success, 2 bad command line, 3 invalid scenario or data file, 4 numerical
 // failure, 5 I/O error. No science here.
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -48,7 +51,28 @@ int cmd_run(const std::string& scenario_path, std::string out_dir,
   const k2sim::Scenario sc = k2sim::read_scenario(scenario_path);
   const k2sim::Overrides overrides = parse_sets(sets);
   if (out_dir.empty()) out_dir = "out/" + sc.name;
-  const k2sim::RunResult result = k2sim::run_scenario(sc, overrides);
+  // Progress on stderr for runs that take a while, when it is a terminal (never in pipes or CI).
+  const bool show_progress = !quiet && ::isatty(::fileno(stderr)) != 0;
+  const auto start = std::chrono::steady_clock::now();
+  auto last_print = start;
+  bool printed = false;
+  k2sim::RunProgress progress;
+  if (show_progress) {
+    progress = [&](std::size_t arm, std::size_t arms, double fraction) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now - start < std::chrono::seconds(1) ||
+          now - last_print < std::chrono::milliseconds(100)) {
+        return;
+      }
+      last_print = now;
+      printed = true;
+      fmt::print(stderr, "\r  arm {}/{}: {:5.1f}% of {:g} d simulated", arm + 1, arms,
+                 100.0 * fraction, sc.duration_h / 24.0);
+      std::fflush(stderr);
+    };
+  }
+  const k2sim::RunResult result = k2sim::run_scenario(sc, overrides, progress);
+  if (printed) fmt::print(stderr, "\r{:60}\r", "");
   k2sim::write_run_directory(sc, result, out_dir);
   if (!quiet) {
     fmt::print("k2sim {}: scenario '{}' (model {}), {:g} d, output every {:g} h\n",

@@ -261,7 +261,8 @@ std::vector<double> output_grid(double t0_h, double t_end_h, double dt_h) {
 
 SolveSummary simulate(const OdeModel& model, std::span<const double> y0, double t0_h,
                       const std::vector<DoseRecord>& doses, std::span<const double> output_times_h,
-                      const SimulationOptions& options, Trajectory& out) {
+                      const SimulationOptions& options, Trajectory& out,
+                      const std::function<void(double)>& progress) {
   const std::size_t n = model.state_count();
   SolveSummary summary;
   out.n_states = n;
@@ -356,6 +357,7 @@ SolveSummary simulate(const OdeModel& model, std::span<const double> y0, double 
       const int flag = integ.advance(t_stop, t_stop, t_reached);
       if (flag < 0) return solver_failure(flag, t_reached);
       t = t_stop;
+      if (progress) progress(t);
       if (e >= events.size() && same_time(t, t_last)) {
         // No event left: record the final outputs and stop.
         while (o < output_times_h.size()) {

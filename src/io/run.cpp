@@ -129,16 +129,17 @@ double intake_at(const std::vector<DoseSpec>& doses, const std::string& substanc
 
 }  // namespace
 
-RunResult run_scenario(const Scenario& scenario, const Overrides& sets) {
+RunResult run_scenario(const Scenario& scenario, const Overrides& sets,
+                       const RunProgress& progress) {
   ParameterTable table = ParameterTable::builtin(parameter_module(scenario.model));
   SimulationOptions options = scenario.solver;
   apply_overrides(sets, table, options);
   options.validate();
-  return run_scenario(scenario, table, options);
+  return run_scenario(scenario, table, options, progress);
 }
 
 RunResult run_scenario(const Scenario& scenario, const ParameterTable& table,
-                       const SimulationOptions& options) {
+                       const SimulationOptions& options, const RunProgress& progress) {
   const std::unique_ptr<Model> model = make_model(scenario.model, table);
   const std::vector<double> grid =
       output_grid(0.0, scenario.duration_h, scenario.output_interval_h);
@@ -167,7 +168,12 @@ RunResult run_scenario(const Scenario& scenario, const ParameterTable& table,
     const std::vector<DoseRecord> records = dose_records(*model, arm.doses, scenario.duration_h);
     Trajectory traj;
     const SolveSummary init = r.solve;
-    r.solve = simulate(*model, y0, 0.0, records, grid, options, traj);
+    const std::size_t arm_index = result.arms.size();
+    std::function<void(double)> on_time;
+    if (progress) {
+      on_time = [&](double t_h) { progress(arm_index, arms.size(), t_h / scenario.duration_h); };
+    }
+    r.solve = simulate(*model, y0, 0.0, records, grid, options, traj, on_time);
     r.solve.steps += init.steps;
     r.solve.rhs_evals += init.rhs_evals;
     const std::size_t n_out = r.outputs.size();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -63,9 +64,12 @@ struct Trajectory {
 /// each of `output_times_h` (ascending, >= t0_h). A dose at an output time is applied before the
 /// state is recorded (NONMEM order). Records must be valid (DoseRecord::validate).
 /// Each call creates its own solver context, so calls on different threads are independent.
+/// `progress`, when given, is called with the time reached (h) after each discontinuity; it must
+/// be cheap (the CLI throttles its own printing).
 SolveSummary simulate(const OdeModel& model, std::span<const double> y0, double t0_h,
                       const std::vector<DoseRecord>& doses, std::span<const double> output_times_h,
-                      const SimulationOptions& options, Trajectory& out);
+                      const SimulationOptions& options, Trajectory& out,
+                      const std::function<void(double)>& progress = {});
 
 /// The periodic steady state of one regimen (`record` given every `record.ii_h` from a reset):
 /// the state just before a dose, found by Newton iteration on the one-period map. Used for SS = 1.

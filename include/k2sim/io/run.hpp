@@ -2,6 +2,7 @@
 // (or trajectory_<arm>.csv) and summary.json, as INTERFACES.md "Run directory" specifies.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -47,11 +48,15 @@ struct RunResult {
 void apply_overrides(const Overrides& sets, ParameterTable& table, SimulationOptions& options);
 
 /// Runs every arm of the scenario. Numerical failures are in each arm's `solve`; bad input throws.
-[[nodiscard]] RunResult run_scenario(const Scenario& scenario, const Overrides& sets = {});
+/// `progress`, when given, is called with (arm index, number of arms, fraction of the arm done).
+using RunProgress = std::function<void(std::size_t, std::size_t, double)>;
+[[nodiscard]] RunResult run_scenario(const Scenario& scenario, const Overrides& sets = {},
+                                     const RunProgress& progress = {});
 
 /// Runs every arm with an explicit parameter table and solver options (validation, calibration).
 [[nodiscard]] RunResult run_scenario(const Scenario& scenario, const ParameterTable& table,
-                                     const SimulationOptions& options);
+                                     const SimulationOptions& options,
+                                     const RunProgress& progress = {});
 
 /// Writes trajectory CSV(s) and summary.json into `dir` (created if needed); each file goes to a
 /// temporary name first and is renamed when complete. A failed arm gets no trajectory file; its
