@@ -4,7 +4,7 @@ PRESET ?= release
 BUILD_DIR := build/$(PRESET)
 JOBS ?= $(shell nproc)
 
-.PHONY: run test build deps configure bench format clean
+.PHONY: run test build deps configure bench format tidy clean
 
 deps:
 	@scripts/install-deps
@@ -29,6 +29,9 @@ bench:
 
 format:
 	@find include src apps tests bench -name '*.hpp' -o -name '*.cpp' | xargs clang-format -i
+
+tidy: configure
+	@find src apps -name '*.cpp' | xargs clang-tidy -p $(BUILD_DIR) --quiet
 
 clean:
 	rm -rf build out

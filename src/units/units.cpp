@@ -124,7 +124,7 @@ std::string Dimension::canonical_unit() const {
   std::string num;
   std::string den;
   for (std::size_t i = 0; i < kNumBase; ++i) {
-    const int e = exponent[i];
+    const int e = static_cast<int>(exponent[i]);  // a small signed power
     if (e == 0) continue;
     std::string part(kBaseSymbol[i]);
     if (std::abs(e) > 1) part += std::to_string(std::abs(e));
