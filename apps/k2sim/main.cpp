@@ -222,8 +222,24 @@ int cmd_validate(const k2sim::ValidationOptions& options, const std::string& out
   return (check && changed > 0) ? 1 : kExitOk;
 }
 
-int cmd_calibrate(const k2sim::CalibrationOptions& options) {
+int cmd_calibrate(const k2sim::CalibrationOptions& options, const std::string& out_dir) {
   const k2sim::CalibrationResult r = k2sim::calibrate(options);
+  if (!out_dir.empty()) {
+    std::string csv =
+        "kind,name,published_or_start,low,high,before_or_fitted,after_or_ci_low,ci_high\n";
+    for (const auto& t : r.targets) {
+      csv += fmt::format("target,{},{},{},{},{},{},\n", t.id, t.published, t.low, t.high, t.before,
+                         t.after);
+    }
+    for (const auto& p : r.parameters) {
+      csv += fmt::format("parameter,{},{},,,{},{},{}\n", p.name, p.start, p.value,
+                         options.profiles ? fmt::format("{}", p.ci_low) : "",
+                         options.profiles ? fmt::format("{}", p.ci_high) : "");
+    }
+    std::filesystem::create_directories(out_dir);
+    k2sim::write_file_atomically((std::filesystem::path(out_dir) / "calibration.csv").string(),
+                                 csv);
+  }
   fmt::print("\n{:<8} {:>12} {:>25} {:>12} {:>12}\n", "target", "published", "pass interval",
              "before", "after");
   for (const auto& t : r.targets) {
@@ -292,6 +308,8 @@ int main(int argc, char** argv) {
   CLI::App* calibrate = app.add_subcommand("calibrate", "fit a module's calibrated parameters");
   calibrate->add_option("module", copt.module, "parameter module, e.g. vitk")->required();
   calibrate->add_option("--data", copt.data_dir, "data folder (parameters/, validation/)");
+  std::string calibrate_out;
+  calibrate->add_option("--out", calibrate_out, "write calibration.csv into this folder");
   calibrate->add_option("--max-evals", copt.max_evaluations, "objective evaluations of the fit");
   calibrate->add_option("--threads", copt.threads, "threads for the profiles");
   calibrate->add_option("--free", copt.free, "fit only these parameters (comma-separated)")
@@ -315,7 +333,7 @@ int main(int argc, char** argv) {
     if (*calibrate) {
       copt.write = !dry_run;
       copt.profiles = !no_profiles;
-      return cmd_calibrate(copt);
+      return cmd_calibrate(copt, calibrate_out);
     }
     if (*validate) {
       vopt.overrides = parse_sets(vsets);
