@@ -227,17 +227,21 @@ SolveSummary failure(SolveStatus status, std::string message, SolveSummary s) {
   return s;
 }
 
-/// State after one period of `rec` (one dose at 0, integration to II) from y0.
-SolveSummary one_period(const OdeModel& model, const DoseRecord& rec,
+/// State after one period `period_h` of the regimens `recs` (each given at 0 and every II) from y0.
+SolveSummary one_period(const OdeModel& model, const std::vector<DoseRecord>& recs, double period_h,
                         const SimulationOptions& options, std::span<const double> y0,
                         std::vector<double>& y1) {
-  DoseRecord single = rec;
-  single.time_h = 0.0;
-  single.addl = 0;
-  single.ss = 0;
+  std::vector<DoseRecord> cycle;
+  for (const DoseRecord& rec : recs) {
+    DoseRecord single = rec;
+    single.time_h = 0.0;
+    single.ss = 0;
+    single.addl = static_cast<std::size_t>(std::llround(period_h / rec.ii_h)) - 1;
+    cycle.push_back(single);
+  }
   Trajectory traj;
-  const double t_end[] = {rec.ii_h};
-  SolveSummary s = simulate(model, y0, 0.0, {single}, t_end, options, traj);
+  const double t_end[] = {period_h};
+  SolveSummary s = simulate(model, y0, 0.0, cycle, t_end, options, traj);
   y1.assign(traj.states.begin(), traj.states.end());
   return s;
 }
@@ -297,6 +301,12 @@ SolveSummary simulate(const OdeModel& model, std::span<const double> y0, double 
   std::size_t o = 0;
   double t = t0_h;
   std::vector<double> y_ss(n);
+  // Infusions running now, and those a steady-state reset cancelled (their end events are void).
+  std::size_t n_infusions = 0;
+  for (const DoseEvent& ev : events) n_infusions = std::max(n_infusions, ev.infusion + 1);
+  std::vector<char> running(n_infusions, 0);
+  std::vector<char> cancelled(n_infusions, 0);
+  double last_reset_h = -1.0;
   auto solver_failure = [&](int flag, double t_reached) {
     integ.add_stats(summary);
     const std::string detail = integ.last_error().empty() ? "" : " [" + integ.last_error() + "]";
@@ -317,13 +327,22 @@ SolveSummary simulate(const OdeModel& model, std::span<const double> y0, double 
             break;
           case EventKind::kRateOn:
             rates[ev.cmt] += ev.value;
+            running[ev.infusion] = 1;
             break;
           case EventKind::kRateOff:
+            running[ev.infusion] = 0;
+            if (cancelled[ev.infusion]) break;
             rates[ev.cmt] -= ev.value;
             if (std::abs(rates[ev.cmt]) <= 1e-12 * ev.value) rates[ev.cmt] = 0.0;
             break;
           case EventKind::kSsReset: {
-            SolveSummary ss = periodic_steady_state(model, doses[ev.record], options, y_ss);
+            if (same_time(last_reset_h, t)) break;  // the group at this time is done
+            last_reset_h = t;
+            std::vector<DoseRecord> group;
+            for (const DoseRecord& d : doses) {
+              if (d.ss == 1 && same_time(d.time_h, t)) group.push_back(d);
+            }
+            SolveSummary ss = periodic_steady_state(model, group, options, y_ss);
             accumulate(summary, ss);
             if (!ss.ok()) {
               integ.add_stats(summary);
@@ -332,6 +351,10 @@ SolveSummary simulate(const OdeModel& model, std::span<const double> y0, double 
             }
             std::copy(y_ss.begin(), y_ss.end(), y);
             std::fill(rates.begin(), rates.end(), 0.0);
+            for (std::size_t i = 0; i < n_infusions; ++i) {
+              if (running[i]) cancelled[i] = 1;
+              running[i] = 0;
+            }
             break;
           }
         }
@@ -380,8 +403,29 @@ SolveSummary simulate(const OdeModel& model, std::span<const double> y0, double 
 
 SolveSummary periodic_steady_state(const OdeModel& model, const DoseRecord& record,
                                    const SimulationOptions& options, std::span<double> y_out) {
+  return periodic_steady_state(model, std::vector<DoseRecord>{record}, options, y_out);
+}
+
+SolveSummary periodic_steady_state(const OdeModel& model, const std::vector<DoseRecord>& records,
+                                   const SimulationOptions& options, std::span<double> y_out) {
   const std::size_t n = model.state_count();
   SolveSummary total;
+  double period = 0.0;
+  double amount_scale = 0.0;
+  for (const DoseRecord& r : records) {
+    period = std::max(period, r.ii_h);
+    amount_scale = std::max(amount_scale, r.amt);
+  }
+  for (const DoseRecord& r : records) {
+    const double k = period / r.ii_h;
+    if (std::abs(k - std::round(k)) > 1e-9 * k) {
+      return failure(SolveStatus::kSteadyStateNotFound,
+                     fmt::format("steady-state regimens with intervals {} h and {} h: the shorter "
+                                 "must divide the longer",
+                                 r.ii_h, period),
+                     total);
+    }
+  }
   std::vector<double> y(n);
   model.reset_state(y);
   std::vector<double> p(n);
@@ -389,19 +433,19 @@ SolveSummary periodic_steady_state(const OdeModel& model, const DoseRecord& reco
   Eigen::MatrixXd jac(n, n);
   Eigen::PartialPivLU<Eigen::MatrixXd> lu;
 
-  auto period = [&](std::span<const double> from, std::vector<double>& to) {
-    SolveSummary s = one_period(model, record, options, from, to);
+  auto one = [&](std::span<const double> from, std::vector<double>& to) {
+    SolveSummary s = one_period(model, records, period, options, from, to);
     accumulate(total, s);
     return s;
   };
   auto scale_of = [&](const std::vector<double>& v) {
-    double s = std::max(record.amt, 0.0);
+    double s = amount_scale;
     for (double x : v) s = std::max(s, std::abs(x));
     return s > 0.0 ? s : 1.0;
   };
 
   for (int iter = 0; iter < options.ss_max_iterations; ++iter) {
-    if (SolveSummary s = period(y, p); !s.ok()) return failure(s.status, s.message, total);
+    if (SolveSummary s = one(y, p); !s.ok()) return failure(s.status, s.message, total);
     const double scale = scale_of(p);
     // Jacobian of the one-period map by forward differences, refreshed every 4 iterations.
     if (iter % 4 == 0) {
@@ -409,8 +453,7 @@ SolveSummary periodic_steady_state(const OdeModel& model, const DoseRecord& reco
         std::vector<double> yp = y;
         const double h = 1e-4 * std::max(std::abs(y[j]), scale);
         yp[j] += h;
-        if (SolveSummary s = period(yp, p_pert); !s.ok())
-          return failure(s.status, s.message, total);
+        if (SolveSummary s = one(yp, p_pert); !s.ok()) return failure(s.status, s.message, total);
         for (std::size_t i = 0; i < n; ++i) jac(i, j) = (p_pert[i] - p[i]) / h;
       }
       lu.compute(Eigen::MatrixXd::Identity(n, n) - jac);

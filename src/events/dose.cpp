@@ -35,14 +35,17 @@ void DoseRecord::validate(std::size_t n_states, const std::string& where) const 
 
 std::vector<DoseEvent> expand(const std::vector<DoseRecord>& records) {
   std::vector<DoseEvent> events;
+  std::size_t infusion = 0;
   for (std::size_t r = 0; r < records.size(); ++r) {
     const DoseRecord& rec = records[r];
     if (rec.ss == 1) events.push_back({rec.time_h, EventKind::kSsReset, rec.cmt, 0.0, r});
     for (std::size_t k = 0; k <= rec.addl; ++k) {
       const double t = rec.time_h + static_cast<double>(k) * rec.ii_h;
       if (rec.rate > 0.0) {
-        events.push_back({t, EventKind::kRateOn, rec.cmt, rec.rate, r});
-        events.push_back({t + rec.amt / rec.rate, EventKind::kRateOff, rec.cmt, rec.rate, r});
+        events.push_back({t, EventKind::kRateOn, rec.cmt, rec.rate, r, infusion});
+        events.push_back(
+            {t + rec.amt / rec.rate, EventKind::kRateOff, rec.cmt, rec.rate, r, infusion});
+        ++infusion;
       } else {
         events.push_back({t, EventKind::kBolus, rec.cmt, rec.amt, r});
       }

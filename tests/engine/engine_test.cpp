@@ -212,6 +212,50 @@ TEST(Engine, SteadyStateInfusionEqualsClosedForm) {
   EXPECT_LT(rel_err(y[0], exact), kTolRel);
 }
 
+// A steady-state reset cancels infusions that are running (NONMEM reset): their later end must
+// not lower the rate again (found in review: the state went negative).
+TEST(Engine, SteadyStateResetCancelsRunningInfusions) {
+  DecayModel m;
+  m.k = 0.1;
+  const DoseRecord infusion{.time_h = 0.0, .amt = 100.0, .cmt = 0, .rate = 10.0};
+  const DoseRecord regimen{.time_h = 5.0, .amt = 1.0, .cmt = 0, .ii_h = 24.0, .addl = 3, .ss = 1};
+  const std::vector<double> y0 = {0.0};
+  const std::vector<double> grid = output_grid(0.0, 80.0, 1.0);
+  Trajectory tr;
+  ASSERT_TRUE(simulate(m, y0, 0.0, {infusion, regimen}, grid, tight(), tr).ok());
+  const double pre = std::exp(-2.4) / (1.0 - std::exp(-2.4));  // periodic pre-dose state
+  for (std::size_t i = 0; i < grid.size(); ++i) {
+    const double t = grid[i];
+    if (t < 5.0) continue;
+    const double since = std::fmod(t - 5.0, 24.0);
+    const double exact = (t > 5.0 + 24.0 * 3 + 1e-9) ? (pre + 1.0) * std::exp(-m.k * (t - 77.0))
+                                                     : (pre + 1.0) * std::exp(-m.k * since);
+    EXPECT_LT(rel_err(tr.at(i, 0), exact), kTolRel) << t;
+  }
+}
+
+// Several SS = 1 regimens at the same time are brought to steady state together.
+TEST(Engine, SeveralSteadyStateRegimensTogether) {
+  DecayModel m;
+  m.k = 0.1;
+  const DoseRecord daily{.time_h = 0.0, .amt = 100.0, .cmt = 0, .ii_h = 24.0, .addl = 2, .ss = 1};
+  const DoseRecord twice{.time_h = 0.0, .amt = 1.0, .cmt = 0, .ii_h = 12.0, .addl = 5, .ss = 1};
+  const std::vector<double> y0 = {0.0};
+  const std::vector<double> grid = {0.0, 6.0};
+  Trajectory tr;
+  const SolveSummary s = simulate(m, y0, 0.0, {daily, twice}, grid, tight(), tr);
+  ASSERT_TRUE(s.ok()) << s.message;
+  const double pre = 100.0 * std::exp(-2.4) / (1.0 - std::exp(-2.4)) +
+                     1.0 * std::exp(-1.2) / (1.0 - std::exp(-1.2));
+  EXPECT_LT(rel_err(tr.at(0, 0), pre + 101.0), kTolRel);
+  EXPECT_LT(rel_err(tr.at(1, 0), (pre + 101.0) * std::exp(-0.6)), kTolRel);
+  // Intervals where neither divides the other have no common period.
+  const DoseRecord odd{.time_h = 0.0, .amt = 1.0, .cmt = 0, .ii_h = 10.0, .ss = 1};
+  const SolveSummary bad = simulate(m, y0, 0.0, {daily, odd}, grid, tight(), tr);
+  EXPECT_EQ(bad.status, SolveStatus::kSteadyStateNotFound);
+  EXPECT_NE(bad.message.find("must divide"), std::string::npos) << bad.message;
+}
+
 TEST(Engine, EquilibriumOfConstantSource) {
   DecayModel m;
   m.k = 0.05;

@@ -76,6 +76,12 @@ SolveSummary simulate(const OdeModel& model, std::span<const double> y0, double 
 SolveSummary periodic_steady_state(const OdeModel& model, const DoseRecord& record,
                                    const SimulationOptions& options, std::span<double> y_out);
 
+/// The same for several regimens given together (SS = 1 records that start at the same time):
+/// the period is the longest interval, which every other interval must divide; otherwise the
+/// status is kSteadyStateNotFound with a message saying so.
+SolveSummary periodic_steady_state(const OdeModel& model, const std::vector<DoseRecord>& records,
+                                   const SimulationOptions& options, std::span<double> y_out);
+
 /// The equilibrium f(y) = 0 of the undosed model near its reset state (Newton on the RHS with a
 /// difference-quotient Jacobian, then a check by integration). Used by initialize = steady-state.
 SolveSummary equilibrium(const OdeModel& model, const SimulationOptions& options,

@@ -31,7 +31,7 @@ enum class EventKind {
   kBolus,    ///< add `value` to state `cmt`
   kRateOn,   ///< zero-order input of `value` per h into `cmt` starts
   kRateOff,  ///< zero-order input of `value` per h into `cmt` ends
-  kSsReset   ///< reset, then set the periodic steady state of record `record` (SS = 1)
+  kSsReset   ///< reset, then set the periodic steady state of the SS = 1 records at this time
 };
 
 /// One explicit event at one time.
@@ -40,7 +40,8 @@ struct DoseEvent {
   EventKind kind = EventKind::kBolus;
   std::size_t cmt = 0;
   double value = 0.0;
-  std::size_t record = 0;  ///< index of the record it came from
+  std::size_t record = 0;    ///< index of the record it came from
+  std::size_t infusion = 0;  ///< RateOn/RateOff: the infusion they start and end (0, 1, ...)
 };
 
 /// Expands records into explicit events sorted by time; ties keep record order, with a record's
