@@ -348,6 +348,9 @@ int main(int argc, char** argv) {
   } catch (const k2sim::IoError& e) {
     fmt::print(stderr, "k2sim: I/O error: {}\n", e.what());
     return kExitIo;
+  } catch (const std::exception& e) {  // a bug: say so rather than terminate
+    fmt::print(stderr, "k2sim: internal error (please report): {}\n", e.what());
+    return kExitNumerical;
   }
   return kExitUsage;
 }

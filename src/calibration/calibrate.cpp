@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -259,7 +261,12 @@ CalibrationResult calibrate(const CalibrationOptions& options) {
     // Fits run at rtol 1e-6 (the validation tests recheck at the protocols' own tolerances).
     p.scenario.solver.rtol = std::max(p.scenario.solver.rtol, 1e-6);
     p.scenario.solver.atol = std::max(p.scenario.solver.atol, 1e-9);
-    const Target& t = targets.at(f[0]);
+    const auto found = targets.find(f[0]);
+    if (found == targets.end()) {
+      throw InputError(
+          fmt::format("{}: id '{}' is not in targets.csv", (vdir / "expected.csv").string(), f[0]));
+    }
+    const Target& t = found->second;
     fit.push_back({p, t, tolerance_of(t, p.lod)});
   }
   for (const std::string& name : options.free) {
@@ -317,7 +324,18 @@ CalibrationResult calibrate(const CalibrationOptions& options) {
     std::mutex print_mutex;
     std::size_t next = 0;
     std::mutex next_mutex;
+    std::exception_ptr failed;  // the first exception of a worker, rethrown after the join
+    std::function<void()> profile_loop;
     auto worker = [&] {
+      try {
+        profile_loop();
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(next_mutex);
+        if (!failed) failed = std::current_exception();
+        next = free.size();  // the other workers stop too
+      }
+    };
+    profile_loop = [&] {
       while (true) {
         std::size_t i = 0;
         {
@@ -344,6 +362,7 @@ CalibrationResult calibrate(const CalibrationOptions& options) {
     std::vector<std::thread> pool;
     for (int k = 0; k < std::max(1, options.threads); ++k) pool.emplace_back(worker);
     for (auto& t : pool) t.join();
+    if (failed) std::rethrow_exception(failed);
   }
   if (options.write) {
     std::map<std::string, CalibratedValue> values;

@@ -82,7 +82,18 @@ double time_of(const nlohmann::json& j, const std::string& key, const std::strin
   }
 }
 
+Statistic read_statistic_unchecked(const nlohmann::json& j, const std::string& where);
+
+// A key of the wrong type (kind = 3, fraction = "0.5") is an input error naming where.
 Statistic read_statistic(const nlohmann::json& j, const std::string& where) {
+  try {
+    return read_statistic_unchecked(j, where);
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(fmt::format("{}: a key has the wrong type ({})", where, e.what()));
+  }
+}
+
+Statistic read_statistic_unchecked(const nlohmann::json& j, const std::string& where) {
   static const std::set<std::string> kKeys = {
       "kind",    "output", "arm",       "from",   "to",    "at",        "fraction",
       "samples", "unit",   "substance", "offset", "scale", "numerator", "denominator"};
@@ -106,13 +117,23 @@ Statistic read_statistic(const nlohmann::json& j, const std::string& where) {
   s.unit = j.value("unit", "1");
   s.substance = j.value("substance", "");
   s.scale = j.value("scale", 1.0);
+  if (j.contains("offset")) {
+    try {
+      const units::Quantity q = units::parse_quantity(j["offset"].get<std::string>());
+      s.offset = units::to_unit(q, s.unit);
+    } catch (const std::exception& e) {
+      throw InputError(fmt::format("{}: offset: {} (rule: a quantity in the statistic's unit {})",
+                                   where, e.what(), s.unit));
+    }
+  }
   if (s.kind == "ratio") {
     if (!j.contains("numerator") || !j.contains("denominator")) {
       throw InputError(fmt::format("{}: a ratio needs numerator and denominator tables", where));
     }
-    s.numerator = std::make_shared<Statistic>(read_statistic(j["numerator"], where + ".numerator"));
-    s.denominator =
-        std::make_shared<Statistic>(read_statistic(j["denominator"], where + ".denominator"));
+    s.numerator =
+        std::make_shared<Statistic>(read_statistic_unchecked(j["numerator"], where + ".numerator"));
+    s.denominator = std::make_shared<Statistic>(
+        read_statistic_unchecked(j["denominator"], where + ".denominator"));
     return s;
   }
   s.output = j.value("output", "");
@@ -124,15 +145,6 @@ Statistic read_statistic(const nlohmann::json& j, const std::string& where) {
   s.fraction = j.value("fraction", 0.0);
   if (j.contains("samples")) {
     for (const auto& t : j["samples"]) s.samples_h.push_back(time_of(t, "samples", where));
-  }
-  if (j.contains("offset")) {
-    try {
-      const units::Quantity q = units::parse_quantity(j["offset"].get<std::string>());
-      s.offset = units::to_unit(q, s.unit);
-    } catch (const std::exception& e) {
-      throw InputError(fmt::format("{}: offset: {} (rule: a quantity in the statistic's unit {})",
-                                   where, e.what(), s.unit));
-    }
   }
   if (s.kind == "value_at" && !j.contains("at")) {
     throw InputError(fmt::format("{}: value_at needs 'at'", where));
@@ -210,6 +222,11 @@ Protocol read_protocol(const std::string& path) {
     if (!kKeys.count(k)) {
       throw InputError(fmt::format("{}: unknown key '{}'{}", where, k,
                                    did_you_mean(k, {kKeys.begin(), kKeys.end()})));
+    }
+  }
+  for (const char* key : {"id", "role", "comparison", "family", "lod", "notes"}) {
+    if (j.contains(key) && !j[key].is_string()) {
+      throw InputError(fmt::format("{}: {} (rule: a string)", where, key));
     }
   }
   Protocol p;
@@ -314,6 +331,10 @@ double compute_statistic(const Statistic& s, const RunResult& run, const std::st
       sty += t[i] * y;
       m += 1;
     }
+    if (m < 2) {
+      throw InputError(
+          fmt::format("{}: half_life needs 2 or more positive values in the window", where));
+    }
     const double slope = (m * sty - st * sy) / (m * stt - st * st);
     value = -std::log(2.0) / slope;
     dim = time;
@@ -337,6 +358,14 @@ double compute_statistic(const Statistic& s, const RunResult& run, const std::st
 
 Tolerance tolerance_of(const Target& t, const std::optional<double>& lod) {
   const double inf = std::numeric_limits<double>::infinity();
+  if (t.units == "direction") {  // VALIDATION.md: the sign agrees
+    if (t.value > 0) return {std::numeric_limits<double>::min(), inf, "direction: positive"};
+    if (t.value < 0) return {-inf, -std::numeric_limits<double>::min(), "direction: negative"};
+    throw InputError(
+        fmt::format("target {}: a null effect is judged over replicas (the 95% "
+                    "interval contains 0), not on a typical subject",
+                    t.id));
+  }
   if (lod && t.value == 0.0 && t.spread_kind == "none") {
     return {-inf, *lod, fmt::format("not detectable: below the LOD {:g} {}", *lod, t.units)};
   }
@@ -384,6 +413,21 @@ std::vector<ValidationRow> run_validation(const ValidationOptions& options) {
   const auto targets = read_targets((dir / "targets.csv").string());
   std::vector<ValidationRow> rows;
   std::map<std::string, ParameterTable> tables;
+  // --set: solver options apply to every protocol, parameters to the module that has them.
+  Overrides solver_sets;
+  Overrides parameter_sets;
+  for (const auto& s : options.overrides) {
+    (s.first.rfind("solver.", 0) == 0 ? solver_sets : parameter_sets).push_back(s);
+  }
+  for (const auto& [name, value] : solver_sets) {
+    try {
+      SimulationOptions probe;
+      probe.set(name.substr(7), value);
+    } catch (const InputError& e) {
+      throw OptionError(fmt::format("--set {}={}: {}", name, value, e.what()));
+    }
+  }
+  std::set<std::string> matched;
   const std::vector<std::string> header = {"id", "status", "reason", "issue"};
   for_each_csv_row(
       (dir / "expected.csv").string(), header,
@@ -392,7 +436,7 @@ std::vector<ValidationRow> run_validation(const ValidationOptions& options) {
         row.id = f[0];
         row.expected = f[1];
         row.reason = f[2];
-        if (!options.only_prefix.empty() && row.id.rfind(options.only_prefix, 0) != 0) return;
+        // Every row runs, even with --only or --id: families are judged on all their members.
         static const std::set<std::string> kStatus = {"pass", "known-fail", "not-covered",
                                                       "deferred"};
         if (!kStatus.count(row.expected)) {
@@ -415,25 +459,50 @@ std::vector<ValidationRow> run_validation(const ValidationOptions& options) {
           return;
         }
         try {
-          const Protocol p = read_protocol((dir / "protocols" / (row.id + ".toml")).string());
+          Protocol p = read_protocol((dir / "protocols" / (row.id + ".toml")).string());
           row.role = p.role;
           row.family = p.family;
           const std::string module = parameter_module(p.scenario.model);
           if (!tables.count(module)) {
             ParameterTable table = ParameterTable::from_file(
                 (fs::path(options.data_dir) / "parameters" / (module + ".csv")).string());
-            SimulationOptions unused;
-            apply_overrides(options.overrides, table, unused);
+            for (const auto& [name, value] : parameter_sets) {
+              bool known = true;
+              try {
+                (void)table.index(name);
+              } catch (const InputError&) {
+                known = false;
+              }
+              if (!known) continue;  // another module's parameter
+              matched.insert(name);
+              try {
+                table.set(name, value, fmt::format("--set {}={}", name, value));
+              } catch (const InputError& e) {
+                throw OptionError(e.what());
+              }
+            }
             tables.emplace(module, table);
           }
+          for (const auto& [name, value] : solver_sets)
+            p.scenario.solver.set(name.substr(7), value);
           row.model = protocol_statistic(p, tables.at(module));
           row.tolerance = tolerance_of(t->second, p.lod);
+        } catch (const OptionError&) {
+          throw;
         } catch (const Error& e) {
           row.status = "error";
           row.reason = e.what();
         }
         rows.push_back(row);
       });
+  for (const auto& [name, value] : parameter_sets) {
+    if (!matched.count(name) && !tables.empty()) {
+      throw OptionError(
+          fmt::format("--set {}={}: no parameter of that name in the tables of the "
+                      "validated modules",
+                      name, value));
+    }
+  }
   // Families are judged together on the union of their members' intervals (VALIDATION.md).
   std::map<std::string, Tolerance> families;
   for (const auto& r : rows) {
@@ -452,6 +521,10 @@ std::vector<ValidationRow> run_validation(const ValidationOptions& options) {
                      fmt::format("family {} range [{:g}, {:g}]", r.family, f.low, f.high)};
     }
     r.status = (r.model >= r.tolerance.low && r.model <= r.tolerance.high) ? "pass" : "fail";
+  }
+  if (!options.only_prefix.empty()) {
+    std::erase_if(rows,
+                  [&](const ValidationRow& r) { return r.id.rfind(options.only_prefix, 0) != 0; });
   }
   if (!options.only_id.empty()) {
     std::erase_if(rows, [&](const ValidationRow& r) { return r.id != options.only_id; });

@@ -49,6 +49,11 @@ std::string flag_message(int flag) {
   }
 }
 
+/// A SUNDIALS call that should not fail did (setup or re-initialisation): a solver failure.
+struct SolverSetupError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 bool same_time(double a, double b) { return std::abs(a - b) <= 1e-9 * std::max(1.0, std::abs(b)); }
 
 /// Owns one SUNContext and one CVODES memory (never shared between threads).
@@ -56,6 +61,20 @@ class Integrator {
  public:
   Integrator(const OdeModel& model, const SimulationOptions& options)
       : model_(model), options_(options), n_(model.state_count()), rates_(n_, 0.0) {
+    try {
+      setup();
+    } catch (...) {
+      release();  // the destructor does not run for a constructor that throws
+      throw;
+    }
+  }
+  Integrator(const Integrator&) = delete;
+  Integrator& operator=(const Integrator&) = delete;
+  ~Integrator() { release(); }
+
+ private:
+  void setup() {
+    const SimulationOptions& options = options_;
     check(SUNContext_Create(nullptr, &ctx_), "SUNContext_Create");
     y_ = N_VNew_Serial(static_cast<sunindextype>(n_), ctx_);
     fy_ = N_VNew_Serial(static_cast<sunindextype>(n_), ctx_);
@@ -82,18 +101,22 @@ class Integrator {
       check(CVodeSetLinearSolver(mem_, solver_, matrix_), "CVodeSetLinearSolver");
     }
   }
-  Integrator(const Integrator&) = delete;
-  Integrator& operator=(const Integrator&) = delete;
-  ~Integrator() {
-    CVodeFree(&mem_);
-    SUNLinSolFree(solver_);
-    SUNMatDestroy(matrix_);
-    N_VDestroy(y_);
-    N_VDestroy(fy_);
-    N_VDestroy(work_);
-    SUNContext_Free(&ctx_);
+
+  void release() noexcept {
+    if (mem_) CVodeFree(&mem_);
+    if (solver_) SUNLinSolFree(solver_);
+    if (matrix_) SUNMatDestroy(matrix_);
+    if (y_) N_VDestroy(y_);
+    if (fy_) N_VDestroy(fy_);
+    if (work_) N_VDestroy(work_);
+    if (ctx_) SUNContext_Free(&ctx_);
+    mem_ = nullptr;
+    solver_ = nullptr;
+    matrix_ = nullptr;
+    y_ = fy_ = work_ = nullptr;
   }
 
+ public:
   double* state() { return N_VGetArrayPointer(y_); }
   std::vector<double>& rates() { return rates_; }
 
@@ -131,7 +154,7 @@ class Integrator {
 
  private:
   static void check(int flag, const char* what) {
-    if (flag < 0) throw std::runtime_error(fmt::format("{} failed: {}", what, flag_message(flag)));
+    if (flag < 0) throw SolverSetupError(fmt::format("{} failed: {}", what, flag_message(flag)));
   }
 
   void collect_stats() {
@@ -392,6 +415,10 @@ SolveSummary simulate(const OdeModel& model, std::span<const double> y0, double 
     }
   } catch (const Error&) {
     throw;
+  } catch (const SolverSetupError& ex) {
+    integ.add_stats(summary);
+    return failure(SolveStatus::kSolverFailure,
+                   fmt::format("CVODES failed near t = {} h: {}", t, ex.what()), summary);
   } catch (const std::exception& ex) {
     integ.add_stats(summary);
     return failure(SolveStatus::kModelError,

@@ -114,11 +114,11 @@ double intake_at(const std::vector<DoseSpec>& doses, const std::string& substanc
     if (d.route != Route::kOral || d.substance != substance) continue;
     const double per_dose_ug =
         units::internal_amount_to_ug(units::find_substance(substance), d.amount);
-    if (!d.every_h) {
-      if (d.start_h >= lo && d.start_h < hi) total_ug += per_dose_ug;
+    if (!d.every_h) {  // a dose at or after the end of the run is never given
+      if (d.start_h >= lo && d.start_h < hi && d.start_h < duration_h) total_ug += per_dose_ug;
       continue;
     }
-    const double stop = std::min(d.stop_h.value_or(duration_h), hi);
+    const double stop = std::min({d.stop_h.value_or(duration_h), duration_h, hi});
     const double first = std::max(0.0, std::ceil((lo - d.start_h) / *d.every_h - 1e-9));
     for (double td = d.start_h + first * *d.every_h; td < stop - 1e-9; td += *d.every_h) {
       if (td >= lo - 1e-9) total_ug += per_dose_ug;
@@ -256,13 +256,20 @@ void write_run_directory(const Scenario& scenario, const RunResult& result,
   std::filesystem::create_directories(dir, ec);
   if (ec) throw IoError(fmt::format("{}: cannot create the output folder: {}", dir, ec.message()));
   const bool single = scenario.arms.empty();
+  // The summary goes last: until it is written, the folder holds no summary that could be taken
+  // for this run's. Trajectories of an earlier run of other arms are removed.
+  std::filesystem::remove(std::filesystem::path(dir) / "summary.json", ec);
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    const bool ours =
+        name == "trajectory.csv" || (name.rfind("trajectory_", 0) == 0 && name.size() > 15 &&
+                                     name.substr(name.size() - 4) == ".csv");
+    if (ours) std::filesystem::remove(entry.path(), ec);
+  }
   for (const ArmResult& a : result.arms) {
     const std::string file = single ? "trajectory.csv" : fmt::format("trajectory_{}.csv", a.name);
     const std::filesystem::path path = std::filesystem::path(dir) / file;
-    if (!a.solve.ok()) {
-      std::filesystem::remove(path, ec);  // never leave an earlier run's file beside this summary
-      continue;
-    }
+    if (!a.solve.ok()) continue;
     std::string csv = "time_d";
     for (const OutputSpec& o : a.outputs) csv += "," + o.name;
     csv += "\n";

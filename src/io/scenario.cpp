@@ -509,7 +509,7 @@ std::vector<DoseRecord> dose_records(const Model& model, const std::vector<DoseS
     rec.amt = d.amount * target.fraction;
     rec.rate = d.rate_per_h ? *d.rate_per_h * target.fraction : 0.0;
     if (d.every_h) {
-      const double stop = d.stop_h.value_or(duration_h);
+      const double stop = std::min(d.stop_h.value_or(duration_h), duration_h);
       // Doses at start + k * every, strictly before stop (a dose at the last instant of the run
       // would show nothing).
       const double span = stop - d.start_h;

@@ -245,6 +245,20 @@ TEST(Intake, OutputsCountTheDosesOfThePrecedingDay) {
     const double t = a.time_h[i];
     EXPECT_DOUBLE_EQ(a.values[i * n + mk7], (t > 24.0 && t <= 48.0) ? 1000.0 : 0.0) << t;
   }
+  // A dose after the end of the run is never taken, so it is not intake either.
+  const Scenario late = parse_scenario(
+      "name = \"l\"\nduration = \"12 h\"\noutput_interval = \"6 h\"\n"
+      "[[dose]]\nsubstance = \"K1\"\namount = \"100 ug\"\nstart = \"18 h\"\n",
+      "late.toml");
+  const RunResult rl = run_scenario(late);
+  ASSERT_TRUE(rl.ok());
+  const ArmResult& al = rl.arms[0];
+  for (std::size_t k = 0; k < al.outputs.size(); ++k) {
+    if (al.outputs[k].name != "intake_k1_ug_per_d") continue;
+    for (std::size_t i = 0; i < al.time_h.size(); ++i) {
+      EXPECT_EQ(al.values[i * al.outputs.size() + k], 0.0);
+    }
+  }
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "k2sim/error.hpp"
 #include "k2sim/io/scenario.hpp"
+#include "k2sim/model/model.hpp"
 #include "k2sim/units/substances.hpp"
 
 namespace k2sim {
@@ -135,6 +136,27 @@ TEST(Scenario, OtherRules) {
 
 TEST(Scenario, MissingFileIsAnIoError) {
   EXPECT_THROW((void)read_scenario("no/such/scenario.toml"), IoError);
+}
+
+}  // namespace
+}  // namespace k2sim
+
+namespace k2sim {
+namespace {
+
+// Doses are given strictly before the end of the run, whatever `stop` says.
+TEST(Scenario, DoseRecordsStopAtTheEndOfTheRun) {
+  const Scenario sc = parse_scenario(
+      "name = \"x\"\nduration = \"7 d\"\n[[dose]]\nsubstance = \"MK-7\"\namount = \"1 mg\"\n"
+      "every = \"1 d\"\nstop = \"8 d\"\n[[dose]]\nsubstance = \"K1\"\namount = \"1 mg\"\n"
+      "start = \"9 d\"\n",
+      "t.toml");
+  const auto table = ParameterTable::builtin("vitk");
+  const auto model = make_model("vitk", table);
+  const auto records = dose_records(*model, sc.doses, sc.duration_h);
+  ASSERT_EQ(records.size(), 1u);   // the K1 dose after the end is never given
+  EXPECT_EQ(records[0].addl, 6u);  // MK-7 at 0, 1, ..., 6 d
+  EXPECT_DOUBLE_EQ(records[0].ii_h, 24.0);
 }
 
 }  // namespace
