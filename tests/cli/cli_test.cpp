@@ -263,3 +263,22 @@ TEST(Intake, OutputsCountTheDosesOfThePrecedingDay) {
 
 }  // namespace
 }  // namespace k2sim
+
+namespace k2sim {
+namespace {
+
+// Every scenario shipped in scenarios/ reads and runs.
+TEST(ShippedScenarios, EveryOneRuns) {
+  int count = 0;
+  for (const auto& entry : fs::directory_iterator(fs::path(K2SIM_SOURCE_DIR) / "scenarios")) {
+    if (entry.path().extension() != ".toml") continue;
+    const Scenario sc = read_scenario(entry.path().string());
+    const RunResult r = run_scenario(sc);
+    EXPECT_TRUE(r.ok()) << entry.path();
+    ++count;
+  }
+  EXPECT_GE(count, 3);
+}
+
+}  // namespace
+}  // namespace k2sim
