@@ -312,6 +312,8 @@ int main(int argc, char** argv) {
   calibrate->add_option("--out", calibrate_out, "write calibration.csv into this folder");
   calibrate->add_option("--max-evals", copt.max_evaluations, "objective evaluations of the fit");
   calibrate->add_option("--threads", copt.threads, "threads for the profiles");
+  calibrate->add_option("--profile-evals", copt.profile_evaluations,
+                        "re-optimisation budget at each point of a profile (default 150)");
   calibrate->add_option("--free", copt.free, "fit only these parameters (comma-separated)")
       ->delimiter(',');
   calibrate->add_option("--targets", copt.targets, "fit only to these targets (comma-separated)")

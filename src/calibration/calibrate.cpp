@@ -90,7 +90,12 @@ class Objective {
       const double r = (std::log(m) - std::log(tol.high)) / 0.25 + 2.0;
       return r * r;
     }
-    const double v = ft.target.value;
+    // A target whose value is an end of its stated range (e.g. "10-40%, value = lower bound") is
+    // fitted to the middle of the range.
+    double v = ft.target.value;
+    if (v == tol.low || v == tol.high) {
+      v = (tol.low > 0.0) ? std::sqrt(tol.low * tol.high) : 0.5 * (tol.low + tol.high);
+    }
     if (tol.low > 0.0 && v > 0.0 && m > 0.0) {
       const double sd = (std::log(tol.high) - std::log(tol.low)) / 4.0;
       const double r = (std::log(m) - std::log(v)) / sd;
@@ -345,8 +350,8 @@ CalibrationResult calibrate(const CalibrationOptions& options) {
         }
         bool lo_bound = false;
         bool hi_bound = false;
-        const double lo = profile_side(obj, best, i, -1, 150, lo_bound);
-        const double hi = profile_side(obj, best, i, +1, 150, hi_bound);
+        const double lo = profile_side(obj, best, i, -1, options.profile_evaluations, lo_bound);
+        const double hi = profile_side(obj, best, i, +1, options.profile_evaluations, hi_bound);
         CalibratedValue& cv = result.parameters[i];
         cv.ci_low = free[i].from_x(lo);
         cv.ci_high = free[i].from_x(hi);

@@ -98,8 +98,8 @@ Statistic read_statistic_unchecked(const nlohmann::json& j, const std::string& w
       "kind",    "output", "arm",       "from",   "to",    "at",        "fraction",
       "samples", "unit",   "substance", "offset", "scale", "numerator", "denominator"};
   static const std::set<std::string> kKinds = {
-      "value_at",         "max",  "tmax", "mean", "auc", "half_life", "last_detectable",
-      "time_to_fraction", "ratio"};
+      "value_at",         "max",   "tmax",          "mean", "auc", "half_life", "last_detectable",
+      "time_to_fraction", "ratio", "percent_change"};
   if (!j.is_object()) throw InputError(fmt::format("{}: statistic must be a table", where));
   for (const auto& [k, v] : j.items()) {
     if (!kKeys.count(k)) {
@@ -126,7 +126,7 @@ Statistic read_statistic_unchecked(const nlohmann::json& j, const std::string& w
                                    where, e.what(), s.unit));
     }
   }
-  if (s.kind == "ratio") {
+  if (s.kind == "ratio" || s.kind == "percent_change") {
     if (!j.contains("numerator") || !j.contains("denominator")) {
       throw InputError(fmt::format("{}: a ratio needs numerator and denominator tables", where));
     }
@@ -265,10 +265,11 @@ Protocol read_protocol(const std::string& path) {
 }
 
 double compute_statistic(const Statistic& s, const RunResult& run, const std::string& where) {
-  if (s.kind == "ratio") {
+  if (s.kind == "ratio" || s.kind == "percent_change") {
     const double num = compute_statistic(*s.numerator, run, where);
     const double den = compute_statistic(*s.denominator, run, where);
-    return num / den * s.scale + s.offset;
+    const double value = s.kind == "ratio" ? num / den : 100.0 * (num / den - 1.0);
+    return value * s.scale + s.offset;
   }
   const auto arm = std::find_if(run.arms.begin(), run.arms.end(),
                                 [&](const ArmResult& a) { return a.name == s.arm; });

@@ -1,3 +1,5 @@
+#include <limits>
+
 #include <fmt/format.h>
 
 #include "k2sim/error.hpp"
@@ -73,7 +75,11 @@ class VitKModel final : public AdaptedModel<internal::VitK, Model> {
         {"tissue_k_total_nmol", "nmol", "vitamin K in extrahepatic tissue (all forms)"},
         {"tissue_mk4_nmol", "nmol",
          "MK-4 in extrahepatic tissue (made from K1 by UBIAD1, or taken)"},
-        {"plasma_atorvastatin_nmol_per_L", "nmol/L", "atorvastatin (parent drug) in the body"}};
+        {"plasma_atorvastatin_nmol_per_L", "nmol/L", "atorvastatin (parent drug) in the body"},
+        {"mgp_carboxylated_fraction", "1", "carboxylated fraction of vascular MGP"},
+        {"dp_ucmgp_pmol_per_L", "pmol/L", "plasma desphospho-uncarboxylated MGP"},
+        {"ucoc_percent", "%", "uncarboxylated osteocalcin, percent of total"},
+        {"ucoc_to_coc_ratio", "1", "uncarboxylated to carboxylated osteocalcin"}};
     return kOutputs;
   }
   void compute_outputs(const double* y, double* out) const override {
@@ -84,6 +90,13 @@ class VitKModel final : public AdaptedModel<internal::VitK, Model> {
     out[6] = out[7] = 0.0;
     out[8] = y[VitK::index(VitK::kMk4, VitK::kTissue)];
     out[9] = y[VitK::kBodyStatin] / shared(VitK::kVStatin);
+    // Eq. (18)-(19): markers of extrahepatic carboxylation.
+    const double mgp = y[VitK::kMgpCarboxylated];
+    const double oc = y[VitK::kOcCarboxylated];
+    out[10] = mgp;
+    out[11] = shared(VitK::kDpUcMgpUncarboxylated) * 1e-3 * (1.0 - mgp);  // nmol/L -> pmol/L
+    out[12] = 100.0 * (1.0 - oc);
+    out[13] = oc > 0.0 ? (1.0 - oc) / oc : std::numeric_limits<double>::infinity();
     for (std::size_t f = 0; f < VitK::kForms; ++f) {
       out[6] += y[VitK::index(static_cast<VitK::Form>(f), VitK::kLiver)];
       out[7] += y[VitK::index(static_cast<VitK::Form>(f), VitK::kTissue)];

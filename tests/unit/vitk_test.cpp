@@ -161,9 +161,15 @@ TEST(VitK, SharedKineticsOfMk8Mk9AndDhp) {
     }
     return c;
   };
-  EXPECT_EQ(plasma_curve("MK-8", VitK::kMk8), plasma_curve("MK-7", VitK::kMk7));
-  EXPECT_EQ(plasma_curve("MK-9", VitK::kMk9), plasma_curve("MK-7", VitK::kMk7));
-  EXPECT_EQ(plasma_curve("DHP", VitK::kDhp), plasma_curve("K1", VitK::kK1));
+  // Equal to the solver's accuracy (the states around them, such as the carboxylation driven by
+  // DHP's weaker cofactor activity, change the solver's steps).
+  auto expect_close = [](const std::vector<double>& a, const std::vector<double>& b) {
+    ASSERT_EQ(a.size(), b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-6 * (1e-3 + b[i])) << i;
+  };
+  expect_close(plasma_curve("MK-8", VitK::kMk8), plasma_curve("MK-7", VitK::kMk7));
+  expect_close(plasma_curve("MK-9", VitK::kMk9), plasma_curve("MK-7", VitK::kMk7));
+  expect_close(plasma_curve("DHP", VitK::kDhp), plasma_curve("K1", VitK::kK1));
 }
 
 }  // namespace

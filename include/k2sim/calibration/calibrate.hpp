@@ -8,12 +8,13 @@
 namespace k2sim {
 
 struct CalibrationOptions {
-  std::string data_dir;        ///< folder holding parameters/ and validation/
-  std::string module;          ///< parameter module, e.g. "vitk"
-  int max_evaluations = 3000;  ///< objective evaluations of the main fit
-  bool profiles = true;        ///< compute 95% profile-likelihood intervals
-  int threads = 2;             ///< threads for the profiles
-  bool write = true;           ///< write values and intervals into data/parameters/<module>.csv
+  std::string data_dir;           ///< folder holding parameters/ and validation/
+  std::string module;             ///< parameter module, e.g. "vitk"
+  int max_evaluations = 3000;     ///< objective evaluations of the main fit
+  bool profiles = true;           ///< compute 95% profile-likelihood intervals
+  int threads = 2;                ///< threads for the profiles
+  int profile_evaluations = 150;  ///< re-optimisation budget at each point of a profile
+  bool write = true;              ///< write values and intervals into data/parameters/<module>.csv
   bool quiet = false;
   std::vector<std::string> free;     ///< fit only these calibrated parameters (empty: all)
   std::vector<std::string> targets;  ///< fit only to these calibration targets (empty: all)

@@ -38,8 +38,9 @@ struct Target {
 /// above the protocol's LOD; time_to_fraction the first sample at which the output reaches
 /// `fraction` of its value at the last sample, in `unit` (a time unit).
 struct Statistic {
-  std::string kind;  // value_at | max | tmax | mean | auc | half_life | last_detectable |
-                     // time_to_fraction | ratio
+  std::string
+      kind;  // value_at | max | tmax | mean | auc | half_life | last_detectable |
+             // time_to_fraction | ratio | percent_change (100 * (numerator/denominator - 1))
   std::string output;
   std::string arm = "main";
   double from_h = 0.0;

@@ -30,10 +30,11 @@ std::vector<units::Dimension> dims() {
   for (std::size_t f = 0; f < VitK::kParamForms; ++f)
     out.insert(out.end(), per_form.begin(), per_form.end());
   const std::array<Dimension, VitK::kSharedParams> shared = {
-      d::volume(),       d::per_time(),    Dimension::none(), Dimension::none(),
-      Dimension::none(), d::mass(),        Dimension::none(), d::mass(),
-      d::mass(),         d::per_time(),    Dimension::none(), d::volume(),
-      d::per_time(),     d::amount_conc(), Dimension::none()};
+      d::volume(),       d::per_time(),     Dimension::none(), Dimension::none(), Dimension::none(),
+      d::mass(),         Dimension::none(), d::mass(),         d::mass(),         d::per_time(),
+      Dimension::none(), d::volume(),       d::per_time(),     d::amount_conc(),  Dimension::none(),
+      Dimension::none(), d::amount(),       d::amount(),       Dimension::none(), d::per_time(),
+      d::per_time(),     d::amount_conc()};
   out.insert(out.end(), shared.begin(), shared.end());
   return out;
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <cmath>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -12,6 +13,8 @@
 #include "k2sim/params/parameter_table.hpp"
 
 namespace k2sim::internal {
+
+using std::pow;
 
 class VitK {
  public:
@@ -29,16 +32,23 @@ class VitK {
   // geranylgeranyl pyrophosphate UBIAD1 needs (a hypothesis, neutral by default).
   static constexpr std::size_t kGutStatin = kForms * kPools;
   static constexpr std::size_t kBodyStatin = kGutStatin + 1;
-  static constexpr std::size_t kStateCount = kBodyStatin + 1;
+  // Extrahepatic carboxylated fractions (1) of vascular MGP and of osteocalcin (eq. 15-17).
+  static constexpr std::size_t kMgpCarboxylated = kBodyStatin + 1;
+  static constexpr std::size_t kOcCarboxylated = kMgpCarboxylated + 1;
+  static constexpr std::size_t kStateCount = kOcCarboxylated + 1;
   static constexpr std::array<std::string_view, kStateCount> kStateNames = {
-      "gut_supp_k1_nmol",  "gut_food_k1_nmol",  "plasma_k1_nmol",        "liver_k1_nmol",
-      "tissue_k1_nmol",    "gut_supp_mk4_nmol", "gut_food_mk4_nmol",     "plasma_mk4_nmol",
-      "liver_mk4_nmol",    "tissue_mk4_nmol",   "gut_supp_mk7_nmol",     "gut_food_mk7_nmol",
-      "plasma_mk7_nmol",   "liver_mk7_nmol",    "tissue_mk7_nmol",       "gut_supp_mk8_nmol",
-      "gut_food_mk8_nmol", "plasma_mk8_nmol",   "liver_mk8_nmol",        "tissue_mk8_nmol",
-      "gut_supp_mk9_nmol", "gut_food_mk9_nmol", "plasma_mk9_nmol",       "liver_mk9_nmol",
-      "tissue_mk9_nmol",   "gut_supp_dhp_nmol", "gut_food_dhp_nmol",     "plasma_dhp_nmol",
-      "liver_dhp_nmol",    "tissue_dhp_nmol",   "gut_atorvastatin_nmol", "body_atorvastatin_nmol"};
+      "gut_supp_k1_nmol",        "gut_food_k1_nmol",       "plasma_k1_nmol",
+      "liver_k1_nmol",           "tissue_k1_nmol",         "gut_supp_mk4_nmol",
+      "gut_food_mk4_nmol",       "plasma_mk4_nmol",        "liver_mk4_nmol",
+      "tissue_mk4_nmol",         "gut_supp_mk7_nmol",      "gut_food_mk7_nmol",
+      "plasma_mk7_nmol",         "liver_mk7_nmol",         "tissue_mk7_nmol",
+      "gut_supp_mk8_nmol",       "gut_food_mk8_nmol",      "plasma_mk8_nmol",
+      "liver_mk8_nmol",          "tissue_mk8_nmol",        "gut_supp_mk9_nmol",
+      "gut_food_mk9_nmol",       "plasma_mk9_nmol",        "liver_mk9_nmol",
+      "tissue_mk9_nmol",         "gut_supp_dhp_nmol",      "gut_food_dhp_nmol",
+      "plasma_dhp_nmol",         "liver_dhp_nmol",         "tissue_dhp_nmol",
+      "gut_atorvastatin_nmol",   "body_atorvastatin_nmol", "mgp_carboxylated_fraction",
+      "oc_carboxylated_fraction"};
   static constexpr std::size_t index(Form f, Pool p) {
     return static_cast<std::size_t>(f) * kPools + static_cast<std::size_t>(p);
   }
@@ -60,21 +70,28 @@ class VitK {
       "ka", "f_abs", "k_pl", "km_pl", "k_lp", "k_cat", "k_pt", "k_tp", "k_tcat"};
   // Shared parameters.
   enum SharedParam : std::size_t {
-    kVPlasma,           // plasma volume, L
-    kKUbiad1,           // tissue K1 -> tissue MK-4 conversion rate constant, 1/h
-    kFoodSlowing,       // absorption from a food matrix is this many times slower, 1
-    kFVegetableK1,      // absorbed fraction from vegetables relative to a supplement, 1
-    kFatFasting,        // absorption with no fat, relative to the plateau, 1
-    kFatHalf,           // meal fat at half the fat effect, g
-    kFatHill,           // Hill coefficient of the fat effect, 1
-    kMealFatStandard,   // fat of a standard meal ("with meal"), g
-    kMealFatHigh,       // fat of a high-fat meal, g
-    kKaStatin,          // atorvastatin absorption rate constant, 1/h
-    kFStatin,           // atorvastatin oral bioavailability, 1
-    kVStatin,           // atorvastatin volume of distribution, L
-    kKElimStatin,       // atorvastatin elimination rate constant, 1/h
-    kIc50Statin,        // atorvastatin at half HMG-CoA reductase inhibition, nmol/L
-    kStatinGgppEffect,  // hypothesis: largest fractional fall of the UBIAD1 flux, 1
+    kVPlasma,                // plasma volume, L
+    kKUbiad1,                // tissue K1 -> tissue MK-4 conversion rate constant, 1/h
+    kFoodSlowing,            // absorption from a food matrix is this many times slower, 1
+    kFVegetableK1,           // absorbed fraction from vegetables relative to a supplement, 1
+    kFatFasting,             // absorption with no fat, relative to the plateau, 1
+    kFatHalf,                // meal fat at half the fat effect, g
+    kFatHill,                // Hill coefficient of the fat effect, 1
+    kMealFatStandard,        // fat of a standard meal ("with meal"), g
+    kMealFatHigh,            // fat of a high-fat meal, g
+    kKaStatin,               // atorvastatin absorption rate constant, 1/h
+    kFStatin,                // atorvastatin oral bioavailability, 1
+    kVStatin,                // atorvastatin volume of distribution, L
+    kKElimStatin,            // atorvastatin elimination rate constant, 1/h
+    kIc50Statin,             // atorvastatin at half HMG-CoA reductase inhibition, nmol/L
+    kStatinGgppEffect,       // hypothesis: largest fractional fall of the UBIAD1 flux, 1
+    kWDhp,                   // cofactor activity of DHP relative to the other forms, 1
+    kEc50Mgp,                // extrahepatic vitamin K at half-maximal MGP carboxylation, nmol
+    kEc50Oc,                 // extrahepatic vitamin K at half-maximal OC carboxylation, nmol
+    kHillCarboxylation,      // Hill coefficient of both carboxylation relations, 1
+    kKMgpTurnover,           // turnover of the carboxylation state of MGP, 1/h
+    kKOcTurnover,            // turnover of the carboxylation state of osteocalcin, 1/h
+    kDpUcMgpUncarboxylated,  // plasma dp-ucMGP if no MGP were carboxylated, pmol/L
     kSharedParams
   };
   static constexpr std::array<std::string_view, kSharedParams> kSharedParamNames = {
@@ -92,7 +109,14 @@ class VitK {
       "v_atorvastatin",
       "k_atorvastatin_elim",
       "ic50_atorvastatin",
-      "statin_ggpp_effect"};
+      "statin_ggpp_effect",
+      "w_dhp",
+      "ec50_mgp",
+      "ec50_oc",
+      "hill_carboxylation",
+      "k_mgp_turnover",
+      "k_oc_turnover",
+      "dp_ucmgp_uncarboxylated"};
 
   explicit VitK(const ParameterTable& table);
 
@@ -140,6 +164,19 @@ class VitK {
     const T j_ubiad1 = shared(kKUbiad1) * ggpp_factor * y[index(kK1, kTissue)];  // eq. (11)
     dydt[index(kK1, kTissue)] -= j_ubiad1;
     dydt[index(kMk4, kTissue)] += j_ubiad1;
+
+    // Eq. (15): effective extrahepatic vitamin K, the tissue pools weighted by cofactor activity.
+    T exposure = shared(kWDhp) * y[index(kDhp, kTissue)];
+    for (std::size_t fi = 0; fi < kForms; ++fi) {
+      if (fi != kDhp) exposure += y[index(static_cast<Form>(fi), kTissue)];
+    }
+    // Eq. (16)-(17): carboxylated fractions relax to an exposure-response target with turnover.
+    const double h = shared(kHillCarboxylation);
+    const T e_h = pow(exposure, h);
+    const T target_mgp = e_h / (std::pow(shared(kEc50Mgp), h) + e_h);
+    const T target_oc = e_h / (std::pow(shared(kEc50Oc), h) + e_h);
+    dydt[kMgpCarboxylated] = shared(kKMgpTurnover) * (target_mgp - y[kMgpCarboxylated]);
+    dydt[kOcCarboxylated] = shared(kKOcTurnover) * (target_oc - y[kOcCarboxylated]);
   }
 
   static void reset_state(std::span<double> y) {
