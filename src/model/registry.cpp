@@ -94,7 +94,7 @@ class VitKModel final : public AdaptedModel<internal::VitK, Model> {
     const double mgp = y[VitK::kMgpCarboxylated];
     const double oc = y[VitK::kOcCarboxylated];
     out[10] = mgp;
-    out[11] = shared(VitK::kDpUcMgpUncarboxylated) * 1e-3 * (1.0 - mgp);  // nmol/L -> pmol/L
+    out[11] = shared(VitK::kDpUcMgpUncarboxylated) * 1e3 * (1.0 - mgp);  // nmol/L -> pmol/L
     out[12] = 100.0 * (1.0 - oc);
     out[13] = oc > 0.0 ? (1.0 - oc) / oc : std::numeric_limits<double>::infinity();
     for (std::size_t f = 0; f < VitK::kForms; ++f) {

@@ -174,3 +174,47 @@ TEST(VitK, SharedKineticsOfMk8Mk9AndDhp) {
 
 }  // namespace
 }  // namespace k2sim
+
+namespace k2sim {
+namespace {
+
+// Eq. (15)-(19): the carboxylated fractions relax towards E^n / (EC50^n + E^n) and the markers
+// follow from them.
+TEST(VitK, CarboxylationFollowsEquations15To19) {
+  const ParameterTable table = ParameterTable::builtin("vitk");
+  const auto model = make_model("vitk", table);
+  const double ec50 = table.at("ec50_mgp").canonical();
+
+  const double k = table.at("k_mgp_turnover").canonical();
+  std::vector<double> y(model->state_count(), 0.0);
+  y[VitK::index(VitK::kK1, VitK::kTissue)] = 0.5 * ec50;  // E split over two forms
+  y[VitK::index(VitK::kMk7, VitK::kTissue)] = 0.5 * ec50;
+  y[VitK::kMgpCarboxylated] = 0.2;
+  std::vector<double> dydt(y.size());
+  model->rhs(0.0, y.data(), dydt.data());
+  EXPECT_NEAR(dydt[VitK::kMgpCarboxylated], k * (0.5 - 0.2), 1e-12);  // E = EC50: target 1/2
+  // DHP counts with its weight only.
+  std::fill(y.begin(), y.end(), 0.0);
+  y[VitK::index(VitK::kDhp, VitK::kTissue)] = ec50 / table.at("w_dhp").value;
+  model->rhs(0.0, y.data(), dydt.data());
+  EXPECT_NEAR(dydt[VitK::kMgpCarboxylated], k * 0.5, 1e-12);
+
+  // Markers (eq. 18-19).
+  std::fill(y.begin(), y.end(), 0.0);
+  y[VitK::kMgpCarboxylated] = 0.6;
+  y[VitK::kOcCarboxylated] = 0.8;
+  std::vector<double> out(model->outputs().size());
+  model->compute_outputs(y.data(), out.data());
+  for (std::size_t k2 = 0; k2 < out.size(); ++k2) {
+    const std::string& name = model->outputs()[k2].name;
+    if (name == "dp_ucmgp_pmol_per_L") {
+      EXPECT_NEAR(out[k2], table.at("dp_ucmgp_uncarboxylated").value * 0.4, 1e-9);
+    }
+    if (name == "ucoc_percent") EXPECT_NEAR(out[k2], 20.0, 1e-12);
+    if (name == "ucoc_to_coc_ratio") EXPECT_NEAR(out[k2], 0.25, 1e-12);
+    if (name == "mgp_carboxylated_fraction") EXPECT_NEAR(out[k2], 0.6, 1e-12);
+  }
+}
+
+}  // namespace
+}  // namespace k2sim
