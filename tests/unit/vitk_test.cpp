@@ -210,9 +210,15 @@ TEST(VitK, CarboxylationFollowsEquations15To19) {
     if (name == "dp_ucmgp_pmol_per_L") {
       EXPECT_NEAR(out[k2], table.at("dp_ucmgp_uncarboxylated").value * 0.4, 1e-9);
     }
-    if (name == "ucoc_percent") EXPECT_NEAR(out[k2], 20.0, 1e-12);
-    if (name == "ucoc_to_coc_ratio") EXPECT_NEAR(out[k2], 0.25, 1e-12);
-    if (name == "mgp_carboxylated_fraction") EXPECT_NEAR(out[k2], 0.6, 1e-12);
+    if (name == "ucoc_percent") {
+      EXPECT_NEAR(out[k2], 20.0, 1e-12);
+    }
+    if (name == "ucoc_to_coc_ratio") {
+      EXPECT_NEAR(out[k2], 0.25, 1e-12);
+    }
+    if (name == "mgp_carboxylated_fraction") {
+      EXPECT_NEAR(out[k2], 0.6, 1e-12);
+    }
   }
 }
 
