@@ -247,8 +247,6 @@ CalibrationResult calibrate(const CalibrationOptions& options) {
 
   // Calibration targets of this module whose expected status says they are simulated.
   std::vector<FitTarget> fit;
-  ValidationOptions vo;
-  vo.data_dir = options.data_dir;
   std::ifstream expected(vdir / "expected.csv");
   std::string line;
   std::getline(expected, line);

@@ -159,8 +159,8 @@ class Integrator {
 
   void collect_stats() {
     long nst = 0;
-    if (CVodeGetNumSteps(mem_, &nst) == CV_SUCCESS) steps_ += nst - counted_steps_;
-    counted_steps_ = 0;  // CVodeReInit resets the solver's own counter
+    // Called before each CVodeReInit, which resets the solver's own counter.
+    if (CVodeGetNumSteps(mem_, &nst) == CV_SUCCESS) steps_ += nst;
     rhs_evals_ += pending_rhs_;
     pending_rhs_ = 0;
   }
@@ -238,7 +238,6 @@ class Integrator {
   std::exception_ptr error_;
   std::string last_error_;
   long steps_ = 0;
-  long counted_steps_ = 0;
   long rhs_evals_ = 0;
   long pending_rhs_ = 0;
   long restarts_ = 0;

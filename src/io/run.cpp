@@ -70,7 +70,7 @@ std::string number(double x) { return fmt::format("{:.10g}", x); }
 // Intake outputs (INTERFACES.md): what was taken by mouth in the 24 h up to each output time,
 // before absorption, per substance dosed orally in any arm.
 struct IntakeColumn {
-  std::string substance;  // canonical name
+  const units::Substance* substance;  // looked up once, not per output row
   OutputSpec spec;
 };
 
@@ -80,7 +80,7 @@ std::vector<IntakeColumn> intake_columns(const std::vector<ArmSpec>& arms) {
     for (const DoseSpec& d : arm.doses) {
       if (d.route != Route::kOral) continue;
       if (std::any_of(cols.begin(), cols.end(),
-                      [&](const IntakeColumn& c) { return c.substance == d.substance; })) {
+                      [&](const IntakeColumn& c) { return c.substance->name == d.substance; })) {
         continue;
       }
       const units::Substance& s = units::find_substance(d.substance);
@@ -93,7 +93,7 @@ std::vector<IntakeColumn> intake_columns(const std::vector<ArmSpec>& arms) {
       if (key == "magnesium") key = "mg";
       if (key == "phosphate") key = "p";
       cols.push_back(
-          {std::string(s.name),
+          {&s,
            {fmt::format("intake_{}_{}_per_d", key, mineral ? "mg" : "ug"),
             mineral ? "mg/d" : "ug/d",
             fmt::format("oral intake of {} in the 24 h before (doses, before absorption)",
@@ -105,15 +105,14 @@ std::vector<IntakeColumn> intake_columns(const std::vector<ArmSpec>& arms) {
 
 // Oral intake (ug) in the 24 h before t, [t - 24 h, t); during the first day, the first day
 // [0, 24 h), so a daily regimen reads the same from t = 0 on.
-double intake_at(const std::vector<DoseSpec>& doses, const std::string& substance, double t_h,
+double intake_at(const std::vector<DoseSpec>& doses, const units::Substance& substance, double t_h,
                  double duration_h) {
   const double hi = std::max(t_h, 24.0);
   const double lo = hi - 24.0;
   double total_ug = 0.0;
   for (const DoseSpec& d : doses) {
-    if (d.route != Route::kOral || d.substance != substance) continue;
-    const double per_dose_ug =
-        units::internal_amount_to_ug(units::find_substance(substance), d.amount);
+    if (d.route != Route::kOral || d.substance != substance.name) continue;
+    const double per_dose_ug = units::internal_amount_to_ug(substance, d.amount);
     if (!d.every_h) {  // a dose at or after the end of the run is never given
       if (d.start_h >= lo && d.start_h < hi && d.start_h < duration_h) total_ug += per_dose_ug;
       continue;
@@ -184,7 +183,7 @@ RunResult run_scenario(const Scenario& scenario, const ParameterTable& table,
       model->compute_outputs(&traj.states[i * n], &r.values[i * n_out]);
       for (std::size_t c = 0; c < intakes.size(); ++c) {
         const double ug =
-            intake_at(arm.doses, intakes[c].substance, traj.time_h[i], scenario.duration_h);
+            intake_at(arm.doses, *intakes[c].substance, traj.time_h[i], scenario.duration_h);
         const bool mineral = intakes[c].spec.unit == "mg/d";
         r.values[i * n_out + n_model + c] = mineral ? ug * 1e-3 : ug;
       }
