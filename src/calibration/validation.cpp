@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -95,11 +96,20 @@ Statistic read_statistic(const nlohmann::json& j, const std::string& where) {
 
 Statistic read_statistic_unchecked(const nlohmann::json& j, const std::string& where) {
   static const std::set<std::string> kKeys = {
-      "kind",    "output", "arm",       "from",   "to",    "at",        "fraction",
-      "samples", "unit",   "substance", "offset", "scale", "numerator", "denominator"};
-  static const std::set<std::string> kKinds = {
-      "value_at",         "max",   "tmax",          "mean", "auc", "half_life", "last_detectable",
-      "time_to_fraction", "ratio", "percent_change"};
+      "kind",    "output", "arm",         "from",      "to",         "at",        "fraction",
+      "samples", "unit",   "substance",   "offset",    "scale",      "numerator", "denominator",
+      "arms",    "doses",  "baseline_at", "threshold", "effect_unit"};
+  static const std::set<std::string> kKinds = {"value_at",
+                                               "max",
+                                               "tmax",
+                                               "mean",
+                                               "auc",
+                                               "half_life",
+                                               "last_detectable",
+                                               "time_to_fraction",
+                                               "ratio",
+                                               "percent_change",
+                                               "lowest_dose"};
   if (!j.is_object()) throw InputError(fmt::format("{}: statistic must be a table", where));
   for (const auto& [k, v] : j.items()) {
     if (!kKeys.count(k)) {
@@ -138,6 +148,32 @@ Statistic read_statistic_unchecked(const nlohmann::json& j, const std::string& w
   }
   s.output = j.value("output", "");
   if (s.output.empty()) throw InputError(fmt::format("{}: missing 'output'", where));
+  if (s.kind == "lowest_dose") {
+    if (!j.contains("arms") || !j.contains("doses") || !j.contains("at") ||
+        !j.contains("threshold") || j["arms"].size() != j["doses"].size() || j["arms"].empty()) {
+      throw InputError(fmt::format(
+          "{}: lowest_dose needs arms and doses (as many, ascending), at and threshold", where));
+    }
+    for (const auto& a : j["arms"]) s.arms.push_back(a.get<std::string>());
+    for (const auto& d : j["doses"]) {
+      try {
+        s.doses.push_back(units::to_unit(units::parse_quantity(d.get<std::string>()), s.unit));
+      } catch (const std::exception& e) {
+        throw InputError(fmt::format("{}: doses: {} (rule: quantities in the unit {})", where,
+                                     e.what(), s.unit));
+      }
+      if (s.doses.size() > 1 && !(s.doses.back() > s.doses[s.doses.size() - 2])) {
+        throw InputError(fmt::format("{}: doses must ascend", where));
+      }
+    }
+    s.at_h = time_of(j["at"], "at", where);
+    if (j.contains("baseline_at"))
+      s.baseline_at_h = time_of(j["baseline_at"], "baseline_at", where);
+    s.threshold = j["threshold"].get<double>();
+    s.effect_unit = j.value("effect_unit", "1");
+    if (!(s.threshold > 0.0)) throw InputError(fmt::format("{}: threshold must be > 0", where));
+    return s;
+  }
   s.arm = j.value("arm", "main");
   if (j.contains("from")) s.from_h = time_of(j["from"], "from", where);
   if (j.contains("to")) s.to_h = time_of(j["to"], "to", where);
@@ -270,6 +306,21 @@ double compute_statistic(const Statistic& s, const RunResult& run, const std::st
     const double den = compute_statistic(*s.denominator, run, where);
     const double value = s.kind == "ratio" ? num / den : 100.0 * (num / den - 1.0);
     return value * s.scale + s.offset;
+  }
+  if (s.kind == "lowest_dose") {
+    for (std::size_t i = 0; i < s.arms.size(); ++i) {
+      Statistic at;
+      at.kind = "value_at";
+      at.output = s.output;
+      at.arm = s.arms[i];
+      at.unit = s.effect_unit;
+      at.at_h = s.at_h;
+      Statistic base = at;
+      base.at_h = s.baseline_at_h;
+      const double change = compute_statistic(at, run, where) - compute_statistic(base, run, where);
+      if (std::abs(change) >= s.threshold) return s.doses[i] * s.scale + s.offset;
+    }
+    return std::numeric_limits<double>::infinity();  // no arm reached the threshold
   }
   const auto arm = std::find_if(run.arms.begin(), run.arms.end(),
                                 [&](const ArmResult& a) { return a.name == s.arm; });
@@ -429,6 +480,12 @@ std::vector<ValidationRow> run_validation(const ValidationOptions& options) {
     }
   }
   std::set<std::string> matched;
+  // With --id, only the target and the other members of its family run.
+  std::optional<std::string> wanted_family;
+  if (!options.only_id.empty()) {
+    const fs::path file = dir / "protocols" / (options.only_id + ".toml");
+    wanted_family = fs::exists(file) ? read_protocol(file.string()).family : std::string();
+  }
   const std::vector<std::string> header = {"id", "status", "reason", "issue"};
   for_each_csv_row(
       (dir / "expected.csv").string(), header,
@@ -463,6 +520,12 @@ std::vector<ValidationRow> run_validation(const ValidationOptions& options) {
           Protocol p = read_protocol((dir / "protocols" / (row.id + ".toml")).string());
           row.role = p.role;
           row.family = p.family;
+          if (wanted_family && row.id != options.only_id &&
+              (wanted_family->empty() || p.family != *wanted_family)) {
+            row.status = "skipped";
+            rows.push_back(row);
+            return;
+          }
           const std::string module = parameter_module(p.scenario.model);
           if (!tables.count(module)) {
             ParameterTable table = ParameterTable::from_file(

@@ -541,7 +541,8 @@ SolveSummary equilibrium(const OdeModel& model, const SimulationOptions& options
       y[i] += dy(i);
       change = std::max(change, std::abs(dy(i)));
     }
-    if (change <= options.ss_tolerance * scale) {
+    // Relative to the state, or below the integrator's absolute tolerance (an equilibrium at 0).
+    if (change <= options.ss_tolerance * scale || change <= options.atol) {
       std::copy(y.begin(), y.end(), y_out.begin());
       return total;
     }

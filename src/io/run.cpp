@@ -126,6 +126,118 @@ double intake_at(const std::vector<DoseSpec>& doses, const units::Substance& sub
   return total_ug;
 }
 
+// A titration that cannot reach its target: the arm fails, the run goes on.
+struct TitrationFailure : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Mean INR over one interval of the joint periodic state of the steady-state doses.
+double steady_state_inr(const Model& model, const std::vector<DoseSpec>& doses, std::size_t inr_out,
+                        double period_h, const SimulationOptions& options) {
+  std::vector<DoseSpec> ss;
+  for (const DoseSpec& d : doses) {
+    if (d.steady_state && d.start_h == 0.0) ss.push_back(d);
+  }
+  const std::vector<DoseRecord> records = dose_records(model, ss, period_h);
+  std::vector<double> y0(model.state_count());
+  model.reset_state(y0);
+  const std::vector<double> grid = output_grid(0.0, period_h, period_h / 48.0);
+  Trajectory traj;
+  const SolveSummary s = simulate(model, y0, 0.0, records, grid, options, traj, {});
+  if (!s.ok()) throw TitrationFailure(s.message);
+  std::vector<double> out(model.outputs().size());
+  double sum = 0.0;
+  for (std::size_t i = 0; i < traj.time_h.size(); ++i) {
+    model.compute_outputs(&traj.states[i * model.state_count()], out.data());
+    const double w = (i == 0 || i + 1 == traj.time_h.size()) ? 0.5 : 1.0;  // trapezoid
+    sum += w * out[inr_out];
+  }
+  return sum / static_cast<double>(traj.time_h.size() - 1);
+}
+
+// What decides a titration: the subject, the steady-state doses (with their meals and matrices)
+// and which of them is titrated.
+std::string titration_key(const SubjectCovariates& c, const std::vector<DoseSpec>& doses,
+                          std::size_t which) {
+  std::string key = fmt::format("{}|{}|{}|{}|{}", c.egfr, c.dialysis, c.vkorc1, c.cyp2c9,
+                                *doses[which].titrate_to_inr);
+  for (std::size_t i = 0; i < doses.size(); ++i) {
+    const DoseSpec& d = doses[i];
+    if (!d.steady_state || d.start_h != 0.0) continue;
+    key += fmt::format("|{}{}:{}:{}:{}:{}:{}:{}:{}:{}", i == which ? "*" : "", d.substance,
+                       d.amount, static_cast<int>(d.route), d.every_h.value_or(0.0),
+                       static_cast<int>(d.matrix), static_cast<int>(d.meal_fat), d.meal_fat_g,
+                       d.rate_per_h.value_or(0.0), d.stop_h.value_or(-1.0));
+  }
+  return key;
+}
+
+// Titration (dose key titrate_to_inr): the amount of the dose at which the mean steady-state INR
+// is the target, by bracketing and the Illinois method on log(amount).
+Titration titrate(const Model& model, std::vector<DoseSpec>& doses, std::size_t which,
+                  const SimulationOptions& options) {
+  const std::vector<OutputSpec>& outs = model.outputs();
+  const auto it =
+      std::find_if(outs.begin(), outs.end(), [](const OutputSpec& o) { return o.name == "inr"; });
+  DoseSpec& d = doses[which];
+  if (it == outs.end()) {
+    throw InputError(fmt::format("{}: titrate_to_inr (rule: model '{}' has no INR output)",
+                                 d.where.str(), model.name()));
+  }
+  const auto inr_out = static_cast<std::size_t>(it - outs.begin());
+  double period = 0.0;
+  for (const DoseSpec& x : doses) {
+    if (x.steady_state && x.start_h == 0.0) period = std::max(period, *x.every_h);
+  }
+  const double target = *d.titrate_to_inr;
+  auto f = [&](double log_amount) {
+    d.amount = std::exp(log_amount);
+    return steady_state_inr(model, doses, inr_out, period, options) - target;
+  };
+  const double start_amount = d.amount;
+  double a = std::log(d.amount);
+  double fa = f(a);
+  double b = a;
+  double fb = fa;
+  const double step = fa < 0.0 ? std::log(2.0) : -std::log(2.0);
+  // Doubling (or halving) up to a factor of 2^30, stopping early once the INR no longer moves.
+  for (int i = 0; i < 30 && (fa < 0.0) == (fb < 0.0); ++i) {
+    a = b;
+    fa = fb;
+    b += step;
+    fb = f(b);
+    if (i > 2 && std::abs(fb - fa) < 1e-6 * target) break;
+  }
+  if ((fa < 0.0) == (fb < 0.0)) {
+    throw TitrationFailure(fmt::format(
+        "{}: titrate_to_inr = {}: no amount of {} reaches it (steady-state INR {:.3g} at {:.3g} "
+        "times the starting amount; rule: a target above the INR without the drug)",
+        d.where.str(), target, d.substance, fb + target, std::exp(b) / start_amount));
+  }
+  int side = 0;
+  double c = b;
+  double fc = fb;
+  for (int i = 0; i < 100; ++i) {
+    c = (a * fb - b * fa) / (fb - fa);
+    fc = f(c);
+    if (std::abs(fc) < 1e-4 * target || std::abs(b - a) < 1e-9) break;
+    if ((fc < 0.0) == (fb < 0.0)) {
+      b = c;
+      fb = fc;
+      if (side == -1) fa /= 2.0;
+      side = -1;
+    } else {
+      a = c;
+      fa = fc;
+      if (side == 1) fb /= 2.0;
+      side = 1;
+    }
+  }
+  d.amount = std::exp(c);
+  d.titrate_to_inr.reset();
+  return {d.substance, d.amount, target, fc + target};
+}
+
 }  // namespace
 
 RunResult run_scenario(const Scenario& scenario, const Overrides& sets,
@@ -146,11 +258,36 @@ RunResult run_scenario(const Scenario& scenario, const ParameterTable& table,
   result.model_version = model_version();
   const std::vector<ArmSpec> arms = scenario.resolved_arms();
   const std::vector<IntakeColumn> intakes = intake_columns(arms);
+  std::vector<std::pair<std::string, Titration>> titrated;
   for (const ArmSpec& arm : arms) {
     ArmResult r;
     r.name = arm.name;
     r.outputs = model->outputs();
     for (const IntakeColumn& c : intakes) r.outputs.push_back(c.spec);
+    model->set_subject(arm.subject.covariates());
+    std::vector<DoseSpec> doses = arm.doses;
+    try {
+      for (std::size_t i = 0; i < doses.size(); ++i) {
+        if (!doses[i].titrate_to_inr) continue;
+        // Arms with the same subject and the same steady-state doses share one titration.
+        const std::string key = titration_key(arm.subject.covariates(), doses, i);
+        const auto hit = std::find_if(titrated.begin(), titrated.end(),
+                                      [&](const auto& kv) { return kv.first == key; });
+        if (hit != titrated.end()) {
+          doses[i].amount = hit->second.amount;
+          doses[i].titrate_to_inr.reset();
+          r.titrations.push_back(hit->second);
+          continue;
+        }
+        r.titrations.push_back(titrate(*model, doses, i, options));
+        titrated.emplace_back(key, r.titrations.back());
+      }
+    } catch (const TitrationFailure& e) {
+      r.solve.status = SolveStatus::kSteadyStateNotFound;
+      r.solve.message = e.what();
+      result.arms.push_back(std::move(r));
+      continue;
+    }
     const std::size_t n = model->state_count();
     std::vector<double> y0(n);
     model->reset_state(y0);
@@ -164,7 +301,7 @@ RunResult run_scenario(const Scenario& scenario, const ParameterTable& table,
         continue;
       }
     }
-    const std::vector<DoseRecord> records = dose_records(*model, arm.doses, scenario.duration_h);
+    const std::vector<DoseRecord> records = dose_records(*model, doses, scenario.duration_h);
     Trajectory traj;
     const SolveSummary init = r.solve;
     const std::size_t arm_index = result.arms.size();
@@ -183,7 +320,7 @@ RunResult run_scenario(const Scenario& scenario, const ParameterTable& table,
       model->compute_outputs(&traj.states[i * n], &r.values[i * n_out]);
       for (std::size_t c = 0; c < intakes.size(); ++c) {
         const double ug =
-            intake_at(arm.doses, *intakes[c].substance, traj.time_h[i], scenario.duration_h);
+            intake_at(doses, *intakes[c].substance, traj.time_h[i], scenario.duration_h);
         const bool mineral = intakes[c].spec.unit == "mg/d";
         r.values[i * n_out + n_model + c] = mineral ? ug * 1e-3 : ug;
       }
@@ -243,6 +380,13 @@ nlohmann::json summary_json(const Scenario& scenario, const RunResult& result) {
                      {"restarts", a.solve.restarts},
                      {"status", a.solve.ok() ? "ok" : "failed"}};
     if (!a.solve.ok()) arm["solver"]["message"] = a.solve.message;
+    for (const Titration& t : a.titrations) {
+      const units::Substance& s = units::find_substance(t.substance);
+      arm["titration"].push_back({{"substance", t.substance},
+                                  {"amount_mg", units::internal_amount_to_ug(s, t.amount) * 1e-3},
+                                  {"target_inr", t.target_inr},
+                                  {"steady_state_inr", t.achieved_inr}});
+    }
     arms[a.name] = arm;
   }
   j["arms"] = arms;

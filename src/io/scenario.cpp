@@ -24,6 +24,18 @@ void SubjectSpec::override_with(const SubjectSpec& over) {
   if (over.body_weight_kg) body_weight_kg = over.body_weight_kg;
   if (over.height_cm) height_cm = over.height_cm;
   if (over.egfr_mL_per_min_173) egfr_mL_per_min_173 = over.egfr_mL_per_min_173;
+  if (over.dialysis) dialysis = over.dialysis;
+  if (over.vkorc1) vkorc1 = over.vkorc1;
+  if (over.cyp2c9) cyp2c9 = over.cyp2c9;
+}
+
+SubjectCovariates SubjectSpec::covariates() const {
+  SubjectCovariates c;
+  if (egfr_mL_per_min_173) c.egfr = *egfr_mL_per_min_173 * 60.0 / 1000.0;  // -> L/h/1.73m2
+  c.dialysis = dialysis.value_or(false);
+  c.vkorc1 = vkorc1.value_or("GG");
+  c.cyp2c9 = cyp2c9.value_or("*1/*1");
+  return c;
 }
 
 namespace {
@@ -34,14 +46,14 @@ const std::vector<std::string> kTopKeys = {
     "name",    "model", "initialize", "duration", "output_interval",
     "subject", "dose",  "arm",        "solver"};
 const std::vector<std::string> kTopKeysLater = {"diet", "population", "analysis"};
-const std::vector<std::string> kSubjectKeys = {"age",         "sex",    "newborn",
-                                               "body_weight", "height", "egfr"};
+const std::vector<std::string> kSubjectKeys = {"age",    "sex",  "newborn",  "body_weight",
+                                               "height", "egfr", "dialysis", "warfarin_genotype"};
 const std::vector<std::string> kSubjectKeysLater = {
-    "warfarin_genotype", "cac", "cac_percentile", "risk_factors", "menopause_age", "egfr_decline",
-    "dialysis",          "sun", "feeding",        "cholestasis"};
-const std::vector<std::string> kDoseKeys = {"substance", "amount",      "route",    "every",
-                                            "start",     "stop",        "meal_fat", "matrix",
-                                            "rate",      "steady_state"};
+    "cac", "cac_percentile", "risk_factors", "menopause_age", "egfr_decline",
+    "sun", "feeding",        "cholestasis"};
+const std::vector<std::string> kDoseKeys = {"substance", "amount",       "route",         "every",
+                                            "start",     "stop",         "meal_fat",      "matrix",
+                                            "rate",      "steady_state", "titrate_to_inr"};
 const std::vector<std::string> kArmKeys = {"name", "dose", "subject"};
 const std::vector<std::string> kArmKeysLater = {"diet"};
 const std::vector<std::string> kSolverKeys = {"rtol",          "atol",   "max_steps",   "max_step",
@@ -140,7 +152,13 @@ SubjectSpec read_subject(const Reader& r, const toml::table& t, std::string_view
     if (v != "female" && v != "male") r.fail(*n, key("sex"), "female | male");
     s.sex = v;
   }
-  if (auto* n = t.get("newborn")) s.newborn = r.boolean(*n, key("newborn"));
+  if (auto* n = t.get("newborn")) {
+    s.newborn = r.boolean(*n, key("newborn"));
+    if (*s.newborn) {
+      r.fail(*n, key("newborn"),
+             "false: newborn physiology is not implemented yet (never silently ignored)");
+    }
+  }
   if (auto* n = t.get("body_weight")) {
     const double kg =
         units::to_unit(r.quantity(*n, key("body_weight"), units::dim::mass(), "70 kg"), "kg");
@@ -161,6 +179,37 @@ SubjectSpec read_subject(const Reader& r, const toml::table& t, std::string_view
       r.fail(*n, key("egfr"), "more than 0 and at most 200 mL/min/1.73m2");
     }
     s.egfr_mL_per_min_173 = v;
+  }
+  if (auto* n = t.get("dialysis")) s.dialysis = r.boolean(*n, key("dialysis"));
+  if (auto* n = t.get("warfarin_genotype")) {
+    // "VKORC1 GG, CYP2C9 *1/*1": either gene may be left out (it then stays at the reference).
+    const std::string v = r.string(*n, key("warfarin_genotype"));
+    const std::string rule =
+        "'VKORC1 GG|GA|AA, CYP2C9 *1/*1|*1/*2|*1/*3|*2/*2|*2/*3|*3/*3' (either part optional)";
+    std::size_t pos = 0;
+    bool any = false;
+    while (pos <= v.size()) {
+      const std::size_t comma = std::min(v.find(',', pos), v.size());
+      std::string part = v.substr(pos, comma - pos);
+      const auto b = part.find_first_not_of(' ');
+      const auto e = part.find_last_not_of(' ');
+      part = b == std::string::npos ? "" : part.substr(b, e - b + 1);
+      const auto space = part.find(' ');
+      const std::string gene = part.substr(0, space);
+      const std::string allele = space == std::string::npos ? "" : part.substr(space + 1);
+      if (gene == "VKORC1" && (allele == "GG" || allele == "GA" || allele == "AA")) {
+        s.vkorc1 = allele;
+      } else if (gene == "CYP2C9" &&
+                 (allele == "*1/*1" || allele == "*1/*2" || allele == "*1/*3" ||
+                  allele == "*2/*2" || allele == "*2/*3" || allele == "*3/*3")) {
+        s.cyp2c9 = allele;
+      } else {
+        r.fail(*n, key("warfarin_genotype"), rule);
+      }
+      any = true;
+      pos = comma + 1;
+    }
+    if (!any) r.fail(*n, key("warfarin_genotype"), rule);
   }
   return s;
 }
@@ -272,6 +321,22 @@ DoseSpec read_dose(const Reader& r, const toml::table& t, std::string_view secti
     if (d.steady_state && !d.every_h) {
       r.fail(*n, key("steady_state"), "steady_state = true needs 'every'");
     }
+  }
+  if (auto* n = t.get("titrate_to_inr")) {
+    const std::string k = key("titrate_to_inr");
+    if (!n->is_number()) r.fail(*n, k, "a number (INR has no unit), e.g. 2.0");
+    const double v = n->value<double>().value_or(0.0);
+    // Eq. (25) is fitted for INR up to about 7 (all factors at 5%).
+    if (!(v > 1.0 && v <= 6.0)) r.fail(*n, k, "an INR above 1 and at most 6");
+    if (d.substance != "warfarin" && d.substance != "acenocoumarol") {
+      r.fail(*n, k, "titration applies to warfarin or acenocoumarol");
+    }
+    if (!d.steady_state) {
+      r.fail(*n, k,
+             "titration needs steady_state = true (the amount is chosen so that the mean INR "
+             "over one interval of the steady state is the target)");
+    }
+    d.titrate_to_inr = v;
   }
   if (d.rate_per_h && d.every_h && d.steady_state && d.amount / *d.rate_per_h > *d.every_h) {
     throw InputError(

@@ -79,8 +79,23 @@ class VitKModel final : public AdaptedModel<internal::VitK, Model> {
         {"mgp_carboxylated_fraction", "1", "carboxylated fraction of vascular MGP"},
         {"dp_ucmgp_pmol_per_L", "pmol/L", "plasma desphospho-uncarboxylated MGP"},
         {"ucoc_percent", "%", "uncarboxylated osteocalcin, percent of total"},
-        {"ucoc_to_coc_ratio", "1", "uncarboxylated to carboxylated osteocalcin"}};
+        {"ucoc_to_coc_ratio", "1", "uncarboxylated to carboxylated osteocalcin"},
+        {"inr", "1", "international normalized ratio"},
+        {"factor_ii_percent", "%", "prothrombin activity, percent of normal"},
+        {"factor_vii_percent", "%", "factor VII activity, percent of normal"},
+        {"factor_ix_percent", "%", "factor IX activity, percent of normal"},
+        {"factor_x_percent", "%", "factor X activity, percent of normal"},
+        {"protein_c_percent", "%", "protein C activity, percent of normal"},
+        {"protein_s_percent", "%", "protein S activity, percent of normal"},
+        {"liver_hydroquinone_nmol", "nmol",
+         "hepatic vitamin K hydroquinone, the carboxylase cofactor (all forms)"},
+        {"vkor_inhibition_fraction", "1", "fraction of VKOR activity blocked by anticoagulants"},
+        {"plasma_s_warfarin_mg_per_L", "mg/L", "plasma S-warfarin"},
+        {"plasma_acenocoumarol_ug_per_L", "ug/L", "plasma acenocoumarol"}};
     return kOutputs;
+  }
+  void set_subject(const SubjectCovariates& s) override {
+    VitK::set_subject(s.egfr, s.dialysis, s.vkorc1, s.cyp2c9);
   }
   void compute_outputs(const double* y, double* out) const override {
     const double v = shared(VitK::kVPlasma);
@@ -94,13 +109,24 @@ class VitKModel final : public AdaptedModel<internal::VitK, Model> {
     const double mgp = y[VitK::kMgpCarboxylated];
     const double oc = y[VitK::kOcCarboxylated];
     out[10] = mgp;
-    out[11] = shared(VitK::kDpUcMgpUncarboxylated) * 1e3 * (1.0 - mgp);  // nmol/L -> pmol/L
+    out[11] = shared(VitK::kDpUcMgpUncarboxylated) * 1e3 * (1.0 - mgp) *  // nmol/L -> pmol/L
+              dp_ucmgp_renal_factor();
     out[12] = 100.0 * (1.0 - oc);
     out[13] = oc > 0.0 ? (1.0 - oc) / oc : std::numeric_limits<double>::infinity();
-    for (std::size_t f = 0; f < VitK::kForms; ++f) {
-      out[6] += y[VitK::index(static_cast<VitK::Form>(f), VitK::kLiver)];
-      out[7] += y[VitK::index(static_cast<VitK::Form>(f), VitK::kTissue)];
+    out[21] = 0.0;
+    for (std::size_t fi = 0; fi < VitK::kForms; ++fi) {
+      const auto f = static_cast<VitK::Form>(fi);
+      out[6] += y[VitK::index(f, VitK::kLiver)] + y[VitK::hydroquinone(f)] + y[VitK::epoxide(f)];
+      out[7] += y[VitK::index(f, VitK::kTissue)];
+      out[21] += y[VitK::hydroquinone(f)];
     }
+    // Eq. (25) and the clotting factors, percent of normal.
+    out[14] = inr(y);
+    for (std::size_t k = 0; k < VitK::kFactors; ++k)
+      out[15 + k] = 100.0 * y[VitK::factor(static_cast<VitK::Factor>(k))];
+    out[22] = vkor_inhibition(y);
+    out[23] = y[VitK::kCentralWarfarin] / shared(VitK::kV1Warfarin) * 308.333e-6;  // nmol/L->mg/L
+    out[24] = y[VitK::kBodyAcenocoumarol] / shared(VitK::kVAcenocoumarol) * 353.330e-3;  // ->ug/L
   }
   [[nodiscard]] DoseTarget dose_target(const DoseContext& dose) const override {
     const units::Substance& s = units::find_substance(dose.substance);
@@ -110,6 +136,20 @@ class VitKModel final : public AdaptedModel<internal::VitK, Model> {
             fmt::format("route {} for atorvastatin (rule: oral)", to_string(dose.route)));
       }
       return {VitK::kGutStatin, shared(VitK::kFStatin)};
+    }
+    if (s.name == "warfarin" || s.name == "acenocoumarol") {
+      const bool w = s.name == "warfarin";
+      if (dose.route == Route::kOral) {
+        return w ? DoseTarget{VitK::kGutWarfarin, shared(VitK::kFWarfarin)}
+                 : DoseTarget{VitK::kGutAcenocoumarol, shared(VitK::kFAcenocoumarol)};
+      }
+      if (dose.route == Route::kIv) {
+        // f_warfarin is the S share of the racemate (absorption is complete).
+        return w ? DoseTarget{VitK::kCentralWarfarin, shared(VitK::kFWarfarin)}
+                 : DoseTarget{VitK::kBodyAcenocoumarol, 1.0};
+      }
+      throw InputError(
+          fmt::format("route {} for {} (rule: oral or IV)", to_string(dose.route), s.name));
     }
     VitK::Form f = VitK::kK1;
     if (s.name == "K1") {
@@ -126,8 +166,8 @@ class VitKModel final : public AdaptedModel<internal::VitK, Model> {
       f = VitK::kDhp;
     } else {
       throw InputError(
-          fmt::format("substance '{}' (rule: model vitk takes K1, DHP, MK-4, MK-7, MK-8, MK-9 and "
-                      "atorvastatin)",
+          fmt::format("substance '{}' (rule: model vitk takes K1, DHP, MK-4, MK-7, MK-8, MK-9, "
+                      "atorvastatin, warfarin and acenocoumarol)",
                       dose.substance));
     }
     if (dose.route == Route::kIv) return {VitK::index(f, VitK::kPlasma), 1.0};

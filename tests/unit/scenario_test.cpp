@@ -132,6 +132,36 @@ TEST(Scenario, OtherRules) {
   expect_error("name = \"x\"\nduration = = \"1 d\"\n", {"test.toml:2", "TOML syntax error"});
   expect_error("name = \"x\"\nduration = \"1 d\"\n[[arm]]\nname = \"a\"\n[[arm]]\nname = \"a\"\n",
                {"test.toml:6", "unique"});
+  expect_error("name = \"x\"\nduration = \"1 d\"\n[subject]\nwarfarin_genotype = \"VKORC1 GT\"\n",
+               {"test.toml:4", "VKORC1 GG|GA|AA"});
+  expect_error(
+      "name = \"x\"\nduration = \"1 d\"\n[subject]\nwarfarin_genotype = \"CYP2C9 *1/*4\"\n",
+      {"test.toml:4", "CYP2C9 *1/*1"});
+  const std::string vka =
+      "name = \"x\"\nduration = \"1 d\"\n[[dose]]\nsubstance = \"warfarin\"\n"
+      "amount = \"5 mg\"\nevery = \"1 d\"\n";
+  expect_error(vka + "titrate_to_inr = 2.0\n", {"test.toml:7", "steady_state = true"});
+  expect_error("name = \"x\"\nduration = \"1 d\"\n[subject]\nnewborn = true\n",
+               {"test.toml:4", "not implemented yet"});
+  expect_error(vka + "steady_state = true\ntitrate_to_inr = \"2\"\n",
+               {"test.toml:8", "a number (INR has no unit)"});
+  expect_error(vka + "steady_state = true\ntitrate_to_inr = 0.5\n", {"test.toml:8", "above 1"});
+  expect_error(
+      "name = \"x\"\nduration = \"1 d\"\n[[dose]]\nsubstance = \"MK-7\"\namount = \"5 mg\"\n"
+      "every = \"1 d\"\nsteady_state = true\ntitrate_to_inr = 2.0\n",
+      {"test.toml:8", "warfarin or acenocoumarol"});
+}
+
+TEST(Scenario, ReadsWarfarinGenotypeAndDialysis) {
+  const Scenario sc = parse_scenario(
+      "name = \"x\"\nduration = \"1 d\"\n[subject]\n"
+      "warfarin_genotype = \"VKORC1 AA, CYP2C9 *2/*3\"\ndialysis = true\n",
+      "test.toml");
+  const SubjectCovariates c = sc.resolved_arms()[0].subject.covariates();
+  EXPECT_EQ(c.vkorc1, "AA");
+  EXPECT_EQ(c.cyp2c9, "*2/*3");
+  EXPECT_TRUE(c.dialysis);
+  EXPECT_NEAR(c.egfr, 90.0 * 60.0 / 1000.0, 1e-12);  // the reference adult's 90 mL/min/1.73m2
 }
 
 TEST(Scenario, MissingFileIsAnIoError) {

@@ -1,8 +1,11 @@
 // Properties of the vitamin K kinetics model that hold whatever its parameter values.
+#include <algorithm>
 #include <array>
 #include <cmath>
+#include <fstream>
 #include <numeric>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -11,6 +14,8 @@
 
 #include "k2sim/engine/simulation.hpp"
 #include "k2sim/error.hpp"
+#include "k2sim/io/run.hpp"
+#include "k2sim/io/scenario.hpp"
 #include "k2sim/model/model.hpp"
 #include "model/vitk/vitk.hpp"
 
@@ -39,7 +44,11 @@ TEST(VitK, MassBalanceAtRandomStates) {
       loss += table.at("k_cat_" + pf).canonical() * y[VitK::index(form, VitK::kLiver)];
       loss += table.at("k_tcat_" + pf).canonical() * y[VitK::index(form, VitK::kTissue)];
     }
-    const double sum = std::accumulate(dydt.begin(), dydt.begin() + VitK::kGutStatin, 0.0);
+    double sum = std::accumulate(dydt.begin(), dydt.begin() + VitK::kGutStatin, 0.0);
+    for (std::size_t f = 0; f < VitK::kForms; ++f) {  // the hepatic cycle (eq. 20-22) conserves
+      const auto form = static_cast<VitK::Form>(f);
+      sum += dydt[VitK::hydroquinone(form)] + dydt[VitK::epoxide(form)];
+    }
     EXPECT_NEAR(sum, -loss, 1e-9 * (1.0 + loss));
   }
   // Tissue K1 converts to tissue MK-4 one to one.
@@ -64,10 +73,11 @@ TEST(VitK, NonNegativeAndBoundedByTheDose) {
     Trajectory tr;
     ASSERT_TRUE(simulate(*model, y0, 0.0, {rec}, grid, SimulationOptions{}, tr).ok());
     for (std::size_t i = 0; i < grid.size(); ++i) {
-      double total = 0.0;
+      double total = 0.0;  // vitamin K in every pool and redox state
       for (std::size_t j = 0; j < model->state_count(); ++j) {
         EXPECT_GE(tr.at(i, j), -1e-9) << substance;
-        total += tr.at(i, j);
+        const bool redox = j >= VitK::kRedoxBase && j < VitK::kFactorBase;
+        if (j < VitK::kGutStatin || redox) total += tr.at(i, j);
       }
       EXPECT_LE(total, rec.amt * (1 + 1e-9)) << substance;
     }
@@ -101,7 +111,7 @@ TEST(VitK, AbsorbedFractionFollowsEquation12) {
   d.route = Route::kIv;
   EXPECT_EQ(model->dose_target(d).cmt, VitK::index(VitK::kK1, VitK::kPlasma));
   EXPECT_DOUBLE_EQ(model->dose_target(d).fraction, 1.0);
-  d.substance = "warfarin";
+  d.substance = "D3";
   EXPECT_THROW((void)model->dose_target(d), InputError);
 }
 
@@ -220,6 +230,145 @@ TEST(VitK, CarboxylationFollowsEquations15To19) {
       EXPECT_NEAR(out[k2], 0.6, 1e-12);
     }
   }
+}
+
+double output(const Model& model, const std::vector<double>& y, const std::string& name) {
+  std::vector<double> out(model.outputs().size());
+  model.compute_outputs(y.data(), out.data());
+  for (std::size_t k = 0; k < out.size(); ++k) {
+    if (model.outputs()[k].name == name) return out[k];
+  }
+  ADD_FAILURE() << "no output " << name;
+  return 0.0;
+}
+
+// Eq. (25) against its reference: the prothrombin times of the Wajima 2009 network simulated in
+// vitro for 396 factor combinations (data/reference/wajima_pt.csv, scripts/wajima-pt).
+TEST(VitK, InrFunctionReproducesTheWajimaProthrombinTimes) {
+  const ParameterTable table = ParameterTable::builtin("vitk");
+  const auto model = make_model("vitk", table);
+  std::ifstream in(std::string(K2SIM_SOURCE_DIR) + "/data/reference/wajima_pt.csv");
+  ASSERT_TRUE(in) << "data/reference/wajima_pt.csv";
+  std::string line;
+  std::getline(in, line);
+  ASSERT_EQ(line, "fII,fVII,fIX,fX,fPC,fPS,pt_s,inr");
+  double worst = 0.0;
+  int rows = 0;
+  while (std::getline(in, line)) {
+    std::stringstream ss(line);
+    std::array<double, 8> v{};
+    for (double& x : v) {
+      std::string cell;
+      std::getline(ss, cell, ',');
+      x = std::stod(cell);
+    }
+    std::vector<double> y(model->state_count(), 0.0);
+    for (std::size_t k = 0; k < VitK::kFactors; ++k)
+      y[VitK::factor(static_cast<VitK::Factor>(k))] = v[k];
+    worst = std::max(worst, std::abs(output(*model, y, "inr") / v[7] - 1.0));
+    ++rows;
+  }
+  EXPECT_EQ(rows, 396);
+  EXPECT_LT(worst, 0.03);  // the fit's own maximum error is 2.2%
+}
+
+// Eq. (20)-(22) without an anticoagulant: at steady state, hydroquinone and epoxide are 0.1 of the
+// quinone, the ratios of Wajima's baseline (VKH2_0 = VKO0 = 0.1 nM for VK0 = 1 nM).
+TEST(VitK, HepaticCycleHasWajimasBaselineRatios) {
+  const ParameterTable table = ParameterTable::builtin("vitk");
+  const auto model = make_model("vitk", table);
+  std::vector<double> y(model->state_count(), 0.0);
+  y[VitK::index(VitK::kK1, VitK::kLiver)] = 2.0;
+  y[VitK::hydroquinone(VitK::kK1)] = 0.2;
+  y[VitK::epoxide(VitK::kK1)] = 0.2;
+  std::vector<double> dydt(y.size());
+  model->rhs(0.0, y.data(), dydt.data());
+  EXPECT_NEAR(dydt[VitK::hydroquinone(VitK::kK1)], 0.0, 1e-12);
+  EXPECT_NEAR(dydt[VitK::epoxide(VitK::kK1)], 0.0, 1e-12);
+}
+
+// S-warfarin at steady state: the mean concentration over an interval is F * dose / (CL * tau)
+// for linear kinetics, and a CYP2C9 genotype divides CL by its ratio.
+TEST(VitK, WarfarinSteadyStateMeanConcentration) {
+  for (const auto& [genotype, ratio_name] : std::vector<std::pair<std::string, std::string>>{
+           {"*1/*1", ""}, {"*3/*3", "cl_ratio_cyp2c9_33"}}) {
+    const std::string text =
+        "name = \"w\"\nduration = \"1 d\"\noutput_interval = \"15 min\"\n"
+        "[subject]\nwarfarin_genotype = \"CYP2C9 " +
+        genotype +
+        "\"\n"
+        "[[dose]]\nsubstance = \"warfarin\"\namount = \"5 mg\"\n"
+        "every = \"1 d\"\nsteady_state = true\n";
+    const Scenario sc = parse_scenario(text, "w.toml");
+    const RunResult r = run_scenario(sc);
+    ASSERT_TRUE(r.ok());
+    const ParameterTable table = ParameterTable::builtin("vitk");
+    double cl = table.at("cl_warfarin").value;  // L/h
+    if (!ratio_name.empty()) cl *= table.at(ratio_name).value;
+    const double expected_mg_per_L = table.at("f_warfarin").value * 5.0 / (cl * 24.0);
+    const auto& a = r.arms[0];
+    for (std::size_t k = 0; k < a.outputs.size(); ++k) {
+      if (a.outputs[k].name == "plasma_s_warfarin_mg_per_L") {
+        EXPECT_NEAR(a.stats[k].mean, expected_mg_per_L, 2e-3 * expected_mg_per_L) << genotype;
+      }
+    }
+  }
+}
+
+// Triage: at the reference intake the liver carboxylates its clotting factors almost fully while
+// MGP and osteocalcin stay partly uncarboxylated; an anticoagulant blocks both.
+TEST(VitK, LiverFirstAndAnticoagulantsBlockBoth) {
+  const std::string base =
+      "name = \"t\"\nduration = \"1 d\"\noutput_interval = \"1 d\"\n"
+      "[[dose]]\nsubstance = \"K1\"\namount = \"250 ug\"\nevery = \"1 d\"\n"
+      "matrix = \"vegetable\"\nsteady_state = true\n";
+  auto end_of = [](const RunResult& r, const std::string& name) {
+    const auto& a = r.arms[0];
+    for (std::size_t k = 0; k < a.outputs.size(); ++k) {
+      if (a.outputs[k].name == name) return a.stats[k].end;
+    }
+    return -1.0;
+  };
+  const RunResult plain = run_scenario(parse_scenario(base, "t.toml"));
+  ASSERT_TRUE(plain.ok());
+  EXPECT_GT(end_of(plain, "factor_ii_percent"), 97.0);
+  EXPECT_LT(end_of(plain, "inr"), 1.02);
+  EXPECT_LT(end_of(plain, "mgp_carboxylated_fraction"), 0.9);
+  const RunResult vka = run_scenario(parse_scenario(
+      base + "[[dose]]\nsubstance = \"warfarin\"\namount = \"5 mg\"\nevery = \"1 d\"\n"
+             "steady_state = true\n",
+      "t.toml"));
+  ASSERT_TRUE(vka.ok());
+  EXPECT_GT(end_of(vka, "inr"), 1.5);
+  EXPECT_LT(end_of(vka, "mgp_carboxylated_fraction"), end_of(plain, "mgp_carboxylated_fraction"));
+  EXPECT_GT(end_of(vka, "ucoc_percent"), end_of(plain, "ucoc_percent"));
+}
+
+// titrate_to_inr: the dose found gives the target as the mean INR of the first interval, and an
+// unreachable target fails the arm with a message, not the run.
+TEST(VitK, TitrationReachesItsTargetOrSaysWhy) {
+  const std::string text =
+      "name = \"t\"\nduration = \"1 d\"\noutput_interval = \"30 min\"\n"
+      "[[dose]]\nsubstance = \"K1\"\namount = \"250 ug\"\nevery = \"1 d\"\n"
+      "matrix = \"vegetable\"\nsteady_state = true\n"
+      "[[dose]]\nsubstance = \"warfarin\"\namount = \"1 mg\"\nevery = \"1 d\"\n"
+      "steady_state = true\ntitrate_to_inr = 2.5\n";
+  const RunResult r = run_scenario(parse_scenario(text, "t.toml"));
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r.arms[0].titrations.size(), 1U);
+  EXPECT_NEAR(r.arms[0].titrations[0].achieved_inr, 2.5, 1e-3);
+  for (std::size_t k = 0; k < r.arms[0].outputs.size(); ++k) {
+    if (r.arms[0].outputs[k].name == "inr") {
+      EXPECT_NEAR(r.arms[0].stats[k].mean, 2.5, 0.01);
+    }
+  }
+  // Without vitamin K the INR is at the top of eq. (25) before any warfarin.
+  std::string none = text;
+  none.replace(none.find("250 ug"), 6, "1 ng");
+  const RunResult bad = run_scenario(parse_scenario(none, "t.toml"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.arms[0].solve.message.find("no amount of warfarin reaches it"), std::string::npos)
+      << bad.arms[0].solve.message;
 }
 
 }  // namespace

@@ -38,9 +38,9 @@ struct Target {
 /// above the protocol's LOD; time_to_fraction the first sample at which the output reaches
 /// `fraction` of its value at the last sample, in `unit` (a time unit).
 struct Statistic {
-  std::string
-      kind;  // value_at | max | tmax | mean | auc | half_life | last_detectable |
-             // time_to_fraction | ratio | percent_change (100 * (numerator/denominator - 1))
+  std::string kind;  // value_at | max | tmax | mean | auc | half_life | last_detectable |
+                     // time_to_fraction | ratio | percent_change (100 * (numerator/denominator -
+                     // 1)) | lowest_dose
   std::string output;
   std::string arm = "main";
   double from_h = 0.0;
@@ -54,6 +54,13 @@ struct Statistic {
   double scale = 1.0;   ///< multiplies the converted result (e.g. 100 for a percentage)
   std::shared_ptr<Statistic> numerator;
   std::shared_ptr<Statistic> denominator;
+  // lowest_dose: the dose (in `unit`) of the first of `arms` (ascending doses) in which `output`
+  // at `at` differs from its value at `baseline_at` by at least `threshold` (in `effect_unit`).
+  std::vector<std::string> arms;
+  std::vector<double> doses;
+  double baseline_at_h = 0.0;
+  double threshold = 0.0;
+  std::string effect_unit = "1";
 };
 
 struct Protocol {

@@ -28,12 +28,21 @@ struct OutputStats {
   double max = 0.0;
 };
 
+/// A dose amount found by titration (dose key titrate_to_inr).
+struct Titration {
+  std::string substance;
+  double amount = 0.0;  ///< per dose, internal amount unit (nmol)
+  double target_inr = 0.0;
+  double achieved_inr = 0.0;  ///< mean INR over one interval at steady state
+};
+
 struct ArmResult {
   std::string name;
   std::vector<double> time_h;
   std::vector<double> values;  ///< values[i * outputs.size() + k]: output k at time_h[i]
   std::vector<OutputSpec> outputs;
   std::vector<OutputStats> stats;
+  std::vector<Titration> titrations;
   SolveSummary solve;
 };
 

@@ -29,6 +29,12 @@ struct SubjectSpec {
   std::optional<double> body_weight_kg;
   std::optional<double> height_cm;
   std::optional<double> egfr_mL_per_min_173;
+  std::optional<bool> dialysis;
+  std::optional<std::string> vkorc1;  // "GG" | "GA" | "AA"
+  std::optional<std::string> cyp2c9;  // "*1/*1" ... "*3/*3"
+
+  /// The covariates a model reads (omitted keys: the reference values).
+  [[nodiscard]] SubjectCovariates covariates() const;
 
   /// Keys set in `over` replace those here (arm and scenario overrides).
   void override_with(const SubjectSpec& over);
@@ -47,6 +53,9 @@ struct DoseSpec {
   double meal_fat_g = 0.0;           // with MealFat::kGrams
   std::optional<double> rate_per_h;  // zero-order input, internal amount unit per h
   bool steady_state = false;
+  /// Amount chosen so that the mean INR over one interval at steady state is this (`amount` is
+  /// the starting guess).
+  std::optional<double> titrate_to_inr;
   SourceLocation where;
 };
 

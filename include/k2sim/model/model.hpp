@@ -49,8 +49,18 @@ struct DoseTarget {
   double fraction = 1.0;
 };
 
+/// What a model needs to know of the subject (from the scenario's [subject]), canonical units.
+struct SubjectCovariates {
+  double egfr = 5.4;  ///< L/h/1.73m2 (90 mL/min/1.73m2)
+  bool dialysis = false;
+  std::string vkorc1 = "GG";     ///< VKORC1 -1639G>A genotype: GG, GA or AA
+  std::string cyp2c9 = "*1/*1";  ///< CYP2C9 diplotype: *1/*1, *1/*2, *1/*3, *2/*2, *2/*3, *3/*3
+};
+
 class Model : public OdeModel {
  public:
+  /// Adapts subject-specific values (kidney function, genotypes); the default ignores them.
+  virtual void set_subject(const SubjectCovariates& /*subject*/) {}
   [[nodiscard]] virtual std::string_view name() const = 0;
   [[nodiscard]] virtual const std::vector<OutputSpec>& outputs() const = 0;
   /// Output values at state y (out has outputs().size() entries), in the catalogue's units.

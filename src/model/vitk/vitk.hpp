@@ -35,20 +35,84 @@ class VitK {
   // Extrahepatic carboxylated fractions (1) of vascular MGP and of osteocalcin (eq. 15-17).
   static constexpr std::size_t kMgpCarboxylated = kBodyStatin + 1;
   static constexpr std::size_t kOcCarboxylated = kMgpCarboxylated + 1;
-  static constexpr std::size_t kStateCount = kOcCarboxylated + 1;
+  // Hepatic vitamin K cycle (eq. 20-22, Wajima 2009): the liver pool of each form is its quinone;
+  // per form, its hydroquinone (the carboxylase cofactor) and its 2,3-epoxide, nmol.
+  static constexpr std::size_t kRedoxBase = kOcCarboxylated + 1;
+  static constexpr std::size_t hydroquinone(Form f) { return kRedoxBase + 2 * f; }
+  static constexpr std::size_t epoxide(Form f) { return kRedoxBase + 2 * f + 1; }
+  // Vitamin K-dependent clotting factors, activity as a fraction of normal (eq. 23-24).
+  static constexpr std::size_t kFactors = 6;
+  enum Factor : std::size_t { kII, kVII, kIX, kX, kProteinC, kProteinS };
+  static constexpr std::array<std::string_view, kFactors> kFactorNames = {"ii", "vii", "ix",
+                                                                          "x",  "pc",  "ps"};
+  static constexpr std::size_t kFactorBase = kRedoxBase + 2 * kForms;
+  static constexpr std::size_t factor(Factor k) { return kFactorBase + k; }
+  // Anticoagulants (eq. 26-28): S-warfarin in the gut, central and peripheral compartments, and
+  // acenocoumarol in the gut and the body, nmol.
+  static constexpr std::size_t kGutWarfarin = kFactorBase + kFactors;
+  static constexpr std::size_t kCentralWarfarin = kGutWarfarin + 1;
+  static constexpr std::size_t kPeripheralWarfarin = kCentralWarfarin + 1;
+  static constexpr std::size_t kGutAcenocoumarol = kPeripheralWarfarin + 1;
+  static constexpr std::size_t kBodyAcenocoumarol = kGutAcenocoumarol + 1;
+  static constexpr std::size_t kStateCount = kBodyAcenocoumarol + 1;
   static constexpr std::array<std::string_view, kStateCount> kStateNames = {
-      "gut_supp_k1_nmol",        "gut_food_k1_nmol",       "plasma_k1_nmol",
-      "liver_k1_nmol",           "tissue_k1_nmol",         "gut_supp_mk4_nmol",
-      "gut_food_mk4_nmol",       "plasma_mk4_nmol",        "liver_mk4_nmol",
-      "tissue_mk4_nmol",         "gut_supp_mk7_nmol",      "gut_food_mk7_nmol",
-      "plasma_mk7_nmol",         "liver_mk7_nmol",         "tissue_mk7_nmol",
-      "gut_supp_mk8_nmol",       "gut_food_mk8_nmol",      "plasma_mk8_nmol",
-      "liver_mk8_nmol",          "tissue_mk8_nmol",        "gut_supp_mk9_nmol",
-      "gut_food_mk9_nmol",       "plasma_mk9_nmol",        "liver_mk9_nmol",
-      "tissue_mk9_nmol",         "gut_supp_dhp_nmol",      "gut_food_dhp_nmol",
-      "plasma_dhp_nmol",         "liver_dhp_nmol",         "tissue_dhp_nmol",
-      "gut_atorvastatin_nmol",   "body_atorvastatin_nmol", "mgp_carboxylated_fraction",
-      "oc_carboxylated_fraction"};
+      "gut_supp_k1_nmol",
+      "gut_food_k1_nmol",
+      "plasma_k1_nmol",
+      "liver_k1_nmol",
+      "tissue_k1_nmol",
+      "gut_supp_mk4_nmol",
+      "gut_food_mk4_nmol",
+      "plasma_mk4_nmol",
+      "liver_mk4_nmol",
+      "tissue_mk4_nmol",
+      "gut_supp_mk7_nmol",
+      "gut_food_mk7_nmol",
+      "plasma_mk7_nmol",
+      "liver_mk7_nmol",
+      "tissue_mk7_nmol",
+      "gut_supp_mk8_nmol",
+      "gut_food_mk8_nmol",
+      "plasma_mk8_nmol",
+      "liver_mk8_nmol",
+      "tissue_mk8_nmol",
+      "gut_supp_mk9_nmol",
+      "gut_food_mk9_nmol",
+      "plasma_mk9_nmol",
+      "liver_mk9_nmol",
+      "tissue_mk9_nmol",
+      "gut_supp_dhp_nmol",
+      "gut_food_dhp_nmol",
+      "plasma_dhp_nmol",
+      "liver_dhp_nmol",
+      "tissue_dhp_nmol",
+      "gut_atorvastatin_nmol",
+      "body_atorvastatin_nmol",
+      "mgp_carboxylated_fraction",
+      "oc_carboxylated_fraction",
+      "liver_k1_hydroquinone_nmol",
+      "liver_k1_epoxide_nmol",
+      "liver_mk4_hydroquinone_nmol",
+      "liver_mk4_epoxide_nmol",
+      "liver_mk7_hydroquinone_nmol",
+      "liver_mk7_epoxide_nmol",
+      "liver_mk8_hydroquinone_nmol",
+      "liver_mk8_epoxide_nmol",
+      "liver_mk9_hydroquinone_nmol",
+      "liver_mk9_epoxide_nmol",
+      "liver_dhp_hydroquinone_nmol",
+      "liver_dhp_epoxide_nmol",
+      "factor_ii_fraction",
+      "factor_vii_fraction",
+      "factor_ix_fraction",
+      "factor_x_fraction",
+      "protein_c_fraction",
+      "protein_s_fraction",
+      "gut_s_warfarin_nmol",
+      "central_s_warfarin_nmol",
+      "peripheral_s_warfarin_nmol",
+      "gut_acenocoumarol_nmol",
+      "body_acenocoumarol_nmol"};
   static constexpr std::size_t index(Form f, Pool p) {
     return static_cast<std::size_t>(f) * kPools + static_cast<std::size_t>(p);
   }
@@ -70,28 +134,66 @@ class VitK {
       "ka", "f_abs", "k_pl", "km_pl", "k_lp", "k_cat", "k_pt", "k_tp", "k_tcat"};
   // Shared parameters.
   enum SharedParam : std::size_t {
-    kVPlasma,                // plasma volume, L
-    kKUbiad1,                // tissue K1 -> tissue MK-4 conversion rate constant, 1/h
-    kFoodSlowing,            // absorption from a food matrix is this many times slower, 1
-    kFVegetableK1,           // absorbed fraction from vegetables relative to a supplement, 1
-    kFatFasting,             // absorption with no fat, relative to the plateau, 1
-    kFatHalf,                // meal fat at half the fat effect, g
-    kFatHill,                // Hill coefficient of the fat effect, 1
-    kMealFatStandard,        // fat of a standard meal ("with meal"), g
-    kMealFatHigh,            // fat of a high-fat meal, g
-    kKaStatin,               // atorvastatin absorption rate constant, 1/h
-    kFStatin,                // atorvastatin oral bioavailability, 1
-    kVStatin,                // atorvastatin volume of distribution, L
-    kKElimStatin,            // atorvastatin elimination rate constant, 1/h
-    kIc50Statin,             // atorvastatin at half HMG-CoA reductase inhibition, nmol/L
-    kStatinGgppEffect,       // hypothesis: largest fractional fall of the UBIAD1 flux, 1
-    kWDhp,                   // cofactor activity of DHP relative to the other forms, 1
-    kEc50Mgp,                // extrahepatic vitamin K at half-maximal MGP carboxylation, nmol
-    kEc50Oc,                 // extrahepatic vitamin K at half-maximal OC carboxylation, nmol
-    kHillCarboxylation,      // Hill coefficient of both carboxylation relations, 1
-    kKMgpTurnover,           // turnover of the carboxylation state of MGP, 1/h
-    kKOcTurnover,            // turnover of the carboxylation state of osteocalcin, 1/h
-    kDpUcMgpUncarboxylated,  // plasma dp-ucMGP if no MGP were carboxylated, pmol/L
+    kVPlasma,                 // plasma volume, L
+    kKUbiad1,                 // tissue K1 -> tissue MK-4 conversion rate constant, 1/h
+    kFoodSlowing,             // absorption from a food matrix is this many times slower, 1
+    kFVegetableK1,            // absorbed fraction from vegetables relative to a supplement, 1
+    kFatFasting,              // absorption with no fat, relative to the plateau, 1
+    kFatHalf,                 // meal fat at half the fat effect, g
+    kFatHill,                 // Hill coefficient of the fat effect, 1
+    kMealFatStandard,         // fat of a standard meal ("with meal"), g
+    kMealFatHigh,             // fat of a high-fat meal, g
+    kKaStatin,                // atorvastatin absorption rate constant, 1/h
+    kFStatin,                 // atorvastatin oral bioavailability, 1
+    kVStatin,                 // atorvastatin volume of distribution, L
+    kKElimStatin,             // atorvastatin elimination rate constant, 1/h
+    kIc50Statin,              // atorvastatin at half HMG-CoA reductase inhibition, nmol/L
+    kStatinGgppEffect,        // hypothesis: largest fractional fall of the UBIAD1 flux, 1
+    kWDhp,                    // cofactor activity of DHP relative to the other forms, 1
+    kEc50Mgp,                 // extrahepatic vitamin K at half-maximal MGP carboxylation, nmol
+    kEc50Oc,                  // extrahepatic vitamin K at half-maximal OC carboxylation, nmol
+    kHillCarboxylation,       // Hill coefficient of both carboxylation relations, 1
+    kKMgpTurnover,            // turnover of the carboxylation state of MGP, 1/h
+    kKOcTurnover,             // turnover of the carboxylation state of osteocalcin, 1/h
+    kDpUcMgpUncarboxylated,   // plasma dp-ucMGP if no MGP were carboxylated, pmol/L
+    kFRenalDpUcMgp,           // fraction of dp-ucMGP clearance that is renal at egfr_reference, 1
+    kEgfrReference,           // eGFR of the subjects dp_ucmgp_uncarboxylated refers to, L/h/1.73m2
+    kEgfrDialysis,            // eGFR-equivalent clearance of a patient on haemodialysis, L/h/1.73m2
+    kKVkorQuinone,            // hepatic quinone -> hydroquinone (VKOR), 1/h
+    kKHydroquinoneOxidation,  // hydroquinone -> epoxide (carboxylation), 1/h
+    kKVkorEpoxide,            // epoxide -> quinone (VKOR), 1/h
+    kEc50Liver,               // hepatic hydroquinone at half-maximal factor carboxylation, nmol
+    kHillLiver,               // Hill coefficient of hepatic carboxylation, 1
+    kKDegII,                  // clotting factor elimination rate constants, 1/h
+    kKDegVII,
+    kKDegIX,
+    kKDegX,
+    kKDegProteinC,
+    kKDegProteinS,
+    kInrBII,  // INR algebraic function of factors II, VII, X (eq. 25)
+    kInrBVII,
+    kInrBX,
+    kInrG,
+    kWMkLiver,          // hepatic cofactor activity of MK-7, MK-8, MK-9 relative to K1, 1
+    kKaWarfarin,        // S-warfarin absorption rate constant, 1/h
+    kFWarfarin,         // fraction of a racemic warfarin dose absorbed as S-warfarin, 1
+    kV1Warfarin,        // S-warfarin central volume, L
+    kV2Warfarin,        // S-warfarin peripheral volume, L
+    kQWarfarin,         // S-warfarin intercompartmental clearance, L/h
+    kClWarfarin,        // S-warfarin clearance, CYP2C9 *1/*1, L/h
+    kIc50Warfarin,      // S-warfarin at half VKOR inhibition, VKORC1 GG, ug/L
+    kClRatioCyp2c9_12,  // S-warfarin clearance relative to *1/*1, by CYP2C9 genotype, 1
+    kClRatioCyp2c9_13,
+    kClRatioCyp2c9_22,
+    kClRatioCyp2c9_23,
+    kClRatioCyp2c9_33,
+    kIc50RatioVkorc1GA,  // IC50 relative to VKORC1 GG, by VKORC1 genotype, 1
+    kIc50RatioVkorc1AA,
+    kKaAcenocoumarol,    // acenocoumarol absorption rate constant, 1/h
+    kFAcenocoumarol,     // acenocoumarol oral bioavailability, 1
+    kVAcenocoumarol,     // acenocoumarol volume of distribution, L
+    kClAcenocoumarol,    // acenocoumarol clearance, L/h
+    kIc50Acenocoumarol,  // acenocoumarol at half VKOR inhibition, ug/L
     kSharedParams
   };
   static constexpr std::array<std::string_view, kSharedParams> kSharedParamNames = {
@@ -116,7 +218,45 @@ class VitK {
       "hill_carboxylation",
       "k_mgp_turnover",
       "k_oc_turnover",
-      "dp_ucmgp_uncarboxylated"};
+      "dp_ucmgp_uncarboxylated",
+      "f_renal_dp_ucmgp",
+      "egfr_reference",
+      "egfr_dialysis",
+      "k_vkor_quinone",
+      "k_hydroquinone_oxidation",
+      "k_vkor_epoxide",
+      "ec50_liver",
+      "hill_liver",
+      "k_deg_ii",
+      "k_deg_vii",
+      "k_deg_ix",
+      "k_deg_x",
+      "k_deg_pc",
+      "k_deg_ps",
+      "inr_b_ii",
+      "inr_b_vii",
+      "inr_b_x",
+      "inr_g",
+      "w_mk_liver",
+      "ka_warfarin",
+      "f_warfarin",
+      "v1_warfarin",
+      "v2_warfarin",
+      "q_warfarin",
+      "cl_warfarin",
+      "ic50_warfarin",
+      "cl_ratio_cyp2c9_12",
+      "cl_ratio_cyp2c9_13",
+      "cl_ratio_cyp2c9_22",
+      "cl_ratio_cyp2c9_23",
+      "cl_ratio_cyp2c9_33",
+      "ic50_ratio_vkorc1_ga",
+      "ic50_ratio_vkorc1_aa",
+      "ka_acenocoumarol",
+      "f_acenocoumarol",
+      "v_acenocoumarol",
+      "cl_acenocoumarol",
+      "ic50_acenocoumarol"};
 
   explicit VitK(const ParameterTable& table);
 
@@ -170,6 +310,11 @@ class VitK {
     for (std::size_t fi = 0; fi < kForms; ++fi) {
       if (fi != kDhp) exposure += y[index(static_cast<Form>(fi), kTissue)];
     }
+    // Anticoagulants block VKOR outside the liver too: with the cycle at its quasi-steady state,
+    // the hydroquinone available to the carboxylase scales with 1 - inhibition (eq. 15).
+    const T inhibition = vkor_inhibition(y);
+    exposure *= 1.0 - inhibition;
+    if (!(exposure > 0.0)) exposure = 0.0;  // round-off below 0 would make pow() NaN
     // Eq. (16)-(17): carboxylated fractions relax to an exposure-response target with turnover.
     const double h = shared(kHillCarboxylation);
     const T e_h = pow(exposure, h);
@@ -177,8 +322,70 @@ class VitK {
     const T target_oc = e_h / (std::pow(shared(kEc50Oc), h) + e_h);
     dydt[kMgpCarboxylated] = shared(kKMgpTurnover) * (target_mgp - y[kMgpCarboxylated]);
     dydt[kOcCarboxylated] = shared(kKOcTurnover) * (target_oc - y[kOcCarboxylated]);
+
+    // Eq. (26)-(28): S-warfarin (two compartments, Hamberg 2007) and acenocoumarol (one).
+    const T j_w_abs = shared(kKaWarfarin) * y[kGutWarfarin];
+    const T j_w_elim = cl_warfarin_ / shared(kV1Warfarin) * y[kCentralWarfarin];
+    const T j_w_12 = shared(kQWarfarin) / shared(kV1Warfarin) * y[kCentralWarfarin];
+    const T j_w_21 = shared(kQWarfarin) / shared(kV2Warfarin) * y[kPeripheralWarfarin];
+    dydt[kGutWarfarin] = -j_w_abs;
+    dydt[kCentralWarfarin] = j_w_abs - j_w_elim - j_w_12 + j_w_21;
+    dydt[kPeripheralWarfarin] = j_w_12 - j_w_21;
+    const T j_a_abs = shared(kKaAcenocoumarol) * y[kGutAcenocoumarol];
+    const T j_a_elim = shared(kClAcenocoumarol) / shared(kVAcenocoumarol) * y[kBodyAcenocoumarol];
+    dydt[kGutAcenocoumarol] = -j_a_abs;
+    dydt[kBodyAcenocoumarol] = j_a_abs - j_a_elim;
+
+    // Eq. (20)-(22): hepatic vitamin K cycle per form; both VKOR steps are inhibited.
+    T cofactor = 0.0;  // eq. (23): hepatic hydroquinone weighted by cofactor activity
+    for (std::size_t fi = 0; fi < kForms; ++fi) {
+      const auto f = static_cast<Form>(fi);
+      const T j_reduction = shared(kKVkorQuinone) * (1.0 - inhibition) * y[index(f, kLiver)];
+      const T j_oxidation = shared(kKHydroquinoneOxidation) * y[hydroquinone(f)];
+      const T j_epoxide = shared(kKVkorEpoxide) * (1.0 - inhibition) * y[epoxide(f)];
+      dydt[index(f, kLiver)] += j_epoxide - j_reduction;
+      dydt[hydroquinone(f)] = j_reduction - j_oxidation;
+      dydt[epoxide(f)] = j_oxidation - j_epoxide;
+      cofactor += liver_weight(f) * y[hydroquinone(f)];
+    }
+    // Eq. (23)-(24): factors are made carboxylated in proportion to the hepatic carboxylation
+    // fraction and eliminated with their own half-lives; 1 = the fully carboxylated normal level.
+    if (!(cofactor > 0.0)) cofactor = 0.0;
+    const double hl = shared(kHillLiver);
+    const T c_h = pow(cofactor, hl);
+    const T carboxylated = c_h / (std::pow(shared(kEc50Liver), hl) + c_h);
+    for (std::size_t k = 0; k < kFactors; ++k) {
+      const double kdeg = shared(static_cast<SharedParam>(kKDegII + k));
+      dydt[factor(static_cast<Factor>(k))] =
+          kdeg * (carboxylated - y[factor(static_cast<Factor>(k))]);
+    }
   }
 
+  /// Fraction of VKOR activity inhibited by the anticoagulants (eq. 28): competitive occupancy.
+  template <class T>
+  [[nodiscard]] T vkor_inhibition(const T* y) const {
+    const T cw = y[kCentralWarfarin] / shared(kV1Warfarin) * kWarfarinUgPerNmol;
+    const T ca = y[kBodyAcenocoumarol] / shared(kVAcenocoumarol) * kAcenocoumarolUgPerNmol;
+    const T occupancy = cw / ic50_warfarin_ + ca / shared(kIc50Acenocoumarol);
+    return occupancy / (1.0 + occupancy);
+  }
+
+  /// Cofactor activity of a form in the liver relative to K1 (eq. 23).
+  [[nodiscard]] double liver_weight(Form f) const {
+    if (f == kDhp) return shared(kWDhp);
+    if (kParamForm[f] == kMk7) return shared(kWMkLiver);
+    return 1.0;
+  }
+  /// Eq. (25): INR from the activities of factors II, VII and X (fractions of normal).
+  [[nodiscard]] double inr(const double* y) const;
+  /// Eq. (19): plasma dp-ucMGP scale relative to a subject with egfr_reference.
+  [[nodiscard]] double dp_ucmgp_renal_factor() const { return dp_ucmgp_renal_factor_; }
+
+  /// Subject covariates: eGFR (L/h/1.73m2), dialysis, warfarin genotypes ("GG", "*1/*3").
+  void set_subject(double egfr, bool dialysis, std::string_view vkorc1, std::string_view cyp2c9);
+
+  // The state before any dose: no vitamin K or drug anywhere, so no carboxylated protein either
+  // (the undosed equilibrium); background intake comes from steady-state doses or the diet.
   static void reset_state(std::span<double> y) {
     for (double& v : y) v = 0.0;
   }
@@ -189,7 +396,14 @@ class VitK {
   [[nodiscard]] double meal_fat_g(const DoseContext& dose) const;
 
  private:
+  // Molar masses (g/mol = ug/umol): nmol/L * (g/mol) / 1000 = ug/L.
+  static constexpr double kWarfarinUgPerNmol = 308.333e-3;
+  static constexpr double kAcenocoumarolUgPerNmol = 353.330e-3;
   std::vector<double> p_;  // canonical units
+  // Subject-specific values (set_subject), starting at the reference subject's.
+  double cl_warfarin_ = 0.0;
+  double ic50_warfarin_ = 1.0;
+  double dp_ucmgp_renal_factor_ = 1.0;
 };
 
 }  // namespace k2sim::internal
