@@ -148,7 +148,7 @@ double steady_state_inr(const Model& model, const std::vector<DoseSpec>& doses, 
   std::vector<double> out(model.outputs().size());
   double sum = 0.0;
   for (std::size_t i = 0; i < traj.time_h.size(); ++i) {
-    model.compute_outputs(&traj.states[i * model.state_count()], out.data());
+    model.compute_outputs(traj.time_h[i], &traj.states[i * model.state_count()], out.data());
     const double w = (i == 0 || i + 1 == traj.time_h.size()) ? 0.5 : 1.0;  // trapezoid
     sum += w * out[inr_out];
   }
@@ -264,7 +264,29 @@ RunResult run_scenario(const Scenario& scenario, const ParameterTable& table,
     r.name = arm.name;
     r.outputs = model->outputs();
     for (const IntakeColumn& c : intakes) r.outputs.push_back(c.spec);
-    model->set_subject(arm.subject.covariates());
+    const SubjectCovariates subject = arm.subject.covariates();
+    if (!subject.newborn && subject.feeding != "none") {
+      throw InputError(
+          fmt::format("arm '{}': subject.feeding = \"{}\" (rule: only with "
+                      "newborn = true)",
+                      arm.name, subject.feeding));
+    }
+    for (const DoseSpec& d : arm.doses) {
+      if (subject.newborn && d.steady_state) {
+        throw InputError(
+            fmt::format("arm '{}': a {} dose with steady_state = true for a newborn "
+                        "(rule: a newborn run starts from its birth state)",
+                        arm.name, d.substance));
+      }
+    }
+    if (subject.newborn && scenario.initialize_given &&
+        scenario.initialize == Initialize::kSteadyState) {
+      throw InputError(
+          fmt::format("arm '{}': initialize = \"steady-state\" for a newborn (rule: "
+                      "a newborn run starts from its birth state; use \"reference\")",
+                      arm.name));
+    }
+    model->set_subject(subject);
     std::vector<DoseSpec> doses = arm.doses;
     try {
       for (std::size_t i = 0; i < doses.size(); ++i) {
@@ -291,7 +313,7 @@ RunResult run_scenario(const Scenario& scenario, const ParameterTable& table,
     const std::size_t n = model->state_count();
     std::vector<double> y0(n);
     model->reset_state(y0);
-    if (scenario.initialize == Initialize::kSteadyState) {
+    if (scenario.initialize == Initialize::kSteadyState && !subject.newborn) {
       // The steady state of the subject's background intake (none before the diet module exists:
       // the undosed equilibrium).
       r.solve = equilibrium(*model, options, y0);
@@ -317,7 +339,7 @@ RunResult run_scenario(const Scenario& scenario, const ParameterTable& table,
     r.values.resize(traj.time_h.size() * n_out);
     const std::size_t n_model = model->outputs().size();
     for (std::size_t i = 0; i < traj.time_h.size(); ++i) {
-      model->compute_outputs(&traj.states[i * n], &r.values[i * n_out]);
+      model->compute_outputs(traj.time_h[i], &traj.states[i * n], &r.values[i * n_out]);
       for (std::size_t c = 0; c < intakes.size(); ++c) {
         const double ug =
             intake_at(doses, *intakes[c].substance, traj.time_h[i], scenario.duration_h);

@@ -27,6 +27,7 @@ void SubjectSpec::override_with(const SubjectSpec& over) {
   if (over.dialysis) dialysis = over.dialysis;
   if (over.vkorc1) vkorc1 = over.vkorc1;
   if (over.cyp2c9) cyp2c9 = over.cyp2c9;
+  if (over.feeding) feeding = over.feeding;
 }
 
 SubjectCovariates SubjectSpec::covariates() const {
@@ -35,6 +36,9 @@ SubjectCovariates SubjectSpec::covariates() const {
   c.dialysis = dialysis.value_or(false);
   c.vkorc1 = vkorc1.value_or("GG");
   c.cyp2c9 = cyp2c9.value_or("*1/*1");
+  c.newborn = newborn.value_or(false);
+  c.body_weight_kg = body_weight_kg.value_or(c.newborn ? 3.5 : 70.0);
+  c.feeding = feeding.value_or("none");
   return c;
 }
 
@@ -47,10 +51,10 @@ const std::vector<std::string> kTopKeys = {
     "subject", "dose",  "arm",        "solver"};
 const std::vector<std::string> kTopKeysLater = {"diet", "population", "analysis"};
 const std::vector<std::string> kSubjectKeys = {"age",    "sex",  "newborn",  "body_weight",
-                                               "height", "egfr", "dialysis", "warfarin_genotype"};
+                                               "height", "egfr", "dialysis", "warfarin_genotype",
+                                               "feeding"};
 const std::vector<std::string> kSubjectKeysLater = {
-    "cac", "cac_percentile", "risk_factors", "menopause_age", "egfr_decline",
-    "sun", "feeding",        "cholestasis"};
+    "cac", "cac_percentile", "risk_factors", "menopause_age", "egfr_decline", "sun", "cholestasis"};
 const std::vector<std::string> kDoseKeys = {"substance", "amount",       "route",         "every",
                                             "start",     "stop",         "meal_fat",      "matrix",
                                             "rate",      "steady_state", "titrate_to_inr"};
@@ -155,13 +159,30 @@ SubjectSpec read_subject(const Reader& r, const toml::table& t, std::string_view
   if (auto* n = t.get("newborn")) {
     s.newborn = r.boolean(*n, key("newborn"));
     if (*s.newborn) {
-      r.fail(*n, key("newborn"),
-             "false: newborn physiology is not implemented yet (never silently ignored)");
+      // A newborn run starts at birth; kidney function, dialysis and anticoagulant genotypes
+      // are adult covariates.
+      for (const char* k : {"age", "egfr", "dialysis", "warfarin_genotype"}) {
+        if (auto* other = t.get(k)) {
+          r.fail(*other, key(k), "left out when newborn = true (a newborn run starts at birth)");
+        }
+      }
     }
+  }
+  if (auto* n = t.get("feeding")) {
+    const std::string v = r.string(*n, key("feeding"));
+    if (v != "breast milk" && v != "formula" && v != "none") {
+      r.fail(*n, key("feeding"),
+             "\"breast milk\" | \"formula\" | \"none\"" +
+                 did_you_mean(v, {"breast milk", "formula", "none"}));
+    }
+    s.feeding = v;
   }
   if (auto* n = t.get("body_weight")) {
     const double kg =
         units::to_unit(r.quantity(*n, key("body_weight"), units::dim::mass(), "70 kg"), "kg");
+    if (s.newborn.value_or(false) && !(kg >= 2.0 && kg <= 5.5)) {
+      r.fail(*n, key("body_weight"), "2 to 5.5 kg for a term newborn");
+    }
     if (!(kg > 0.0 && kg <= 500.0))
       r.fail(*n, key("body_weight"), "more than 0 and at most 500 kg");
     s.body_weight_kg = kg;
@@ -413,6 +434,7 @@ Scenario parse_table(const toml::table& root, const Reader& r) {
   }
   if (auto* n = root.get("initialize")) {
     const std::string v = r.string(*n, "initialize");
+    sc.initialize_given = true;
     if (v == "steady-state") {
       sc.initialize = Initialize::kSteadyState;
     } else if (v == "reference") {
@@ -499,19 +521,24 @@ toml::table parse_toml(std::string_view text, const std::string& file) {
 }  // namespace
 
 std::vector<ArmSpec> Scenario::resolved_arms() const {
-  SubjectSpec base = reference_subject();
-  base.override_with(subject);
+  // The scenario's subject over the reference adult; a newborn starts from nothing of the adult.
+  auto resolved = [&](const SubjectSpec* arm) {
+    const bool newborn = (arm && arm->newborn) ? *arm->newborn : subject.newborn.value_or(false);
+    SubjectSpec s = newborn ? SubjectSpec{} : reference_subject();
+    s.override_with(subject);
+    if (arm) s.override_with(*arm);
+    return s;
+  };
   std::vector<ArmSpec> out;
   if (arms.empty()) {
-    out.push_back(ArmSpec{"main", doses, base, {file, 0}});
+    out.push_back(ArmSpec{"main", doses, resolved(nullptr), {file, 0}});
     return out;
   }
   for (const ArmSpec& a : arms) {
     ArmSpec merged = a;
     merged.doses = doses;
     merged.doses.insert(merged.doses.end(), a.doses.begin(), a.doses.end());
-    merged.subject = base;
-    merged.subject.override_with(a.subject);
+    merged.subject = resolved(&a.subject);
     out.push_back(std::move(merged));
   }
   return out;

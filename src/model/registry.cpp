@@ -37,7 +37,7 @@ class Pk1CmtModel final : public AdaptedModel<internal::Pk1Cmt, Model> {
         {"plasma_mk7_nmol_per_L", "nmol/L", "plasma menaquinone-7"}};
     return kOutputs;
   }
-  void compute_outputs(const double* y, double* out) const override {
+  void compute_outputs(double /*t_h*/, const double* y, double* out) const override {
     out[0] = plasma_mk7_nmol_per_L(y);
   }
   [[nodiscard]] DoseTarget dose_target(const DoseContext& dose) const override {
@@ -91,14 +91,15 @@ class VitKModel final : public AdaptedModel<internal::VitK, Model> {
          "hepatic vitamin K hydroquinone, the carboxylase cofactor (all forms)"},
         {"vkor_inhibition_fraction", "1", "fraction of VKOR activity blocked by anticoagulants"},
         {"plasma_s_warfarin_mg_per_L", "mg/L", "plasma S-warfarin"},
-        {"plasma_acenocoumarol_ug_per_L", "ug/L", "plasma acenocoumarol"}};
+        {"plasma_acenocoumarol_ug_per_L", "ug/L", "plasma acenocoumarol"},
+        {"body_weight_kg", "kg", "body weight (a newborn grows; an adult keeps the subject's)"},
+        {"feeding_k1_ug_per_d", "ug/d", "K1 drunk with breast milk or formula (newborn)"},
+        {"im_depot_k1_nmol", "nmol", "K1 left at an intramuscular injection site"}};
     return kOutputs;
   }
-  void set_subject(const SubjectCovariates& s) override {
-    VitK::set_subject(s.egfr, s.dialysis, s.vkorc1, s.cyp2c9);
-  }
-  void compute_outputs(const double* y, double* out) const override {
-    const double v = shared(VitK::kVPlasma);
+  void set_subject(const SubjectCovariates& s) override { VitK::set_subject(s); }
+  void compute_outputs(double t_h, const double* y, double* out) const override {
+    const double v = shared(VitK::kVPlasma) * size_ratio(t_h);
     for (std::size_t f = 0; f < VitK::kForms; ++f) {  // outputs 0-5: plasma, in form order
       out[f] = y[VitK::index(static_cast<VitK::Form>(f), VitK::kPlasma)] / v;
     }
@@ -125,11 +126,22 @@ class VitKModel final : public AdaptedModel<internal::VitK, Model> {
     for (std::size_t k = 0; k < VitK::kFactors; ++k)
       out[15 + k] = 100.0 * y[VitK::factor(static_cast<VitK::Factor>(k))];
     out[22] = vkor_inhibition(y);
-    out[23] = y[VitK::kCentralWarfarin] / shared(VitK::kV1Warfarin) * 308.333e-6;  // nmol/L->mg/L
-    out[24] = y[VitK::kBodyAcenocoumarol] / shared(VitK::kVAcenocoumarol) * 353.330e-3;  // ->ug/L
+    out[23] = y[VitK::kCentralWarfarin] / shared(VitK::kV1Warfarin) * ug_per_nmol_warfarin() *
+              1e-3;  // nmol/L -> mg/L
+    out[24] = y[VitK::kBodyAcenocoumarol] / shared(VitK::kVAcenocoumarol) *
+              ug_per_nmol_acenocoumarol();  // nmol/L -> ug/L
+    out[25] = body_weight_kg(t_h);
+    out[26] = feeding_k1_ug_per_d(t_h);
+    out[27] = y[VitK::kImDepotK1];
   }
   [[nodiscard]] DoseTarget dose_target(const DoseContext& dose) const override {
     const units::Substance& s = units::find_substance(dose.substance);
+    const bool vitamin = s.name == "K1" || s.name == "MK-4" || s.name == "MK-7" ||
+                         s.name == "MK-8" || s.name == "MK-9" || s.name == "DHP";
+    if (newborn() && !vitamin) {
+      throw InputError(fmt::format(
+          "substance '{}' for a newborn (rule: a newborn run takes vitamin K forms only)", s.name));
+    }
     if (s.name == "atorvastatin") {
       if (dose.route != Route::kOral) {
         throw InputError(
@@ -171,13 +183,15 @@ class VitKModel final : public AdaptedModel<internal::VitK, Model> {
                       dose.substance));
     }
     if (dose.route == Route::kIv) return {VitK::index(f, VitK::kPlasma), 1.0};
+    if (dose.route == Route::kIm && f == VitK::kK1) return {VitK::kImDepotK1, 1.0};
     if (dose.route == Route::kOral) {
       const VitK::Pool gut =
           dose.matrix == Matrix::kVegetable ? VitK::kGutFood : VitK::kGutSupplement;
       return {VitK::index(f, gut), absorbed_fraction(f, dose)};
     }
-    throw InputError(fmt::format("route {} for {} (rule: model vitk takes oral or IV doses)",
-                                 to_string(dose.route), s.name));
+    throw InputError(
+        fmt::format("route {} for {} (rule: model vitk takes oral or IV doses, and IM for K1)",
+                    to_string(dose.route), s.name));
   }
 };
 

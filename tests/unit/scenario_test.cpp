@@ -141,8 +141,10 @@ TEST(Scenario, OtherRules) {
       "name = \"x\"\nduration = \"1 d\"\n[[dose]]\nsubstance = \"warfarin\"\n"
       "amount = \"5 mg\"\nevery = \"1 d\"\n";
   expect_error(vka + "titrate_to_inr = 2.0\n", {"test.toml:7", "steady_state = true"});
-  expect_error("name = \"x\"\nduration = \"1 d\"\n[subject]\nnewborn = true\n",
-               {"test.toml:4", "not implemented yet"});
+  const std::string newborn = "name = \"x\"\nduration = \"1 d\"\n[subject]\nnewborn = true\n";
+  expect_error(newborn + "age = \"1 y\"\n", {"test.toml:5", "age", "starts at birth"});
+  expect_error(newborn + "body_weight = \"9 kg\"\n", {"test.toml:5", "2 to 5.5 kg"});
+  expect_error(newborn + "feeding = \"cow milk\"\n", {"test.toml:5", "breast milk"});
   expect_error(vka + "steady_state = true\ntitrate_to_inr = \"2\"\n",
                {"test.toml:8", "a number (INR has no unit)"});
   expect_error(vka + "steady_state = true\ntitrate_to_inr = 0.5\n", {"test.toml:8", "above 1"});

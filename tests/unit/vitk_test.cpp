@@ -49,6 +49,7 @@ TEST(VitK, MassBalanceAtRandomStates) {
       const auto form = static_cast<VitK::Form>(f);
       sum += dydt[VitK::hydroquinone(form)] + dydt[VitK::epoxide(form)];
     }
+    sum += dydt[VitK::kImDepotK1];  // the IM depot releases into plasma (eq. 29)
     EXPECT_NEAR(sum, -loss, 1e-9 * (1.0 + loss));
   }
   // Tissue K1 converts to tissue MK-4 one to one.
@@ -214,7 +215,7 @@ TEST(VitK, CarboxylationFollowsEquations15To19) {
   y[VitK::kMgpCarboxylated] = 0.6;
   y[VitK::kOcCarboxylated] = 0.8;
   std::vector<double> out(model->outputs().size());
-  model->compute_outputs(y.data(), out.data());
+  model->compute_outputs(0.0, y.data(), out.data());
   for (std::size_t k2 = 0; k2 < out.size(); ++k2) {
     const std::string& name = model->outputs()[k2].name;
     if (name == "dp_ucmgp_pmol_per_L") {
@@ -234,7 +235,7 @@ TEST(VitK, CarboxylationFollowsEquations15To19) {
 
 double output(const Model& model, const std::vector<double>& y, const std::string& name) {
   std::vector<double> out(model.outputs().size());
-  model.compute_outputs(y.data(), out.data());
+  model.compute_outputs(0.0, y.data(), out.data());
   for (std::size_t k = 0; k < out.size(); ++k) {
     if (model.outputs()[k].name == name) return out[k];
   }
@@ -369,6 +370,59 @@ TEST(VitK, TitrationReachesItsTargetOrSaysWhy) {
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.arms[0].solve.message.find("no amount of warfarin reaches it"), std::string::npos)
       << bad.arms[0].solve.message;
+}
+
+// A newborn (eq. 30-33): the birth state holds newborn_liver_k1 in the liver and its factors at
+// the birth fractions times the hepatic carboxylation; the size ratio and maturation follow
+// their closed forms; without feeding, mass balance holds with clearance scaled by
+// rs = s^allometric_rate_exponent and the maturing clearance.
+TEST(VitK, NewbornBirthStateAndScaling) {
+  const ParameterTable table = ParameterTable::builtin("vitk");
+  VitK m(table);
+  SubjectCovariates c;
+  c.newborn = true;
+  c.body_weight_kg = 3.5;
+  m.set_subject(c);
+  std::vector<double> y(VitK::kStateCount);
+  m.reset_state(y);
+  const double ug_per_nmol = 450.70 * 1e-3;
+  double liver = 0.0;
+  for (std::size_t f = 0; f < VitK::kForms; ++f) {
+    const auto form = static_cast<VitK::Form>(f);
+    liver +=
+        y[VitK::index(form, VitK::kLiver)] + y[VitK::hydroquinone(form)] + y[VitK::epoxide(form)];
+  }
+  EXPECT_NEAR(liver * ug_per_nmol, table.at("newborn_liver_k1").value, 1e-3);
+  const double c0 = m.liver_carboxylation(y[VitK::hydroquinone(VitK::kK1)] / (3.5 / 70.0));
+  EXPECT_NEAR(y[VitK::factor(VitK::kII)], table.at("factor_birth_ii").value * c0, 1e-12);
+  // Weight: 3.5 kg at birth, 3.5 (1 + gain (1 - e^-1)) at one time constant.
+  const double tau_h = table.at("growth_time").canonical();
+  EXPECT_NEAR(m.body_weight_kg(0.0), 3.5, 1e-9);
+  EXPECT_NEAR(m.body_weight_kg(tau_h),
+              3.5 * (1.0 + table.at("growth_gain").value * (1.0 - std::exp(-1.0))), 1e-9);
+  // Mass balance with the newborn's scaled clearance, at a random state 10 days after birth.
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<double> u(0.0, 10.0);
+  for (double& v : y) v = u(rng);
+  std::vector<double> dydt(y.size());
+  const double t = 240.0;
+  m.rhs(t, y.data(), dydt.data());
+  const double s = m.size_ratio(t);
+  const double rs = std::pow(s, table.at("allometric_rate_exponent").value);
+  const double cat = m.maturing(table.at("clearance_birth").value, t);
+  const std::array<std::string, 3> forms = {"k1", "mk4", "mk7"};
+  double loss = 0.0;
+  double sum = dydt[VitK::kImDepotK1];
+  for (std::size_t f = 0; f < VitK::kForms; ++f) {
+    const auto form = static_cast<VitK::Form>(f);
+    const std::string& pf = forms[VitK::kParamForm[f]];
+    loss += cat * rs * table.at("k_cat_" + pf).canonical() * y[VitK::index(form, VitK::kLiver)];
+    loss += rs * table.at("k_tcat_" + pf).canonical() * y[VitK::index(form, VitK::kTissue)];
+    for (std::size_t p = 0; p < VitK::kPools; ++p)
+      sum += dydt[VitK::index(form, static_cast<VitK::Pool>(p))];
+    sum += dydt[VitK::hydroquinone(form)] + dydt[VitK::epoxide(form)];
+  }
+  EXPECT_NEAR(sum, -loss, 1e-9 * (1.0 + loss));
 }
 
 }  // namespace

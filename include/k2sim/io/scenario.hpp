@@ -30,8 +30,9 @@ struct SubjectSpec {
   std::optional<double> height_cm;
   std::optional<double> egfr_mL_per_min_173;
   std::optional<bool> dialysis;
-  std::optional<std::string> vkorc1;  // "GG" | "GA" | "AA"
-  std::optional<std::string> cyp2c9;  // "*1/*1" ... "*3/*3"
+  std::optional<std::string> vkorc1;   // "GG" | "GA" | "AA"
+  std::optional<std::string> cyp2c9;   // "*1/*1" ... "*3/*3"
+  std::optional<std::string> feeding;  // newborn: "breast milk" | "formula" | "none"
 
   /// The covariates a model reads (omitted keys: the reference values).
   [[nodiscard]] SubjectCovariates covariates() const;
@@ -73,6 +74,7 @@ struct Scenario {
   std::string name;
   std::string model = "vitk";
   Initialize initialize = Initialize::kSteadyState;
+  bool initialize_given = false;  // the key was in the file (a newborn run ignores the default)
   double duration_h = 0.0;
   double output_interval_h = 24.0;
   SubjectSpec subject;  // the scenario's [subject] over the reference adult

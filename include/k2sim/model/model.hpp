@@ -55,6 +55,9 @@ struct SubjectCovariates {
   bool dialysis = false;
   std::string vkorc1 = "GG";     ///< VKORC1 -1639G>A genotype: GG, GA or AA
   std::string cyp2c9 = "*1/*1";  ///< CYP2C9 diplotype: *1/*1, *1/*2, *1/*3, *2/*2, *2/*3, *3/*3
+  bool newborn = false;          ///< a term newborn: the run starts at birth and the child grows
+  double body_weight_kg = 70.0;  ///< at the start of the run (a newborn: birth weight, 3.5 kg)
+  std::string feeding = "none";  ///< with newborn: "breast milk", "formula" or "none"
 };
 
 class Model : public OdeModel {
@@ -63,8 +66,9 @@ class Model : public OdeModel {
   virtual void set_subject(const SubjectCovariates& /*subject*/) {}
   [[nodiscard]] virtual std::string_view name() const = 0;
   [[nodiscard]] virtual const std::vector<OutputSpec>& outputs() const = 0;
-  /// Output values at state y (out has outputs().size() entries), in the catalogue's units.
-  virtual void compute_outputs(const double* y, double* out) const = 0;
+  /// Output values at time t_h (h from the start of the run) and state y (out has
+  /// outputs().size() entries), in the catalogue's units.
+  virtual void compute_outputs(double t_h, const double* y, double* out) const = 0;
   /// Target of a dose; throws InputError naming the substance and route the model cannot take.
   [[nodiscard]] virtual DoseTarget dose_target(const DoseContext& dose) const = 0;
 };

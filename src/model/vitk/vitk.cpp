@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 
+#include "k2sim/units/substances.hpp"
 #include "k2sim/units/units.hpp"
 
 namespace k2sim::internal {
@@ -43,7 +44,12 @@ std::vector<units::Dimension> dims() {
       d::volume(), d::volume() / d::time(), d::volume() / d::time(), d::mass_conc(),
       Dimension::none(), Dimension::none(), Dimension::none(), Dimension::none(), Dimension::none(),
       Dimension::none(), Dimension::none(), d::per_time(), Dimension::none(), d::volume(),
-      d::volume() / d::time(), d::mass_conc()};
+      d::volume() / d::time(), d::mass_conc(),
+      // eq. (29)-(33)
+      d::per_time(), d::mass(), Dimension::none(), Dimension::none(), d::time(), d::mass(),
+      Dimension::none(), Dimension::none(), Dimension::none(), Dimension::none(), Dimension::none(),
+      Dimension::none(), d::time(), d::mass_conc(), d::mass_conc(), d::volume() / d::time(),
+      d::time(), Dimension::none(), Dimension::none()};
   out.insert(out.end(), shared.begin(), shared.end());
   return out;
 }
@@ -57,30 +63,77 @@ std::vector<double> resolve_vitk(const ParameterTable& table) {
 }  // namespace
 
 VitK::VitK(const ParameterTable& table) : p_(resolve_vitk(table)) {
-  cl_warfarin_ = shared(kClWarfarin);
-  ic50_warfarin_ = shared(kIc50Warfarin);
-  set_subject(shared(kEgfrReference), false, "GG", "*1/*1");
+  // Molar masses (g/mol = ug/umol): nmol * (g/mol) / 1000 = ug.
+  ug_per_nmol_warfarin_ = units::find_substance("warfarin").mw_g_per_mol * 1e-3;
+  ug_per_nmol_acenocoumarol_ = units::find_substance("acenocoumarol").mw_g_per_mol * 1e-3;
+  ug_per_nmol_k1_ = units::find_substance("K1").mw_g_per_mol * 1e-3;
+  SubjectCovariates reference;
+  reference.egfr = shared(kEgfrReference);
+  set_subject(reference);
 }
 
-void VitK::set_subject(double egfr, bool dialysis, std::string_view vkorc1,
-                       std::string_view cyp2c9) {
+void VitK::set_subject(const SubjectCovariates& s) {
   // Eq. (19): dp-ucMGP is cleared partly by the kidney; its plasma level scales with the
   // inverse of its clearance relative to a subject with egfr_reference.
-  const double e = dialysis ? shared(kEgfrDialysis) : egfr;
+  const double e = s.dialysis ? shared(kEgfrDialysis) : s.egfr;
   const double fr = shared(kFRenalDpUcMgp);
   dp_ucmgp_renal_factor_ = 1.0 / ((1.0 - fr) + fr * e / shared(kEgfrReference));
   // Genotypes as ratios on S-warfarin clearance (CYP2C9) and on the VKOR IC50 (VKORC1).
   double cl_ratio = 1.0;
-  if (cyp2c9 == "*1/*2") cl_ratio = shared(kClRatioCyp2c9_12);
-  if (cyp2c9 == "*1/*3") cl_ratio = shared(kClRatioCyp2c9_13);
-  if (cyp2c9 == "*2/*2") cl_ratio = shared(kClRatioCyp2c9_22);
-  if (cyp2c9 == "*2/*3") cl_ratio = shared(kClRatioCyp2c9_23);
-  if (cyp2c9 == "*3/*3") cl_ratio = shared(kClRatioCyp2c9_33);
+  if (s.cyp2c9 == "*1/*2") cl_ratio = shared(kClRatioCyp2c9_12);
+  if (s.cyp2c9 == "*1/*3") cl_ratio = shared(kClRatioCyp2c9_13);
+  if (s.cyp2c9 == "*2/*2") cl_ratio = shared(kClRatioCyp2c9_22);
+  if (s.cyp2c9 == "*2/*3") cl_ratio = shared(kClRatioCyp2c9_23);
+  if (s.cyp2c9 == "*3/*3") cl_ratio = shared(kClRatioCyp2c9_33);
   double ic50_ratio = 1.0;
-  if (vkorc1 == "GA") ic50_ratio = shared(kIc50RatioVkorc1GA);
-  if (vkorc1 == "AA") ic50_ratio = shared(kIc50RatioVkorc1AA);
+  if (s.vkorc1 == "GA") ic50_ratio = shared(kIc50RatioVkorc1GA);
+  if (s.vkorc1 == "AA") ic50_ratio = shared(kIc50RatioVkorc1AA);
   cl_warfarin_ = shared(kClWarfarin) * cl_ratio;
   ic50_warfarin_ = shared(kIc50Warfarin) * ic50_ratio;
+  // Eq. (30)-(31): the newborn's size and feeding.
+  newborn_ = s.newborn;
+  body_weight_kg_ = s.body_weight_kg;
+  birth_size_ = newborn_ ? s.body_weight_kg * 1e9 / shared(kWeightReference) : 1.0;
+  double ug_per_l = 0.0;
+  if (newborn_ && s.feeding == "breast milk") ug_per_l = shared(kBreastMilkK1);
+  if (newborn_ && s.feeding == "formula") ug_per_l = shared(kFormulaK1);
+  feeding_ug_per_h_ = ug_per_l * shared(kMilkVolume);
+  // Milk is a meal: the absorbed fraction of a supplement taken with a standard meal.
+  feeding_rate_ = feeding_ug_per_h_ / ug_per_nmol_k1_ * absorbed_fraction(kK1, DoseContext{});
+}
+
+double VitK::feeding_k1_ug_per_d(double t_h) const {
+  return 24.0 * feeding_ug_per_h_ * (1.0 - std::exp(-t_h / shared(kMilkRampTime)));
+}
+
+void VitK::reset_state(std::span<double> y) const {
+  for (double& v : y) v = 0.0;
+  if (!newborn_) return;
+  // Eq. (33): the birth state. The newborn liver holds newborn_liver_k1 (no menaquinones); plasma,
+  // tissue and the hepatic cycle are at the steady state a constant placental supply would give
+  // with that store (all rate constants scale alike, so the adult ratios hold).
+  const double total = shared(kNewbornLiverK1) / ug_per_nmol_k1_;
+  const double q_to_h = shared(kKVkorQuinone) / shared(kKHydroquinoneOxidation);
+  const double q_to_x = shared(kKVkorQuinone) / shared(kKVkorEpoxide);
+  const double quinone = total / (1.0 + q_to_h + q_to_x);
+  const double plasma =
+      quinone * (form(kK1, kKlp) + shared(kClearanceBirth) * form(kK1, kKcat)) / form(kK1, kKpl);
+  const double tissue = shared(kClearanceBirth) * form(kK1, kKpt) * plasma /
+                        (form(kK1, kKtp) + form(kK1, kKtcat) + shared(kKUbiad1));
+  y[index(kK1, kLiver)] = quinone;
+  y[hydroquinone(kK1)] = quinone * q_to_h;
+  y[epoxide(kK1)] = quinone * q_to_x;
+  y[index(kK1, kPlasma)] = plasma;
+  y[index(kK1, kTissue)] = tissue;
+  const double h = shared(kHillCarboxylation);
+  const double e_h = std::pow(tissue / birth_size_, h);
+  y[kMgpCarboxylated] = e_h / (std::pow(shared(kEc50Mgp), h) + e_h);
+  y[kOcCarboxylated] = e_h / (std::pow(shared(kEc50Oc), h) + e_h);
+  const double c = liver_carboxylation(y[hydroquinone(kK1)] / birth_size_);
+  for (std::size_t k = 0; k < kFactors; ++k) {
+    const auto fk = static_cast<Factor>(k);
+    y[factor(fk)] = factor_capacity(fk, 0.0) * c;
+  }
 }
 
 double VitK::inr(const double* y) const {
@@ -109,6 +162,8 @@ double VitK::meal_fat_g(const DoseContext& dose) const {
 }
 
 double VitK::absorbed_fraction(Form f, const DoseContext& dose) const {
+  // Eq. (31): a newborn absorbs one fraction whatever the meal (milk) or preparation.
+  if (newborn_) return shared(kFAbsNewborn);
   // Eq. (12): F = f_abs_form * m_matrix * h(fat) / h(standard meal), with
   // h(g) = fat_fasting + (1 - fat_fasting) * g^n / (g50^n + g^n).
   const double g50 = shared(kFatHalf) * 1e-6;

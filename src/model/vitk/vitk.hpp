@@ -14,6 +14,7 @@
 
 namespace k2sim::internal {
 
+using std::exp;
 using std::pow;
 
 class VitK {
@@ -54,7 +55,10 @@ class VitK {
   static constexpr std::size_t kPeripheralWarfarin = kCentralWarfarin + 1;
   static constexpr std::size_t kGutAcenocoumarol = kPeripheralWarfarin + 1;
   static constexpr std::size_t kBodyAcenocoumarol = kGutAcenocoumarol + 1;
-  static constexpr std::size_t kStateCount = kBodyAcenocoumarol + 1;
+  // K1 injected intramuscularly stays in a depot at the injection site and is released into
+  // plasma (eq. 29), nmol.
+  static constexpr std::size_t kImDepotK1 = kBodyAcenocoumarol + 1;
+  static constexpr std::size_t kStateCount = kImDepotK1 + 1;
   static constexpr std::array<std::string_view, kStateCount> kStateNames = {
       "gut_supp_k1_nmol",
       "gut_food_k1_nmol",
@@ -112,7 +116,8 @@ class VitK {
       "central_s_warfarin_nmol",
       "peripheral_s_warfarin_nmol",
       "gut_acenocoumarol_nmol",
-      "body_acenocoumarol_nmol"};
+      "body_acenocoumarol_nmol",
+      "im_depot_k1_nmol"};
   static constexpr std::size_t index(Form f, Pool p) {
     return static_cast<std::size_t>(f) * kPools + static_cast<std::size_t>(p);
   }
@@ -194,6 +199,26 @@ class VitK {
     kVAcenocoumarol,     // acenocoumarol volume of distribution, L
     kClAcenocoumarol,    // acenocoumarol clearance, L/h
     kIc50Acenocoumarol,  // acenocoumarol at half VKOR inhibition, ug/L
+    // Eq. (29)-(33): the intramuscular depot and the newborn.
+    kKImK1,            // release rate constant of an intramuscular K1 depot, 1/h
+    kWeightReference,  // body weight the adult parameters refer to, kg
+    kAllometricRate,   // exponent of the size ratio on first-order rate constants, 1
+    kGrowthGain,       // weight gain of a child relative to birth weight, at plateau, 1
+    kGrowthTime,       // time constant of that gain, h
+    kNewbornLiverK1,   // hepatic vitamin K1 at birth (no prophylaxis), ug
+    kFactorBirthII,    // clotting factor synthesis at birth relative to adults, 1
+    kFactorBirthVII,
+    kFactorBirthIX,
+    kFactorBirthX,
+    kFactorBirthProteinC,
+    kFactorBirthProteinS,
+    kFactorMaturationTime,  // time constant of the maturation of the newborn liver, h
+    kBreastMilkK1,          // phylloquinone in mature breast milk, ug/L
+    kFormulaK1,             // phylloquinone in infant formula, ug/L
+    kMilkVolume,            // milk or formula drunk per day once feeding is established, L/h
+    kMilkRampTime,          // time constant of the rise of milk intake after birth, h
+    kClearanceBirth,        // vitamin K clearance from plasma at birth relative to adults, 1
+    kFAbsNewborn,           // absorbed fraction of oral vitamin K in a newborn, 1
     kSharedParams
   };
   static constexpr std::array<std::string_view, kSharedParams> kSharedParamNames = {
@@ -256,7 +281,26 @@ class VitK {
       "f_acenocoumarol",
       "v_acenocoumarol",
       "cl_acenocoumarol",
-      "ic50_acenocoumarol"};
+      "ic50_acenocoumarol",
+      "k_im_k1",
+      "weight_reference",
+      "allometric_rate_exponent",
+      "growth_gain",
+      "growth_time",
+      "newborn_liver_k1",
+      "factor_birth_ii",
+      "factor_birth_vii",
+      "factor_birth_ix",
+      "factor_birth_x",
+      "factor_birth_pc",
+      "factor_birth_ps",
+      "factor_maturation_time",
+      "breast_milk_k1",
+      "formula_k1",
+      "milk_volume",
+      "milk_ramp_time",
+      "clearance_birth",
+      "f_abs_newborn"};
 
   explicit VitK(const ParameterTable& table);
 
@@ -266,8 +310,19 @@ class VitK {
   [[nodiscard]] double shared(SharedParam p) const { return p_[kParamForms * kFormParams + p]; }
 
   template <class T>
-  void rhs(T /*t_h*/, const T* y, T* dydt) const {
-    const double v = shared(kVPlasma);
+  void rhs(T t_h, const T* y, T* dydt) const {
+    // Eq. (30): a newborn's volumes and amount thresholds scale with its size ratio s (weight
+    // over the reference adult's), its first-order rate constants with s^allometric_rate_exponent.
+    // An adult run keeps the reference values (s = 1).
+    T size = 1.0;
+    T rs = 1.0;
+    T cat = 1.0;  // eq. (32): a newborn's vitamin K clearance matures like its factor synthesis
+    if (newborn_) {
+      size = size_ratio(t_h);
+      rs = pow(size, shared(kAllometricRate));
+      cat = maturing(shared(kClearanceBirth), t_h);
+    }
+    const T v = shared(kVPlasma) * size;
     for (std::size_t fi = 0; fi < kForms; ++fi) {
       const auto f = static_cast<Form>(fi);
       const T& gut_s = y[index(f, kGutSupplement)];
@@ -275,16 +330,16 @@ class VitK {
       const T& plasma = y[index(f, kPlasma)];
       const T& liver = y[index(f, kLiver)];
       const T& tissue = y[index(f, kTissue)];
-      const double ka = form(f, kKa);
+      const T ka = form(f, kKa) * rs;
       const T j_abs_supplement = ka * gut_s;                   // eq. (4)
       const T j_abs_food = ka / shared(kFoodSlowing) * gut_f;  // eq. (5)
       const T conc = plasma / v;
-      const T j_uptake = form(f, kKpl) * plasma / (1.0 + conc / form(f, kKmPl));  // eq. (6)
-      const T j_release = form(f, kKlp) * liver;                                  // eq. (7)
-      const T j_catabolism = form(f, kKcat) * liver;                              // eq. (8)
-      const T j_to_tissue = form(f, kKpt) * plasma;                               // eq. (9)
-      const T j_from_tissue = form(f, kKtp) * tissue;                             // eq. (9)
-      const T j_tissue_catabolism = form(f, kKtcat) * tissue;                     // eq. (10)
+      const T j_uptake = rs * form(f, kKpl) * plasma / (1.0 + conc / form(f, kKmPl));  // eq. (6)
+      const T j_release = rs * form(f, kKlp) * liver;                                  // eq. (7)
+      const T j_catabolism = cat * rs * form(f, kKcat) * liver;                        // eq. (8)
+      const T j_to_tissue = cat * rs * form(f, kKpt) * plasma;                         // eq. (9)
+      const T j_from_tissue = rs * form(f, kKtp) * tissue;                             // eq. (9)
+      const T j_tissue_catabolism = rs * form(f, kKtcat) * tissue;                     // eq. (10)
       dydt[index(f, kGutSupplement)] = -j_abs_supplement;
       dydt[index(f, kGutFood)] = -j_abs_food;
       dydt[index(f, kPlasma)] =
@@ -301,7 +356,15 @@ class VitK {
     const T c_statin = y[kBodyStatin] / shared(kVStatin);
     const T ggpp_factor =
         1.0 - shared(kStatinGgppEffect) * c_statin / (shared(kIc50Statin) + c_statin);
-    const T j_ubiad1 = shared(kKUbiad1) * ggpp_factor * y[index(kK1, kTissue)];  // eq. (11)
+    const T j_ubiad1 = rs * shared(kKUbiad1) * ggpp_factor * y[index(kK1, kTissue)];  // eq. (11)
+    // Eq. (29): the intramuscular K1 depot releases into plasma; eq. (31): a newborn's milk or
+    // formula brings K1 into the gut at a rate that rises as feeding is established.
+    const T j_im = rs * shared(kKImK1) * y[kImDepotK1];
+    dydt[kImDepotK1] = -j_im;
+    dydt[index(kK1, kPlasma)] += j_im;
+    if (feeding_rate_ > 0.0) {
+      dydt[index(kK1, kGutFood)] += feeding_rate_ * (1.0 - exp(-t_h / shared(kMilkRampTime)));
+    }
     dydt[index(kK1, kTissue)] -= j_ubiad1;
     dydt[index(kMk4, kTissue)] += j_ubiad1;
 
@@ -317,7 +380,7 @@ class VitK {
     if (!(exposure > 0.0)) exposure = 0.0;  // round-off below 0 would make pow() NaN
     // Eq. (16)-(17): carboxylated fractions relax to an exposure-response target with turnover.
     const double h = shared(kHillCarboxylation);
-    const T e_h = pow(exposure, h);
+    const T e_h = pow(exposure / size, h);
     const T target_mgp = e_h / (std::pow(shared(kEc50Mgp), h) + e_h);
     const T target_oc = e_h / (std::pow(shared(kEc50Oc), h) + e_h);
     dydt[kMgpCarboxylated] = shared(kKMgpTurnover) * (target_mgp - y[kMgpCarboxylated]);
@@ -340,9 +403,9 @@ class VitK {
     T cofactor = 0.0;  // eq. (23): hepatic hydroquinone weighted by cofactor activity
     for (std::size_t fi = 0; fi < kForms; ++fi) {
       const auto f = static_cast<Form>(fi);
-      const T j_reduction = shared(kKVkorQuinone) * (1.0 - inhibition) * y[index(f, kLiver)];
-      const T j_oxidation = shared(kKHydroquinoneOxidation) * y[hydroquinone(f)];
-      const T j_epoxide = shared(kKVkorEpoxide) * (1.0 - inhibition) * y[epoxide(f)];
+      const T j_reduction = rs * shared(kKVkorQuinone) * (1.0 - inhibition) * y[index(f, kLiver)];
+      const T j_oxidation = rs * shared(kKHydroquinoneOxidation) * y[hydroquinone(f)];
+      const T j_epoxide = rs * shared(kKVkorEpoxide) * (1.0 - inhibition) * y[epoxide(f)];
       dydt[index(f, kLiver)] += j_epoxide - j_reduction;
       dydt[hydroquinone(f)] = j_reduction - j_oxidation;
       dydt[epoxide(f)] = j_oxidation - j_epoxide;
@@ -351,21 +414,54 @@ class VitK {
     // Eq. (23)-(24): factors are made carboxylated in proportion to the hepatic carboxylation
     // fraction and eliminated with their own half-lives; 1 = the fully carboxylated normal level.
     if (!(cofactor > 0.0)) cofactor = 0.0;
-    const double hl = shared(kHillLiver);
-    const T c_h = pow(cofactor, hl);
-    const T carboxylated = c_h / (std::pow(shared(kEc50Liver), hl) + c_h);
+    const T carboxylated = liver_carboxylation(cofactor / size);
     for (std::size_t k = 0; k < kFactors; ++k) {
+      const auto fk = static_cast<Factor>(k);
       const double kdeg = shared(static_cast<SharedParam>(kKDegII + k));
-      dydt[factor(static_cast<Factor>(k))] =
-          kdeg * (carboxylated - y[factor(static_cast<Factor>(k))]);
+      // Eq. (32): a newborn's liver makes each factor at a fraction of the adult rate that
+      // matures towards 1.
+      const T capacity = newborn_ ? factor_capacity(fk, t_h) : T(1.0);
+      dydt[factor(fk)] = kdeg * (capacity * carboxylated - y[factor(fk)]);
     }
   }
+
+  /// Eq. (23): carboxylated fraction made by the liver at hepatic cofactor c (nmol, per
+  /// reference-adult size).
+  template <class T>
+  [[nodiscard]] T liver_carboxylation(T c) const {
+    const double hl = shared(kHillLiver);
+    const T c_h = pow(c, hl);
+    return c_h / (std::pow(shared(kEc50Liver), hl) + c_h);
+  }
+  /// Eq. (30): body weight over the reference adult's (1 for an adult run).
+  template <class T>
+  [[nodiscard]] T size_ratio(T t_h) const {
+    if (!newborn_) return T(1.0);
+    return birth_size_ * (1.0 + shared(kGrowthGain) * (1.0 - exp(-t_h / shared(kGrowthTime))));
+  }
+  /// Eq. (32): factor synthesis relative to adults at time t_h after birth.
+  template <class T>
+  [[nodiscard]] T factor_capacity(Factor k, T t_h) const {
+    return maturing(shared(static_cast<SharedParam>(kFactorBirthII + static_cast<std::size_t>(k))),
+                    t_h);
+  }
+  /// Eq. (32): a liver function at `at_birth` of the adult's, maturing towards 1.
+  template <class T>
+  [[nodiscard]] T maturing(double at_birth, T t_h) const {
+    return 1.0 - (1.0 - at_birth) * exp(-t_h / shared(kFactorMaturationTime));
+  }
+  /// Body weight at time t_h, kg.
+  [[nodiscard]] double body_weight_kg(double t_h) const {
+    return newborn_ ? size_ratio(t_h) * shared(kWeightReference) * 1e-9 : body_weight_kg_;
+  }
+  /// K1 drunk with milk or formula at time t_h, ug/d (0 unless a fed newborn).
+  [[nodiscard]] double feeding_k1_ug_per_d(double t_h) const;
 
   /// Fraction of VKOR activity inhibited by the anticoagulants (eq. 28): competitive occupancy.
   template <class T>
   [[nodiscard]] T vkor_inhibition(const T* y) const {
-    const T cw = y[kCentralWarfarin] / shared(kV1Warfarin) * kWarfarinUgPerNmol;
-    const T ca = y[kBodyAcenocoumarol] / shared(kVAcenocoumarol) * kAcenocoumarolUgPerNmol;
+    const T cw = y[kCentralWarfarin] / shared(kV1Warfarin) * ug_per_nmol_warfarin_;
+    const T ca = y[kBodyAcenocoumarol] / shared(kVAcenocoumarol) * ug_per_nmol_acenocoumarol_;
     const T occupancy = cw / ic50_warfarin_ + ca / shared(kIc50Acenocoumarol);
     return occupancy / (1.0 + occupancy);
   }
@@ -381,14 +477,17 @@ class VitK {
   /// Eq. (19): plasma dp-ucMGP scale relative to a subject with egfr_reference.
   [[nodiscard]] double dp_ucmgp_renal_factor() const { return dp_ucmgp_renal_factor_; }
 
-  /// Subject covariates: eGFR (L/h/1.73m2), dialysis, warfarin genotypes ("GG", "*1/*3").
-  void set_subject(double egfr, bool dialysis, std::string_view vkorc1, std::string_view cyp2c9);
+  /// Subject covariates (eGFR in L/h/1.73m2, genotypes "GG", "*1/*3", newborn and feeding).
+  void set_subject(const SubjectCovariates& s);
+  [[nodiscard]] bool newborn() const { return newborn_; }
+  /// Molar masses of the anticoagulants, ug/nmol (from the substance table).
+  [[nodiscard]] double ug_per_nmol_warfarin() const { return ug_per_nmol_warfarin_; }
+  [[nodiscard]] double ug_per_nmol_acenocoumarol() const { return ug_per_nmol_acenocoumarol_; }
 
-  // The state before any dose: no vitamin K or drug anywhere, so no carboxylated protein either
-  // (the undosed equilibrium); background intake comes from steady-state doses or the diet.
-  static void reset_state(std::span<double> y) {
-    for (double& v : y) v = 0.0;
-  }
+  // The state before any dose. An adult: no vitamin K or drug anywhere, so no carboxylated
+  // protein either (the undosed equilibrium); background intake comes from steady-state doses or
+  // the diet. A newborn: its birth state (eq. 33).
+  void reset_state(std::span<double> y) const;
 
   /// Eq. (12): the fraction of an oral dose absorbed, by matrix and meal fat.
   [[nodiscard]] double absorbed_fraction(Form f, const DoseContext& dose) const;
@@ -396,14 +495,19 @@ class VitK {
   [[nodiscard]] double meal_fat_g(const DoseContext& dose) const;
 
  private:
-  // Molar masses (g/mol = ug/umol): nmol/L * (g/mol) / 1000 = ug/L.
-  static constexpr double kWarfarinUgPerNmol = 308.333e-3;
-  static constexpr double kAcenocoumarolUgPerNmol = 353.330e-3;
   std::vector<double> p_;  // canonical units
   // Subject-specific values (set_subject), starting at the reference subject's.
   double cl_warfarin_ = 0.0;
   double ic50_warfarin_ = 1.0;
   double dp_ucmgp_renal_factor_ = 1.0;
+  double ug_per_nmol_warfarin_ = 0.0;
+  double ug_per_nmol_acenocoumarol_ = 0.0;
+  double ug_per_nmol_k1_ = 0.0;
+  double body_weight_kg_ = 70.0;
+  bool newborn_ = false;
+  double birth_size_ = 1.0;        // birth weight over weight_reference
+  double feeding_rate_ = 0.0;      // K1 absorbed from milk or formula once established, nmol/h
+  double feeding_ug_per_h_ = 0.0;  // K1 drunk, ug/h
 };
 
 }  // namespace k2sim::internal
