@@ -17,6 +17,7 @@
 #include "k2sim/io/run.hpp"
 #include "k2sim/io/scenario.hpp"
 #include "k2sim/model/model.hpp"
+#include "k2sim/units/substances.hpp"
 #include "model/vitk/vitk.hpp"
 
 namespace k2sim {
@@ -385,7 +386,7 @@ TEST(VitK, NewbornBirthStateAndScaling) {
   m.set_subject(c);
   std::vector<double> y(VitK::kStateCount);
   m.reset_state(y);
-  const double ug_per_nmol = 450.70 * 1e-3;
+  const double ug_per_nmol = units::find_substance("K1").mw_g_per_mol * 1e-3;
   double liver = 0.0;
   for (std::size_t f = 0; f < VitK::kForms; ++f) {
     const auto form = static_cast<VitK::Form>(f);
