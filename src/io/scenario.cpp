@@ -37,6 +37,8 @@ SubjectCovariates SubjectSpec::covariates() const {
   c.vkorc1 = vkorc1.value_or("GG");
   c.cyp2c9 = cyp2c9.value_or("*1/*1");
   c.newborn = newborn.value_or(false);
+  // Without a weight: a term newborn of 3.5 kg (assumed; WHO median birth weights are 3.2 kg for
+  // girls and 3.3 kg for boys), or the model's reference adult (70 kg, weight_reference).
   c.body_weight_kg = body_weight_kg.value_or(c.newborn ? 3.5 : 70.0);
   c.feeding = feeding.value_or("none");
   return c;

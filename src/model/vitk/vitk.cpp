@@ -93,17 +93,17 @@ void VitK::set_subject(const SubjectCovariates& s) {
   // Eq. (30)-(31): the newborn's size and feeding.
   newborn_ = s.newborn;
   body_weight_kg_ = s.body_weight_kg;
-  birth_size_ = newborn_ ? s.body_weight_kg * 1e9 / shared(kWeightReference) : 1.0;
+  birth_size_ = newborn_ ? s.body_weight_kg * 1e9 / shared(kWeightReference) : 1.0;  // kg -> ug
   double ug_per_l = 0.0;
   if (newborn_ && s.feeding == "breast milk") ug_per_l = shared(kBreastMilkK1);
   if (newborn_ && s.feeding == "formula") ug_per_l = shared(kFormulaK1);
   feeding_ug_per_h_ = ug_per_l * shared(kMilkVolume);
-  // Milk is a meal: the absorbed fraction of a supplement taken with a standard meal.
+  // A newborn absorbs f_abs_newborn of it (eq. 31; absorbed_fraction reads newborn_).
   feeding_rate_ = feeding_ug_per_h_ / ug_per_nmol_k1_ * absorbed_fraction(kK1, DoseContext{});
 }
 
 double VitK::feeding_k1_ug_per_d(double t_h) const {
-  return 24.0 * feeding_ug_per_h_ * (1.0 - std::exp(-t_h / shared(kMilkRampTime)));
+  return 24.0 * feeding_ug_per_h_ * milk_fraction(t_h);
 }
 
 void VitK::reset_state(std::span<double> y) const {

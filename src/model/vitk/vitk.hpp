@@ -362,9 +362,7 @@ class VitK {
     const T j_im = rs * shared(kKImK1) * y[kImDepotK1];
     dydt[kImDepotK1] = -j_im;
     dydt[index(kK1, kPlasma)] += j_im;
-    if (feeding_rate_ > 0.0) {
-      dydt[index(kK1, kGutFood)] += feeding_rate_ * (1.0 - exp(-t_h / shared(kMilkRampTime)));
-    }
+    if (feeding_rate_ > 0.0) dydt[index(kK1, kGutFood)] += feeding_rate_ * milk_fraction(t_h);
     dydt[index(kK1, kTissue)] -= j_ubiad1;
     dydt[index(kMk4, kTissue)] += j_ubiad1;
 
@@ -450,7 +448,12 @@ class VitK {
   [[nodiscard]] T maturing(double at_birth, T t_h) const {
     return 1.0 - (1.0 - at_birth) * exp(-t_h / shared(kFactorMaturationTime));
   }
-  /// Body weight at time t_h, kg.
+  /// Eq. (31): milk drunk at time t_h after birth, as a fraction of milk_volume.
+  template <class T>
+  [[nodiscard]] T milk_fraction(T t_h) const {
+    return 1.0 - exp(-t_h / shared(kMilkRampTime));
+  }
+  /// Body weight at time t_h, kg (canonical masses are in ug).
   [[nodiscard]] double body_weight_kg(double t_h) const {
     return newborn_ ? size_ratio(t_h) * shared(kWeightReference) * 1e-9 : body_weight_kg_;
   }
