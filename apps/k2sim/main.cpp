@@ -319,7 +319,9 @@ int main(int argc, char** argv) {
   calibrate->add_option("--targets", copt.targets, "fit only to these targets (comma-separated)")
       ->delimiter(',');
   calibrate->add_flag("--dry-run", dry_run, "fit and print, but leave the table unchanged");
-  calibrate->add_flag("--no-profiles", no_profiles, "skip the profile-likelihood intervals");
+  calibrate->add_flag(
+      "--no-profiles", no_profiles,
+      "skip the profile-likelihood intervals (the refitted parameters' old ones are cleared)");
 
   try {
     app.parse(argc, argv);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -118,7 +119,9 @@ struct Minimum {
 };
 
 // BOBYQA over the free parameters except `fixed` (index into free, or -1), from x0.
-Minimum minimise(const Objective& obj, std::vector<double> x0, int fixed, int max_evals) {
+// With `progress`, prints the best objective every 10 evaluations on stderr.
+Minimum minimise(const Objective& obj, std::vector<double> x0, int fixed, int max_evals,
+                 bool progress = false) {
   const std::size_t n = x0.size();
   std::vector<std::size_t> active;
   for (std::size_t i = 0; i < n; ++i) {
@@ -137,6 +140,14 @@ Minimum minimise(const Objective& obj, std::vector<double> x0, int fixed, int ma
   }
   opt.set_lower_bounds(lb);
   opt.set_upper_bounds(ub);
+  // First steps: a factor of e^0.5 for a log-scaled parameter, a tenth of the range otherwise
+  // (NLopt's default, a quarter of the range, jumps decades on wide log bounds).
+  std::vector<double> step;
+  for (std::size_t k = 0; k < active.size(); ++k) {
+    const double range = ub[k] - lb[k];
+    step.push_back(obj.free()[active[k]].log_scale ? std::min(0.5, 0.25 * range) : 0.1 * range);
+  }
+  opt.set_initial_step(step);
   opt.set_maxeval(max_evals);
   opt.set_xtol_rel(1e-5);
   opt.set_ftol_abs(1e-6);
@@ -145,7 +156,9 @@ Minimum minimise(const Objective& obj, std::vector<double> x0, int fixed, int ma
     std::vector<double> full;
     const std::vector<std::size_t>* active;
     int evals = 0;
-  } data{&obj, x0, &active, 0};
+    bool progress = false;
+    double best = std::numeric_limits<double>::infinity();
+  } data{&obj, x0, &active, 0, progress};
   opt.set_min_objective(
       [](const std::vector<double>& x_active, std::vector<double>&, void* d) {
         auto* state = static_cast<Data*>(d);
@@ -153,7 +166,13 @@ Minimum minimise(const Objective& obj, std::vector<double> x0, int fixed, int ma
           state->full[(*state->active)[k]] = x_active[k];
         }
         ++state->evals;
-        return (*state->obj)(state->full);
+        const double f = (*state->obj)(state->full);
+        state->best = std::min(state->best, f);
+        if (state->progress && state->evals % 10 == 0) {
+          fmt::print(stderr, "  {} evaluations, best objective {:.4g}\n", state->evals,
+                     state->best);
+        }
+        return f;
       },
       &data);
   double f = 0.0;
@@ -225,10 +244,9 @@ void write_table(const std::string& path, const std::map<std::string, Calibrated
     const auto it = values.find(f[0]);
     if (it != values.end()) {
       f[1] = format_value(it->second.value);
-      if (intervals) {
-        f[5] = format_value(it->second.ci_low);
-        f[6] = format_value(it->second.ci_high);
-      }
+      // Without profiles the old interval no longer belongs to the new value: it is cleared.
+      f[5] = intervals ? format_value(it->second.ci_low) : "";
+      f[6] = intervals ? format_value(it->second.ci_high) : "";
     }
     for (std::size_t k = 0; k < f.size(); ++k) out << (k ? "," : "") << csv_field(f[k]);
     out << "\n";
@@ -303,8 +321,8 @@ CalibrationResult calibrate(const CalibrationOptions& options) {
                options.module, fit.size(), result.objective_start);
   }
   // Two passes of BOBYQA (the second restarts its trust region from the first's optimum).
-  Minimum best = minimise(obj, x0, -1, options.max_evaluations);
-  Minimum second = minimise(obj, best.x, -1, options.max_evaluations / 2);
+  Minimum best = minimise(obj, x0, -1, options.max_evaluations, !options.quiet);
+  Minimum second = minimise(obj, best.x, -1, options.max_evaluations / 2, !options.quiet);
   second.evaluations += best.evaluations;
   if (second.f <= best.f) best = second;
   result.objective_end = best.f;

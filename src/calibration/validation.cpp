@@ -96,9 +96,9 @@ Statistic read_statistic(const nlohmann::json& j, const std::string& where) {
 
 Statistic read_statistic_unchecked(const nlohmann::json& j, const std::string& where) {
   static const std::set<std::string> kKeys = {
-      "kind",    "output", "arm",         "from",      "to",         "at",        "fraction",
-      "samples", "unit",   "substance",   "offset",    "scale",      "numerator", "denominator",
-      "arms",    "doses",  "baseline_at", "threshold", "effect_unit"};
+      "kind",    "output", "arm",         "from",      "to",          "at",        "fraction",
+      "samples", "unit",   "substance",   "offset",    "scale",       "numerator", "denominator",
+      "arms",    "doses",  "baseline_at", "threshold", "effect_unit", "of",        "minus"};
   static const std::set<std::string> kKinds = {"value_at",
                                                "max",
                                                "tmax",
@@ -109,6 +109,7 @@ Statistic read_statistic_unchecked(const nlohmann::json& j, const std::string& w
                                                "time_to_fraction",
                                                "ratio",
                                                "percent_change",
+                                               "difference",
                                                "lowest_dose"};
   if (!j.is_object()) throw InputError(fmt::format("{}: statistic must be a table", where));
   for (const auto& [k, v] : j.items()) {
@@ -145,6 +146,28 @@ Statistic read_statistic_unchecked(const nlohmann::json& j, const std::string& w
     s.denominator = std::make_shared<Statistic>(
         read_statistic_unchecked(j["denominator"], where + ".denominator"));
     return s;
+  }
+  if (s.kind == "difference") {
+    if (!j.contains("of") || !j.contains("minus")) {
+      throw InputError(fmt::format("{}: a difference needs 'of' and 'minus' tables", where));
+    }
+    s.numerator = std::make_shared<Statistic>(read_statistic_unchecked(j["of"], where + ".of"));
+    s.denominator =
+        std::make_shared<Statistic>(read_statistic_unchecked(j["minus"], where + ".minus"));
+    if (s.numerator->unit != s.unit || s.denominator->unit != s.unit) {
+      throw InputError(fmt::format(
+          "{}: difference of '{}' minus '{}' in '{}' (rule: of, minus and the difference share "
+          "one unit)",
+          where, s.numerator->unit, s.denominator->unit, s.unit));
+    }
+    return s;
+  }
+  for (const char* key : {"numerator", "denominator", "of", "minus"}) {
+    if (j.contains(key)) {
+      throw InputError(
+          fmt::format("{}: '{}' belongs to a ratio, percent_change or difference, not to kind '{}'",
+                      where, key, s.kind));
+    }
   }
   s.output = j.value("output", "");
   if (s.output.empty()) throw InputError(fmt::format("{}: missing 'output'", where));
@@ -305,6 +328,11 @@ double compute_statistic(const Statistic& s, const RunResult& run, const std::st
     const double num = compute_statistic(*s.numerator, run, where);
     const double den = compute_statistic(*s.denominator, run, where);
     const double value = s.kind == "ratio" ? num / den : 100.0 * (num / den - 1.0);
+    return value * s.scale + s.offset;
+  }
+  if (s.kind == "difference") {
+    const double value =
+        compute_statistic(*s.numerator, run, where) - compute_statistic(*s.denominator, run, where);
     return value * s.scale + s.offset;
   }
   if (s.kind == "lowest_dose") {

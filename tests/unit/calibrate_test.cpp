@@ -65,6 +65,13 @@ TEST(Calibrate, RecoversAKnownAbsorptionRate) {
   EXPECT_NEAR(t2.at("ka_mk7").value, r.parameters[0].value, 1e-5 * ka);
   ASSERT_TRUE(t2.at("ka_mk7").ci_low.has_value());
   EXPECT_EQ(t2.at("k_mk7_elim").source, "test");
+  // A refit without profiles clears the interval, which belonged to the previous value.
+  o.profiles = false;
+  (void)calibrate(o);
+  const ParameterTable t3 =
+      ParameterTable::from_file((dir / "parameters" / "pk_1cmt.csv").string());
+  EXPECT_FALSE(t3.at("ka_mk7").ci_low.has_value());
+  EXPECT_FALSE(t3.at("ka_mk7").ci_high.has_value());
   fs::remove_all(dir);
 }
 

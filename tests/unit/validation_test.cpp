@@ -65,6 +65,14 @@ TEST(Validation, StatisticsOfAKnownCurve) {
   ratio.denominator = std::make_shared<Statistic>(at);
   ratio.scale = 100.0;
   EXPECT_NEAR(compute_statistic(ratio, run, "test"), 100.0, 1e-12);
+  // A difference: the value at 20 h minus the value at 10 h, in ng/mL.
+  Statistic at10 = at;
+  at10.at_h = 10.0;
+  Statistic diff = stat("difference");
+  diff.numerator = std::make_shared<Statistic>(at);
+  diff.denominator = std::make_shared<Statistic>(at10);
+  const double c10 = 10.0 * std::exp(-1.0) * (1.0 - std::exp(-50.0));
+  EXPECT_NEAR(compute_statistic(diff, run, "test"), (c20 - c10) * 0.649016, 1e-9);
   Statistic missing = stat("max");
   missing.output = "nope";
   EXPECT_THROW((void)compute_statistic(missing, run, "test"), InputError);
