@@ -190,26 +190,27 @@ TEST(VitK, SharedKineticsOfMk8Mk9AndDhp) {
 namespace k2sim {
 namespace {
 
-// Eq. (15)-(19): the carboxylated fractions relax towards E^n / (EC50^n + E^n) and the markers
-// follow from them.
+// Eq. (15)-(19): the carboxylated fractions relax towards E^n / (EC50^n + E^n) (MGP's scaled by
+// its largest carboxylated fraction) and the markers follow from them.
 TEST(VitK, CarboxylationFollowsEquations15To19) {
   const ParameterTable table = ParameterTable::builtin("vitk");
   const auto model = make_model("vitk", table);
   const double ec50 = table.at("ec50_mgp").canonical();
 
   const double k = table.at("k_mgp_turnover").canonical();
+  const double cmax = table.at("mgp_carboxylation_max").value;
   std::vector<double> y(model->state_count(), 0.0);
   y[VitK::index(VitK::kK1, VitK::kTissue)] = 0.5 * ec50;  // E split over two forms
   y[VitK::index(VitK::kMk7, VitK::kTissue)] = 0.5 * ec50;
   y[VitK::kMgpCarboxylated] = 0.2;
   std::vector<double> dydt(y.size());
   model->rhs(0.0, y.data(), dydt.data());
-  EXPECT_NEAR(dydt[VitK::kMgpCarboxylated], k * (0.5 - 0.2), 1e-12);  // E = EC50: target 1/2
+  EXPECT_NEAR(dydt[VitK::kMgpCarboxylated], k * (0.5 * cmax - 0.2), 1e-12);  // E = EC50
   // DHP counts with its weight only.
   std::fill(y.begin(), y.end(), 0.0);
   y[VitK::index(VitK::kDhp, VitK::kTissue)] = ec50 / table.at("w_dhp").value;
   model->rhs(0.0, y.data(), dydt.data());
-  EXPECT_NEAR(dydt[VitK::kMgpCarboxylated], k * 0.5, 1e-12);
+  EXPECT_NEAR(dydt[VitK::kMgpCarboxylated], k * 0.5 * cmax, 1e-12);
 
   // Markers (eq. 18-19).
   std::fill(y.begin(), y.end(), 0.0);

@@ -35,7 +35,8 @@ std::vector<units::Dimension> dims() {
       d::volume(), d::per_time(), Dimension::none(), Dimension::none(), Dimension::none(),
       d::mass(), Dimension::none(), d::mass(), d::mass(), d::per_time(), Dimension::none(),
       d::volume(), d::per_time(), d::amount_conc(), Dimension::none(), Dimension::none(),
-      d::amount(), d::amount(), Dimension::none(), d::per_time(), d::per_time(), d::amount_conc(),
+      d::amount(), d::amount(), Dimension::none(), Dimension::none(), d::per_time(), d::per_time(),
+      d::amount_conc(),
       // eq. (19)-(28)
       Dimension::none(), d::gfr(), d::gfr(), d::per_time(), d::per_time(), d::per_time(),
       d::amount(), Dimension::none(), d::per_time(), d::per_time(), d::per_time(), d::per_time(),
@@ -127,7 +128,7 @@ void VitK::reset_state(std::span<double> y) const {
   y[index(kK1, kTissue)] = tissue;
   const double h = shared(kHillCarboxylation);
   const double e_h = std::pow(tissue / birth_size_, h);
-  y[kMgpCarboxylated] = e_h / (std::pow(shared(kEc50Mgp), h) + e_h);
+  y[kMgpCarboxylated] = shared(kMgpCarboxylationMax) * e_h / (std::pow(shared(kEc50Mgp), h) + e_h);
   y[kOcCarboxylated] = e_h / (std::pow(shared(kEc50Oc), h) + e_h);
   const double c = liver_carboxylation(y[hydroquinone(kK1)] / birth_size_);
   for (std::size_t k = 0; k < kFactors; ++k) {

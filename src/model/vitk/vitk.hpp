@@ -158,6 +158,7 @@ class VitK {
     kEc50Mgp,                 // extrahepatic vitamin K at half-maximal MGP carboxylation, nmol
     kEc50Oc,                  // extrahepatic vitamin K at half-maximal OC carboxylation, nmol
     kHillCarboxylation,       // Hill coefficient of both carboxylation relations, 1
+    kMgpCarboxylationMax,     // largest carboxylated fraction of circulating MGP, 1
     kKMgpTurnover,            // turnover of the carboxylation state of MGP, 1/h
     kKOcTurnover,             // turnover of the carboxylation state of osteocalcin, 1/h
     kDpUcMgpUncarboxylated,   // plasma dp-ucMGP if no MGP were carboxylated, pmol/L
@@ -241,6 +242,7 @@ class VitK {
       "ec50_mgp",
       "ec50_oc",
       "hill_carboxylation",
+      "mgp_carboxylation_max",
       "k_mgp_turnover",
       "k_oc_turnover",
       "dp_ucmgp_uncarboxylated",
@@ -379,7 +381,7 @@ class VitK {
     // Eq. (16)-(17): carboxylated fractions relax to an exposure-response target with turnover.
     const double h = shared(kHillCarboxylation);
     const T e_h = pow(exposure / size, h);
-    const T target_mgp = e_h / (std::pow(shared(kEc50Mgp), h) + e_h);
+    const T target_mgp = shared(kMgpCarboxylationMax) * e_h / (std::pow(shared(kEc50Mgp), h) + e_h);
     const T target_oc = e_h / (std::pow(shared(kEc50Oc), h) + e_h);
     dydt[kMgpCarboxylated] = shared(kKMgpTurnover) * (target_mgp - y[kMgpCarboxylated]);
     dydt[kOcCarboxylated] = shared(kKOcTurnover) * (target_oc - y[kOcCarboxylated]);
