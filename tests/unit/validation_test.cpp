@@ -1,6 +1,8 @@
 // The validation machinery against independent figures: statistics of known functions and the
 // tolerance rules of VALIDATION.md.
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <limits>
 #include <string>
 
@@ -113,6 +115,51 @@ TEST(Validation, ToleranceRulesOfValidationMd) {
   t = tolerance_of(target(0, {}, {}, "none", "ng/mL"), 0.1);
   EXPECT_EQ(t.low, -std::numeric_limits<double>::infinity());
   EXPECT_DOUBLE_EQ(t.high, 0.1);
+}
+
+// A protocol whose statistic is `statistic` (TOML lines of [protocol.statistic] and below).
+std::filesystem::path protocol_file(const std::string& statistic) {
+  const auto dir = std::filesystem::temp_directory_path() / "k2sim_validation_test";
+  std::filesystem::create_directories(dir);
+  const auto path = dir / "T1.toml";  // the id must be the file name
+  std::ofstream(path) << "name = \"p\"\nmodel = \"vitk\"\nduration = \"1 d\"\n"
+                         "output_interval = \"1 h\"\n[protocol]\nid = \"T1\"\n"
+                         "role = \"validation\"\ncomparison = \"typical\"\n"
+                      << statistic;
+  return path;
+}
+
+// The rules of a difference: `of` and `minus` are required, and the three units are one.
+TEST(Validation, DifferenceRules) {
+  const std::string of =
+      "[protocol.statistic.of]\nkind = \"value_at\"\noutput = \"inr\"\nat = \"1 d\"\n"
+      "unit = \"1\"\n";
+  const std::string minus =
+      "[protocol.statistic.minus]\nkind = \"value_at\"\noutput = \"inr\"\nat = \"0 d\"\n";
+  auto read = [](const std::string& text) {
+    const auto path = protocol_file(text);
+    try {
+      (void)read_protocol(path.string());
+    } catch (...) {
+      std::filesystem::remove(path);
+      throw;
+    }
+    std::filesystem::remove(path);
+  };
+  const std::string head = "[protocol.statistic]\nkind = \"difference\"\nunit = \"1\"\n";
+  EXPECT_NO_THROW(read(head + of + minus + "unit = \"1\"\n"));
+  try {
+    read(head + of + minus + "unit = \"%\"\n");
+    ADD_FAILURE() << "units that differ were accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("share one unit"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(read(head + of), InputError);  // no `minus`
+  // `of` on a simple kind is refused, not ignored.
+  EXPECT_THROW(read("[protocol.statistic]\nkind = \"value_at\"\noutput = \"inr\"\n"
+                    "at = \"1 d\"\nunit = \"1\"\n" +
+                    of),
+               InputError);
 }
 
 }  // namespace
