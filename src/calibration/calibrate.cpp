@@ -119,7 +119,8 @@ struct Minimum {
 };
 
 // BOBYQA over the free parameters except `fixed` (index into free, or -1), from x0.
-// With `progress`, prints the best objective every 10 evaluations on stderr.
+// With `progress`, prints the best objective so far (the start point included: BOBYQA may first
+// move x0 away from a bound) every 10 evaluations on stderr.
 Minimum minimise(const Objective& obj, std::vector<double> x0, int fixed, int max_evals,
                  bool progress = false) {
   const std::size_t n = x0.size();
@@ -157,8 +158,8 @@ Minimum minimise(const Objective& obj, std::vector<double> x0, int fixed, int ma
     const std::vector<std::size_t>* active;
     int evals = 0;
     bool progress = false;
-    double best = std::numeric_limits<double>::infinity();
-  } data{&obj, x0, &active, 0, progress};
+    double best = std::numeric_limits<double>::infinity();  // includes the start point
+  } data{&obj, x0, &active, 0, progress, best.f};
   opt.set_min_objective(
       [](const std::vector<double>& x_active, std::vector<double>&, void* d) {
         auto* state = static_cast<Data*>(d);
