@@ -6,7 +6,7 @@ Riggs (Bone 2010;46:49-63) read straight from their BioModels SBML encoding
 The SBML is translated, not transcribed: assignment rules are sorted by their dependencies and
 compiled, with the reactions, into one Python function. Time is in hours (1 year = 8766 h), amounts
 as in the SBML (calcium mmol, PTH pmol, calcitriol pmol; all compartments have size 1, so plasma
-concentrations are amounts / V1 = 14 L).
+concentrations are amounts / V1, the model's vasculature volume of 14 L).
 
 Scenarios:
   baseline YEARS         no input change for YEARS (default 10) years, daily output; prints the
@@ -42,7 +42,6 @@ S = "{http://www.sbml.org/sbml/level3/version1/core}"
 M = "{http://www.w3.org/1998/Math/MathML}"
 HOURS_PER_YEAR = 8766.0
 TERIPARATIDE_G_PER_MOL = 4117.8  # the SBML's event assignment
-V1_L = 14.0  # plasma volume of the model (parameter V1)
 
 
 def mathml(e):
@@ -161,6 +160,7 @@ class Model:
                     n = sign * float(sr.get("stoichiometry") or 1)
                     lines.append(f"    dy[{self.index[sr.get('species')]}] += {n!r} * r")
         lines.append("    return dy")
+        self.constants = constants
         namespace = dict(constants)
         exec(compile("\n".join(lines), str(path), "exec"), namespace)
         self.rhs = namespace["rhs"]
@@ -213,8 +213,8 @@ def main(argv):
         years = float(argv[2]) if len(argv) > 2 else 10.0
         t, y = timed(f"baseline {years:g} y (LSODA, tol {tol:g})", years,
                      lambda: model.run(years * HOURS_PER_YEAR, 24.0, tol))
-        for name, scale, state in (("plasma calcium", 1 / V1_L, "P"), ("PTH", 1 / V1_L, "PTH"),
-                                   ("calcitriol", 1 / V1_L, "B")):
+        for name, scale, state in (("plasma calcium", 1 / model.constants["V1"], "P"), ("PTH", 1 / model.constants["V1"], "PTH"),
+                                   ("calcitriol", 1 / model.constants["V1"], "B")):
             c = y[:, model.index[state]] * scale
             print(f"  {name}: start {c[0]:.6g}, largest relative drift {np.max(np.abs(c / c[0] - 1)):.2e}")
     elif what == "teriparatide":
@@ -222,7 +222,7 @@ def main(argv):
         days = int(argv[3]) if len(argv) > 3 else 3653
         t, y = timed(f"teriparatide {dose:g} ug daily for {days} d (LSODA, tol {tol:g})", days / 365.25,
                      lambda: model.run(24.0 * days, 24.0, tol, teriparatide_doses(dose, days)))
-        ca = y[:, model.index["P"]] / V1_L
+        ca = y[:, model.index["P"]] / model.constants["V1"]
         print(f"  plasma calcium: start {ca[0]:.6g} mmol/L, end {ca[-1]:.6g} mmol/L")
     elif what == "check":
         folder = pathlib.Path(argv[2])
@@ -241,8 +241,8 @@ def main(argv):
             rows = {round(float(r["time"]), 6): r for r in ref if r["ID"] == arm}
             hours = max(rows)
             t, y = model.run(hours, 0.1, 1e-10, teriparatide_doses(dose, 10))
-            pth = y[:, model.index["PTH"]] / V1_L
-            ca = y[:, model.index["P"]] / V1_L
+            pth = y[:, model.index["PTH"]] / model.constants["V1"]
+            ca = y[:, model.index["P"]] / model.constants["V1"]
             keep = [i for i, ti in enumerate(t) if round(ti, 6) in rows]
             rp = np.array([float(rows[round(t[i], 6)]["PTHpm"]) for i in keep])
             rc = np.array([float(rows[round(t[i], 6)]["CaC"]) for i in keep])
