@@ -25,6 +25,8 @@ void SubjectSpec::override_with(const SubjectSpec& over) {
   if (over.height_cm) height_cm = over.height_cm;
   if (over.egfr_mL_per_min_173) egfr_mL_per_min_173 = over.egfr_mL_per_min_173;
   if (over.dialysis) dialysis = over.dialysis;
+  if (over.egfr_decline_to) egfr_decline_to = over.egfr_decline_to;
+  if (over.egfr_decline_over_h) egfr_decline_over_h = over.egfr_decline_over_h;
   if (over.vkorc1) vkorc1 = over.vkorc1;
   if (over.cyp2c9) cyp2c9 = over.cyp2c9;
   if (over.feeding) feeding = over.feeding;
@@ -33,6 +35,11 @@ void SubjectSpec::override_with(const SubjectSpec& over) {
 SubjectCovariates SubjectSpec::covariates() const {
   SubjectCovariates c;
   if (egfr_mL_per_min_173) c.egfr = *egfr_mL_per_min_173 * 60.0 / 1000.0;  // -> L/h/1.73m2
+  c.egfr_end = c.egfr;
+  if (egfr_decline_to && egfr_decline_over_h) {
+    c.egfr_end = *egfr_decline_to * 60.0 / 1000.0;
+    c.egfr_decline_h = *egfr_decline_over_h;
+  }
   c.dialysis = dialysis.value_or(false);
   c.vkorc1 = vkorc1.value_or("GG");
   c.cyp2c9 = cyp2c9.value_or("*1/*1");
@@ -52,11 +59,11 @@ const std::vector<std::string> kTopKeys = {
     "name",    "model", "initialize", "duration", "output_interval",
     "subject", "dose",  "arm",        "solver"};
 const std::vector<std::string> kTopKeysLater = {"diet", "population", "analysis"};
-const std::vector<std::string> kSubjectKeys = {"age",    "sex",  "newborn",  "body_weight",
-                                               "height", "egfr", "dialysis", "warfarin_genotype",
-                                               "feeding"};
+const std::vector<std::string> kSubjectKeys = {
+    "age",  "sex",      "newborn",           "body_weight", "height",
+    "egfr", "dialysis", "warfarin_genotype", "feeding",     "egfr_decline"};
 const std::vector<std::string> kSubjectKeysLater = {
-    "cac", "cac_percentile", "risk_factors", "menopause_age", "egfr_decline", "sun", "cholestasis"};
+    "cac", "cac_percentile", "risk_factors", "menopause_age", "sun", "cholestasis"};
 const std::vector<std::string> kDoseKeys = {"substance", "amount",       "route",         "every",
                                             "start",     "stop",         "meal_fat",      "matrix",
                                             "rate",      "steady_state", "titrate_to_inr"};
@@ -163,7 +170,7 @@ SubjectSpec read_subject(const Reader& r, const toml::table& t, std::string_view
     if (*s.newborn) {
       // A newborn run starts at birth; kidney function, dialysis and anticoagulant genotypes
       // are adult covariates.
-      for (const char* k : {"age", "egfr", "dialysis", "warfarin_genotype"}) {
+      for (const char* k : {"age", "egfr", "egfr_decline", "dialysis", "warfarin_genotype"}) {
         if (auto* other = t.get(k)) {
           r.fail(*other, key(k), "left out when newborn = true (a newborn run starts at birth)");
         }
@@ -202,6 +209,30 @@ SubjectSpec read_subject(const Reader& r, const toml::table& t, std::string_view
       r.fail(*n, key("egfr"), "more than 0 and at most 200 mL/min/1.73m2");
     }
     s.egfr_mL_per_min_173 = v;
+  }
+  if (auto* n = t.get("egfr_decline")) {
+    // { to = "30 mL/min/1.73m2", over = "10 y" }: an exponential decline (docs/model.md eq. 44).
+    const toml::table* d = n->as_table();
+    if (d == nullptr) {
+      r.fail(*n, key("egfr_decline"), "a table { to = \"30 mL/min/1.73m2\", over = \"10 y\" }");
+    }
+    r.check_keys(*d, key("egfr_decline"), {"to", "over"}, {});
+    const toml::node* to = d->get("to");
+    const toml::node* over = d->get("over");
+    if (to == nullptr || over == nullptr) {
+      r.fail(*n, key("egfr_decline"), "both keys: to (the eGFR reached) and over (the time)");
+    }
+    const double v = units::to_unit(
+        r.quantity(*to, key("egfr_decline.to"), units::dim::gfr(), "30 mL/min/1.73m2"),
+        "mL/min/1.73m2");
+    if (!(v > 0.0 && v <= 200.0)) {
+      r.fail(*to, key("egfr_decline.to"), "more than 0 and at most 200 mL/min/1.73m2");
+    }
+    const double h = units::to_unit(
+        r.quantity(*over, key("egfr_decline.over"), units::dim::time(), "10 y"), "h");
+    if (!(h > 0.0)) r.fail(*over, key("egfr_decline.over"), "a time more than 0");
+    s.egfr_decline_to = v;
+    s.egfr_decline_over_h = h;
   }
   if (auto* n = t.get("dialysis")) s.dialysis = r.boolean(*n, key("dialysis"));
   if (auto* n = t.get("warfarin_genotype")) {

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "calcium/calcium_bone.hpp"
 #include "k2sim/error.hpp"
 #include "k2sim/model/model.hpp"
 #include "k2sim/units/substances.hpp"
@@ -195,6 +196,76 @@ class VitKModel final : public AdaptedModel<internal::VitK, Model> {
   }
 };
 
+class CalciumBoneModel final : public AdaptedModel<internal::CalciumBone, Model> {
+ public:
+  using CB = internal::CalciumBone;
+  explicit CalciumBoneModel(const ParameterTable& table) : AdaptedModel<CB, Model>(table) {}
+
+  [[nodiscard]] std::string_view name() const override { return "calcium-bone"; }
+  [[nodiscard]] const std::vector<OutputSpec>& outputs() const override {
+    static const std::vector<OutputSpec> kOutputs = {
+        {"serum_ca_mmol_per_L", "mmol/L", "total plasma calcium"},
+        {"pth_pmol_per_L", "pmol/L", "parathyroid hormone (endogenous and teriparatide)"},
+        {"calcitriol_pmol_per_L", "pmol/L", "1,25-dihydroxyvitamin D"},
+        {"serum_phosphate_mmol_per_L", "mmol/L", "plasma phosphate"},
+        {"urinary_ca_mmol_per_d", "mmol/d", "urinary calcium excretion (rate now, per day)"},
+        {"ca_absorbed_mmol_per_d", "mmol/d", "net calcium absorption from the gut (rate now)"},
+        {"bone_ca_mmol", "mmol", "calcium in bone (exchangeable and non-exchangeable)"},
+        {"osteoclasts_rel", "1", "active osteoclasts relative to the published steady state"},
+        {"osteoblasts_rel", "1", "active osteoblasts relative to the published steady state"},
+        {"gfr_mL_per_min", "mL/min", "glomerular filtration rate"},
+        {"ca_into_gut_cum_mmol", "mmol",
+         "calcium that entered the absorbable gut pool since the start (balance)"},
+        {"urinary_ca_cum_mmol", "mmol", "calcium excreted in urine since the start (balance)"},
+        {"ca_stores_mmol", "mmol",
+         "calcium in plasma and extracellular fluid, gut pool, stomach and bone (balance)"}};
+    return kOutputs;
+  }
+  void set_subject(const SubjectCovariates& s) override { CB::set_subject(s); }
+  void compute_outputs(double t_h, const double* y, double* out) const override {
+    namespace pr = internal::pr2010;
+    std::array<double, CB::kStateCount> dy{};
+    std::array<double, pr::kRuleCount> rule{};
+    CB::rhs<double>(t_h, y, dy.data(), rule.data());
+    const double v1 = param(pr::pV1);
+    out[0] = y[pr::kP] / v1;
+    out[1] = y[pr::kPTH] / v1;
+    out[2] = y[pr::kB] / v1;
+    out[3] = y[pr::kECCPhos] / v1;
+    out[4] = rule[pr::rJ27] * 24.0;
+    out[5] = rule[pr::rJ40] * 24.0;
+    out[6] = y[pr::kQ] + y[pr::kQbone];
+    out[7] = y[pr::kOC] / derived(pr::dOC0);
+    out[8] = (y[pr::kOBfast] + y[pr::kOBslow]) / derived(pr::dOB0);
+    out[9] = gfr_l_per_h(t_h) * 1000.0 / 60.0;
+    out[10] = y[CB::kCaIntoGutCum];
+    out[11] = y[CB::kUrineCaCum];
+    out[12] = y[pr::kP] + y[pr::kT] + y[CB::kCaSupplement] + out[6];
+  }
+  [[nodiscard]] DoseTarget dose_target(const DoseContext& dose) const override {
+    const units::Substance& s = units::find_substance(dose.substance);
+    if (s.name == "calcium") {
+      if (dose.route != Route::kOral) {
+        throw InputError(
+            fmt::format("route {} for calcium (rule: model calcium-bone takes oral "
+                        "calcium)",
+                        to_string(dose.route)));
+      }
+      return {CB::kCaSupplement, 1.0};  // mmol
+    }
+    if (s.name == "teriparatide") {
+      // The states hold pmol, the dose arrives in nmol.
+      if (dose.route == Route::kSc) return {internal::pr2010::kTERISC, 1e3};
+      if (dose.route == Route::kIv) return {internal::pr2010::kPTH, 1e3};
+      throw InputError(
+          fmt::format("route {} for teriparatide (rule: SC or IV)", to_string(dose.route)));
+    }
+    throw InputError(
+        fmt::format("substance '{}' (rule: model calcium-bone takes calcium and teriparatide)",
+                    dose.substance));
+  }
+};
+
 }  // namespace
 
 std::string_view to_string(Matrix m) {
@@ -209,11 +280,12 @@ std::string_view to_string(Matrix m) {
   return "?";
 }
 
-std::vector<std::string> model_names() { return {"vitk", "pk-1cmt"}; }
+std::vector<std::string> model_names() { return {"vitk", "calcium-bone", "pk-1cmt"}; }
 
 std::string parameter_module(std::string_view model_name) {
   if (model_name == "pk-1cmt") return "pk_1cmt";
   if (model_name == "vitk") return "vitk";
+  if (model_name == "calcium-bone") return "calcium";
   throw InputError(fmt::format("unknown model '{}' (rule: one of {}){}", model_name,
                                fmt::join(model_names(), ", "),
                                did_you_mean(model_name, model_names())));
@@ -222,6 +294,7 @@ std::string parameter_module(std::string_view model_name) {
 std::unique_ptr<Model> make_model(std::string_view model_name, const ParameterTable& table) {
   if (model_name == "pk-1cmt") return std::make_unique<Pk1CmtModel>(table);
   if (model_name == "vitk") return std::make_unique<VitKModel>(table);
+  if (model_name == "calcium-bone") return std::make_unique<CalciumBoneModel>(table);
   (void)parameter_module(model_name);  // throws with the suggestion
   return nullptr;
 }

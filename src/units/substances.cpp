@@ -38,6 +38,8 @@ const std::vector<Substance> kSubstances = {
      "PubChem CID 54676537"},
     {"atorvastatin", "C33H35FN2O5", 558.650, InternalAmount::kNmol, 0.0, "atorvastatin (free acid)",
      "PubChem CID 60823"},
+    {"teriparatide", "C181H291N55O51S2", 4117.77, InternalAmount::kNmol, 0.0,
+     "teriparatide, recombinant human PTH(1-34)", "PubChem CID 16133793"},
     {"calcium", "Ca", 40.078, InternalAmount::kMmol, 0.0, "elemental calcium",
      "IUPAC standard atomic weight of Ca"},
     {"phosphate", "P", 30.974, InternalAmount::kMmol, 0.0, "phosphate, as elemental phosphorus",

@@ -12,9 +12,9 @@ namespace {
 
 // IUPAC standard atomic weights (conventional values, CIAAW 2021), independent of the table.
 double molar_mass_of_formula(std::string_view f) {
-  const std::map<std::string, double> w = {{"C", 12.011}, {"H", 1.008},  {"O", 15.999},
-                                           {"N", 14.007}, {"F", 18.998}, {"Ca", 40.078},
-                                           {"P", 30.974}, {"Mg", 24.305}};
+  const std::map<std::string, double> w = {{"C", 12.011}, {"H", 1.008},   {"O", 15.999},
+                                           {"N", 14.007}, {"F", 18.998},  {"Ca", 40.078},
+                                           {"P", 30.974}, {"Mg", 24.305}, {"S", 32.06}};
   double m = 0.0;
   std::size_t i = 0;
   while (i < f.size()) {

@@ -30,9 +30,11 @@ struct SubjectSpec {
   std::optional<double> height_cm;
   std::optional<double> egfr_mL_per_min_173;
   std::optional<bool> dialysis;
-  std::optional<std::string> vkorc1;   // "GG" | "GA" | "AA"
-  std::optional<std::string> cyp2c9;   // "*1/*1" ... "*3/*3"
-  std::optional<std::string> feeding;  // newborn: "breast milk" | "formula" | "none"
+  std::optional<double> egfr_decline_to;      // mL/min/1.73m2, with egfr_decline_over_h
+  std::optional<double> egfr_decline_over_h;  // h
+  std::optional<std::string> vkorc1;          // "GG" | "GA" | "AA"
+  std::optional<std::string> cyp2c9;          // "*1/*1" ... "*3/*3"
+  std::optional<std::string> feeding;         // newborn: "breast milk" | "formula" | "none"
 
   /// The covariates a model reads (omitted keys: the reference values).
   [[nodiscard]] SubjectCovariates covariates() const;

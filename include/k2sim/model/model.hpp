@@ -51,7 +51,9 @@ struct DoseTarget {
 
 /// What a model needs to know of the subject (from the scenario's [subject]), canonical units.
 struct SubjectCovariates {
-  double egfr = 5.4;  ///< L/h/1.73m2 (90 mL/min/1.73m2)
+  double egfr = 5.4;            ///< L/h/1.73m2 (90 mL/min/1.73m2)
+  double egfr_end = 5.4;        ///< with egfr_decline_h > 0: eGFR at the end of the decline
+  double egfr_decline_h = 0.0;  ///< > 0: eGFR declines exponentially to egfr_end over this time
   bool dialysis = false;
   std::string vkorc1 = "GG";     ///< VKORC1 -1639G>A genotype: GG, GA or AA
   std::string cyp2c9 = "*1/*1";  ///< CYP2C9 diplotype: *1/*1, *1/*2, *1/*3, *2/*2, *2/*3, *3/*3

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 
+#include "k2sim/error.hpp"
 #include "k2sim/units/substances.hpp"
 #include "k2sim/units/units.hpp"
 
@@ -74,6 +75,11 @@ VitK::VitK(const ParameterTable& table) : p_(resolve_vitk(table)) {
 }
 
 void VitK::set_subject(const SubjectCovariates& s) {
+  if (s.egfr_decline_h > 0.0) {
+    throw InputError(
+        "subject.egfr_decline (rule: model vitk takes a constant eGFR; model calcium-bone takes "
+        "its decline)");
+  }
   // Eq. (19): dp-ucMGP is cleared partly by the kidney; its plasma level scales with the
   // inverse of its clearance relative to a subject with egfr_reference.
   const double e = s.dialysis ? shared(kEgfrDialysis) : s.egfr;
