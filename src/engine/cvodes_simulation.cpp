@@ -513,6 +513,7 @@ SolveSummary equilibrium(const OdeModel& model, const SimulationOptions& options
   SolveSummary total;
   std::vector<double> y(n);
   model.reset_state(y);
+  const std::vector<std::size_t> accumulators = model.accumulators();
   std::vector<double> f(n);
   std::vector<double> f_pert(n);
   Eigen::MatrixXd jac(n, n);
@@ -524,7 +525,9 @@ SolveSummary equilibrium(const OdeModel& model, const SimulationOptions& options
     if (scale == 0.0) scale = 1.0;
     for (std::size_t j = 0; j < n; ++j) {
       std::vector<double> yp = y;
-      const double h = 1e-7 * std::max(std::abs(y[j]), scale);
+      // Relative to the state itself, so that small states (cells near 1e-3 beside bone calcium
+      // near 1e4) get a step of their own size.
+      const double h = 1e-7 * std::max(std::abs(y[j]), 1e-6 * scale);
       yp[j] += h;
       model.rhs(0.0, yp.data(), f_pert.data());
       ++total.rhs_evals;
@@ -532,6 +535,11 @@ SolveSummary equilibrium(const OdeModel& model, const SimulationOptions& options
     }
     Eigen::VectorXd rhs_vec(n);
     for (std::size_t i = 0; i < n; ++i) rhs_vec(i) = -f[i];
+    for (std::size_t a : accumulators) {  // held: dy_a = 0
+      jac.row(static_cast<Eigen::Index>(a)).setZero();
+      jac(static_cast<Eigen::Index>(a), static_cast<Eigen::Index>(a)) = 1.0;
+      rhs_vec(static_cast<Eigen::Index>(a)) = 0.0;
+    }
     const Eigen::VectorXd dy = jac.fullPivLu().solve(rhs_vec);
     double change = 0.0;
     for (std::size_t i = 0; i < n; ++i) {

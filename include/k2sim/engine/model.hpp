@@ -24,6 +24,10 @@ class OdeModel {
   /// The reset state (NONMEM "reset"): the state before any dose of a run, used by SS = 1 and as
   /// the starting guess of a steady-state search.
   virtual void reset_state(std::span<double> y) const = 0;
+  /// States nothing else depends on (cumulative fluxes kept for balances, stores that integrate
+  /// a net flux): they have no equilibrium of their own, so the steady-state search keeps them
+  /// at their reset value and solves for the others.
+  [[nodiscard]] virtual std::vector<std::size_t> accumulators() const { return {}; }
 };
 
 /// Adapts a model class with a `template <class T> void rhs(T t, const T* y, T* dydt) const`
@@ -40,6 +44,13 @@ class AdaptedModel : public M, public Base {
     M::template rhs<double>(t_h, y, dydt);
   }
   void reset_state(std::span<double> y) const override { M::reset_state(y); }
+  [[nodiscard]] std::vector<std::size_t> accumulators() const override {
+    if constexpr (requires { M::kAccumulators; }) {
+      return {std::begin(M::kAccumulators), std::end(M::kAccumulators)};
+    } else {
+      return {};
+    }
+  }
 };
 
 }  // namespace k2sim

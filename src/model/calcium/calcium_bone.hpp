@@ -24,6 +24,10 @@ class CalciumBone {
   // absorbable gut pool T since the start, and calcium excreted in urine since the start; mmol.
   enum Extra : std::size_t { kCaSupplement = kSbml, kCaIntoGutCum, kUrineCaCum, kStateCount };
   static const std::array<std::string_view, kStateCount> kStateNames;
+  // States nothing depends on (a zero column of the Jacobian): the accumulators, the bone store
+  // Qbone (it integrates the exchange with Q) and the SBML's unused total-osteoblast species OB.
+  static constexpr std::array<std::size_t, 4> kAccumulators = {kCaIntoGutCum, kUrineCaCum,
+                                                               pr2010::kQbone, pr2010::kOB};
 
   // k2sim's parameters of this model, after the SBML's (same table).
   enum Own : std::size_t { kKCaSupplement, kOwnCount };
