@@ -1,0 +1,215 @@
+// The calcium-bone model (Peterson & Riggs 2010, translated from its SBML encoding) against the
+// published model's own trajectories, its steady state and the calcium mass balance.
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "k2sim/engine/simulation.hpp"
+#include "k2sim/error.hpp"
+#include "k2sim/model/model.hpp"
+#include "k2sim/params/parameter_table.hpp"
+#include "k2sim/units/substances.hpp"
+#include "model/calcium/calcium_bone.hpp"
+
+namespace k2sim {
+namespace {
+
+namespace pr = internal::pr2010;
+using internal::CalciumBone;
+
+constexpr double kV1 = 14.0;  // L, the SBML's vasculature volume
+
+// A CSV file of numbers with a header; columns by name.
+struct Table {
+  std::vector<std::string> names;
+  std::vector<std::vector<double>> rows;
+  [[nodiscard]] std::size_t col(const std::string& name) const {
+    const auto it = std::find(names.begin(), names.end(), name);
+    if (it == names.end()) throw std::runtime_error("no column " + name);
+    return static_cast<std::size_t>(it - names.begin());
+  }
+};
+
+std::string unquote(std::string s) {
+  s.erase(std::remove(s.begin(), s.end(), '"'), s.end());
+  return s;
+}
+
+Table read_csv(const std::string& relative) {
+  const std::string path = std::string(K2SIM_SOURCE_DIR) + "/tests/data/peterson-riggs/" + relative;
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot open " + path);
+  Table t;
+  std::string line;
+  std::getline(in, line);
+  std::stringstream header(line);
+  for (std::string f; std::getline(header, f, ',');) t.names.push_back(unquote(f));
+  while (std::getline(in, line)) {
+    std::stringstream ss(line);
+    std::vector<double> row;
+    for (std::string f; std::getline(ss, f, ',');) row.push_back(std::stod(unquote(f)));
+    t.rows.push_back(row);
+  }
+  return t;
+}
+
+std::unique_ptr<Model> published_model() {
+  static const ParameterTable table = ParameterTable::builtin("calcium");
+  // Without set_subject the model keeps the table's GFR (100/16.667 L/h, as the reference).
+  return make_model("calcium-bone", table);
+}
+
+std::size_t output_index(const Model& m, const std::string& name) {
+  const auto& outs = m.outputs();
+  for (std::size_t i = 0; i < outs.size(); ++i) {
+    if (outs[i].name == name) return i;
+  }
+  throw std::runtime_error("no output " + name);
+}
+
+// 10 years with no input: every shared state within 1e-3 (relative) of the published model's
+// own run, and plasma calcium, PTH and calcitriol within 0.1% of their published steady state
+// (2.35 mmol/L, 3.85 pmol/L, 90 pmol/L) throughout.
+TEST(CalciumBone, BaselineFollowsThePublishedModelAndHoldsItsSteadyState) {
+  const auto model = published_model();
+  const Table ref = read_csv("baseline_10y_every_30d.csv");
+  std::vector<double> grid;
+  for (const auto& r : ref.rows) grid.push_back(r[ref.col("time")]);
+  std::vector<double> y0(model->state_count());
+  model->reset_state(y0);
+  Trajectory tr;
+  ASSERT_TRUE(simulate(*model, y0, 0.0, {}, grid, SimulationOptions{}, tr).ok());
+  const std::map<std::string, std::size_t> states = {
+      {"PTH", pr::kPTH},     {"P", pr::kP},     {"B", pr::kB},           {"ECCPhos", pr::kECCPhos},
+      {"OC", pr::kOC},       {"L", pr::kL},     {"O", pr::kO},           {"Q", pr::kQ},
+      {"Qbone", pr::kQbone}, {"HAp", pr::kHAp}, {"OBfast", pr::kOBfast}, {"ROB1", pr::kROB1}};
+  for (std::size_t i = 0; i < grid.size(); ++i) {
+    for (const auto& [name, j] : states) {
+      const double r = ref.rows[i][ref.col(name)];
+      EXPECT_NEAR(tr.at(i, j) / r, 1.0, 1e-3) << name << " at " << grid[i] << " h";
+    }
+    EXPECT_NEAR(tr.at(i, pr::kP) / kV1 / 2.35, 1.0, 1e-3) << grid[i];
+    EXPECT_NEAR(tr.at(i, pr::kPTH) / kV1 / 3.85, 1.0, 1e-3) << grid[i];
+    EXPECT_NEAR(tr.at(i, pr::kB) / kV1 / 90.0, 1.0, 1e-3) << grid[i];
+  }
+}
+
+// Teriparatide 20 and 40 ug SC once a day for 10 days against the published model's run (every
+// 0.1 h). Plasma calcium agrees within 1e-3. PTH does not agree exactly: the SBML encoding moves
+// the subcutaneous dose into the PTH pool at TERICL/TERIVC, where the published implementation
+// has an absorption step of its own (docs/model.md, eq. 41); the spike is up to 6% higher at the
+// same time (0.4 h after each dose) and the difference, measured, stays below 8% of the reference.
+TEST(CalciumBone, TeriparatideFollowsThePublishedModel) {
+  const auto model = published_model();
+  const Table ref = read_csv("teriparatide_20_40ug_10d.csv");
+  const DoseTarget target = model->dose_target(DoseContext{"teriparatide", Route::kSc});
+  const double pmol_per_ug = 1e6 / units::find_substance("teriparatide").mw_g_per_mol;
+  for (const double id : {1.0, 2.0}) {
+    const double dose_ug = id == 1.0 ? 20.0 : 40.0;
+    std::vector<double> grid, pth_ref, ca_ref;
+    for (const auto& r : ref.rows) {
+      if (r[ref.col("ID")] != id) continue;
+      const double t = r[ref.col("time")];
+      if (!grid.empty() && t == grid.back()) continue;  // the doubled row at time 0
+      grid.push_back(t);
+      pth_ref.push_back(r[ref.col("PTHpm")]);
+      ca_ref.push_back(r[ref.col("CaC")]);
+    }
+    std::vector<double> y0(model->state_count());
+    model->reset_state(y0);
+    const DoseRecord rec{.time_h = 0.0,
+                         .amt = dose_ug * pmol_per_ug * 1e-3 * target.fraction,  // nmol -> pmol
+                         .cmt = target.cmt,
+                         .ii_h = 24.0,
+                         .addl = 9};
+    Trajectory tr;
+    ASSERT_TRUE(simulate(*model, y0, 0.0, {rec}, grid, SimulationOptions{}, tr).ok());
+    double worst_pth = 0.0;
+    double peak = 0.0, peak_ref = 0.0, t_peak = 0.0, t_peak_ref = 0.0;
+    for (std::size_t i = 0; i < grid.size(); ++i) {
+      const double pth = tr.at(i, pr::kPTH) / kV1;
+      EXPECT_NEAR(tr.at(i, pr::kP) / kV1 / ca_ref[i], 1.0, 1e-3) << dose_ug << " ug, " << grid[i];
+      worst_pth = std::max(worst_pth, std::abs(pth / pth_ref[i] - 1.0));
+      if (grid[i] < 24.0 && pth > peak) peak = pth, t_peak = grid[i];
+      if (grid[i] < 24.0 && pth_ref[i] > peak_ref) peak_ref = pth_ref[i], t_peak_ref = grid[i];
+    }
+    EXPECT_LT(worst_pth, 0.08) << dose_ug << " ug";
+    EXPECT_NEAR(peak / peak_ref, 1.0, 0.07) << dose_ug << " ug";
+    EXPECT_NEAR(t_peak, t_peak_ref, 0.101) << dose_ug << " ug";
+    // The spike returns: 24 h after the first dose PTH is within 5% of its value before it.
+    EXPECT_NEAR(tr.at(static_cast<std::size_t>(240), pr::kPTH) / kV1 / 3.85, 1.0, 0.05);
+  }
+}
+
+// Calcium mass balance over 10 years with daily teriparatide, a daily 500 mg calcium supplement
+// and a declining eGFR: what entered the absorbable gut pool equals urinary excretion plus the
+// change in the stores (plasma and extracellular fluid, gut, stomach, bone), within 1e-6 of the
+// calcium that entered.
+TEST(CalciumBone, CalciumMassBalanceOverTenYears) {
+  const auto model = published_model();
+  SubjectCovariates s;
+  s.egfr = 6.0;
+  s.egfr_end = 1.8;
+  s.egfr_decline_h = 10 * 8766.0;
+  model->set_subject(s);
+  std::vector<double> y0(model->state_count());
+  model->reset_state(y0);
+  const DoseTarget ca = model->dose_target(DoseContext{"calcium", Route::kOral});
+  const DoseTarget teri = model->dose_target(DoseContext{"teriparatide", Route::kSc});
+  const double ca_mmol = 500.0 / units::find_substance("calcium").mw_g_per_mol;
+  const std::vector<DoseRecord> doses = {
+      {.time_h = 8.0, .amt = ca_mmol * ca.fraction, .cmt = ca.cmt, .ii_h = 24.0, .addl = 3652},
+      {.time_h = 0.0, .amt = 4.857 * teri.fraction, .cmt = teri.cmt, .ii_h = 24.0, .addl = 3652}};
+  const std::vector<double> grid = output_grid(0.0, 10 * 8766.0, 30 * 24.0);
+  Trajectory tr;
+  ASSERT_TRUE(simulate(*model, y0, 0.0, doses, grid, SimulationOptions{}, tr).ok());
+  std::vector<double> out(model->outputs().size());
+  const std::size_t in = output_index(*model, "ca_into_gut_cum_mmol");
+  const std::size_t urine = output_index(*model, "urinary_ca_cum_mmol");
+  const std::size_t stores = output_index(*model, "ca_stores_mmol");
+  model->compute_outputs(0.0, y0.data(), out.data());
+  const double stores0 = out[stores];
+  const std::size_t last = grid.size() - 1;
+  std::vector<double> y_end(tr.states.begin() + static_cast<std::ptrdiff_t>(last * tr.n_states),
+                            tr.states.end());
+  model->compute_outputs(grid.back(), y_end.data(), out.data());
+  // The stores include the supplement still in the stomach, which has not entered the gut pool
+  // (of what leaves the stomach, the fraction 1 - F11 goes to the faeces unabsorbed).
+  const double change = out[stores] - stores0 - y_end[CalciumBone::kCaSupplement];
+  EXPECT_GT(out[in], 1e4);  // mmol over 10 years
+  EXPECT_NEAR(change, out[in] - out[urine], 1e-6 * out[in]);
+}
+
+// Eq. (44): the eGFR declines exponentially from its start to its end value.
+TEST(CalciumBone, EgfrDeclinesExponentially) {
+  const auto model = published_model();
+  SubjectCovariates s;
+  s.egfr = 6.0;
+  s.egfr_end = 1.8;
+  s.egfr_decline_h = 8766.0;
+  model->set_subject(s);
+  std::vector<double> y(model->state_count());
+  model->reset_state(y);
+  std::vector<double> out(model->outputs().size());
+  const std::size_t gfr = output_index(*model, "gfr_mL_per_min");
+  model->compute_outputs(8766.0 / 2, y.data(), out.data());
+  EXPECT_NEAR(out[gfr], std::sqrt(100.0 * 30.0), 1e-9);
+  model->compute_outputs(3 * 8766.0, y.data(), out.data());
+  EXPECT_NEAR(out[gfr], 30.0, 1e-9);
+}
+
+TEST(CalciumBone, RejectsWhatItCannotTake) {
+  const auto model = published_model();
+  EXPECT_THROW((void)model->dose_target(DoseContext{"calcium", Route::kIv}), InputError);
+  EXPECT_THROW((void)model->dose_target(DoseContext{"teriparatide", Route::kOral}), InputError);
+  EXPECT_THROW((void)model->dose_target(DoseContext{"MK-7", Route::kOral}), InputError);
+}
+
+}  // namespace
+}  // namespace k2sim
