@@ -8,6 +8,7 @@
 #include <sunmatrix/sunmatrix_dense.h>
 
 #include <cmath>
+#include <stdexcept>
 #include <vector>
 
 #include <benchmark/benchmark.h>
@@ -171,5 +172,84 @@ void BM_TenYearsDailyDoses_BareCvode(benchmark::State& state) {
 BENCHMARK(BM_TenYearsDailyDoses_BareCvode)->Unit(benchmark::kMillisecond);
 
 }  // namespace
+
+// Issue 5: 10 years of the calcium-bone model (Peterson & Riggs 2010) with teriparatide 20 ug SC
+// once a day and daily output, and with no drug. Accuracy: plasma calcium at the end against a
+// run at rtol = atol = 1e-11 (computed once).
+std::unique_ptr<k2sim::Model> make_calcium_bone() {
+  static const auto table = k2sim::ParameterTable::builtin("calcium");
+  auto model = k2sim::make_model("calcium-bone", table);
+  k2sim::SubjectCovariates s;
+  s.egfr = 6.0;  // 100 mL/min, the published steady state
+  s.egfr_end = 6.0;
+  model->set_subject(s);
+  return model;
+}
+
+double calcium_end(const k2sim::Model& model, bool drug, double tol, long* steps) {
+  const k2sim::DoseTarget target =
+      model.dose_target(k2sim::DoseContext{"teriparatide", k2sim::Route::kSc});
+  const auto& teri = k2sim::units::find_substance("teriparatide");
+  const double nmol = k2sim::units::to_internal_amount(teri, k2sim::units::parse_quantity("20 ug"));
+  const k2sim::DoseRecord rec{.time_h = 0.0,
+                              .amt = nmol * target.fraction,
+                              .cmt = target.cmt,
+                              .ii_h = 24.0,
+                              .addl = kDays - 1};
+  std::vector<k2sim::DoseRecord> doses;
+  if (drug) doses.push_back(rec);
+  const std::vector<double> grid = k2sim::output_grid(0.0, kDays * 24.0, 24.0);
+  std::vector<double> y0(model.state_count());
+  model.reset_state(y0);
+  k2sim::SimulationOptions opt;
+  opt.rtol = tol;
+  opt.atol = tol;
+  k2sim::Trajectory tr;
+  const k2sim::SolveSummary s = k2sim::simulate(model, y0, 0.0, doses, grid, opt, tr);
+  if (!s.ok()) throw std::runtime_error(s.message);
+  if (steps != nullptr) *steps = s.steps;
+  std::vector<double> out(model.outputs().size());
+  const std::size_t last = tr.time_h.size() - 1;
+  model.compute_outputs(tr.time_h[last], &tr.states[last * tr.n_states], out.data());
+  return out[0];  // serum_ca_mmol_per_L
+}
+
+void BM_CalciumBone_RhsEvaluation(benchmark::State& state) {
+  const auto model = make_calcium_bone();
+  const k2sim::OdeModel& ode = *model;
+  std::vector<double> y(ode.state_count());
+  std::vector<double> dydt(ode.state_count());
+  ode.reset_state(y);
+  for (auto _ : state) {
+    ode.rhs(0.0, y.data(), dydt.data());
+    benchmark::DoNotOptimize(dydt.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_CalciumBone_RhsEvaluation);
+
+void BM_CalciumBone_TenYears(benchmark::State& state) {
+  const auto model = make_calcium_bone();
+  const bool drug = state.range(0) == 1;
+  const double tol = std::pow(10.0, -static_cast<double>(state.range(1)));
+  state.SetLabel(fmt::format("{} rtol=atol=1e-{}", drug ? "teriparatide 20 ug daily" : "no drug",
+                             state.range(1)));
+  const double ref = calcium_end(*model, drug, 1e-11, nullptr);  // before the timed loop
+  long steps = 0;
+  double end = 0.0;
+  for (auto _ : state) end = calcium_end(*model, drug, tol, &steps);
+  state.counters["steps"] = static_cast<double>(steps);
+  state.counters["rel_err_ca_end"] = std::abs(end - ref) / ref;
+  state.counters["subject_years_per_s"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * kDays / 365.25, benchmark::Counter::kIsRate);
+}
+// Args: drug (0 none, 1 teriparatide), -log10 of rtol = atol.
+BENCHMARK(BM_CalciumBone_TenYears)
+    ->Args({1, 8})
+    ->Args({1, 6})
+    ->Args({0, 8})
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();
