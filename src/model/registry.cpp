@@ -1,3 +1,4 @@
+#include <cmath>
 #include <limits>
 
 #include <fmt/format.h>
@@ -218,7 +219,16 @@ class CalciumBoneModel final : public AdaptedModel<internal::CalciumBone, Model>
          "calcium that entered the absorbable gut pool since the start (balance)"},
         {"urinary_ca_cum_mmol", "mmol", "calcium excreted in urine since the start (balance)"},
         {"ca_stores_mmol", "mmol",
-         "calcium in plasma and extracellular fluid, gut pool, stomach and bone (balance)"}};
+         "calcium in plasma and extracellular fluid, gut pool, stomach and bone (balance)"},
+        {"serum_25ohd_nmol_per_L", "nmol/L", "25-hydroxyvitamin D (D3 and D2)"},
+        {"serum_25ohd2_nmol_per_L", "nmol/L", "25-hydroxyvitamin D2"},
+        {"plasma_vitamin_d_nmol_per_L", "nmol/L", "vitamin D3 and D2 in plasma"},
+        {"magnesium_status", "1", "magnesium intake relative to the RDA, at most 1 (eq. 52)"},
+        {"serum_25ohd_rise_nmol_per_L", "nmol/L",
+         "25(OH)D above its level on the background vitamin D input"},
+        {"calcidiol_half_life_d", "d",
+         "elimination half-life of 25(OH)D3 now (what a tracer measures; eq. 47)"},
+        {"calcitriol_half_life_h", "h", "elimination half-life of calcitriol (ln 2 / T69)"}};
     return kOutputs;
   }
   void set_subject(const SubjectCovariates& s) override { CB::set_subject(s); }
@@ -241,6 +251,13 @@ class CalciumBoneModel final : public AdaptedModel<internal::CalciumBone, Model>
     out[10] = y[CB::kCaIntoGutCum];
     out[11] = y[CB::kUrineCaCum];
     out[12] = y[pr::kP] + y[pr::kT] + y[CB::kCaSupplement] + out[6];
+    out[13] = calcidiol_nmol_per_l(y);
+    out[14] = y[CB::kCalcidiolD2] / own(CB::kV25ohd);
+    out[15] = (y[CB::kCentralD3] + y[CB::kCentralD2]) / own(CB::kVD3);
+    out[16] = magnesium_status(y);
+    out[17] = out[13] - c25_reference();
+    out[18] = std::log(2.0) / calcidiol_elimination_per_h(y) / 24.0;
+    out[19] = std::log(2.0) / param(pr::pT69);
   }
   [[nodiscard]] DoseTarget dose_target(const DoseContext& dose) const override {
     const units::Substance& s = units::find_substance(dose.substance);
@@ -260,8 +277,25 @@ class CalciumBoneModel final : public AdaptedModel<internal::CalciumBone, Model>
       throw InputError(
           fmt::format("route {} for teriparatide (rule: SC or IV)", to_string(dose.route)));
     }
+    if (s.name == "D3" || s.name == "D2") {
+      if (dose.route != Route::kOral) {
+        throw InputError(
+            fmt::format("route {} for {} (rule: model calcium-bone takes oral vitamin D)",
+                        to_string(dose.route), s.name));
+      }
+      return {s.name == "D3" ? CB::kGutD3 : CB::kGutD2, own(CB::kFAbsD)};
+    }
+    if (s.name == "magnesium") {
+      if (dose.route != Route::kOral) {
+        throw InputError(
+            fmt::format("route {} for magnesium (rule: model calcium-bone takes oral magnesium)",
+                        to_string(dose.route)));
+      }
+      return {CB::kMgSupplement, 1.0};  // mmol
+    }
     throw InputError(
-        fmt::format("substance '{}' (rule: model calcium-bone takes calcium and teriparatide)",
+        fmt::format("substance '{}' (rule: model calcium-bone takes calcium, magnesium, D3, D2 "
+                    "and teriparatide)",
                     dose.substance));
   }
 };

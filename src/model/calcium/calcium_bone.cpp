@@ -6,6 +6,7 @@
 
 #include "k2sim/error.hpp"
 #include "k2sim/io/scenario.hpp"
+#include "k2sim/units/substances.hpp"
 #include "k2sim/units/units.hpp"
 
 namespace k2sim::internal {
@@ -18,6 +19,15 @@ std::array<std::string_view, CalciumBone::kStateCount> state_names() {
   names[CalciumBone::kCaSupplement] = "ca_supplement_stomach_mmol";
   names[CalciumBone::kCaIntoGutCum] = "ca_into_gut_cumulative_mmol";
   names[CalciumBone::kUrineCaCum] = "urine_ca_cumulative_mmol";
+  names[CalciumBone::kGutD3] = "gut_d3_nmol";
+  names[CalciumBone::kGutD2] = "gut_d2_nmol";
+  names[CalciumBone::kCentralD3] = "plasma_d3_nmol";
+  names[CalciumBone::kCentralD2] = "plasma_d2_nmol";
+  names[CalciumBone::kPeripheralD3] = "adipose_d3_nmol";
+  names[CalciumBone::kPeripheralD2] = "adipose_d2_nmol";
+  names[CalciumBone::kCalcidiolD3] = "calcidiol_d3_nmol";
+  names[CalciumBone::kCalcidiolD2] = "calcidiol_d2_nmol";
+  names[CalciumBone::kMgSupplement] = "mg_supplement_mmol";
   return names;
 }
 
@@ -27,7 +37,33 @@ const std::array<std::string_view, CalciumBone::kStateCount> CalciumBone::kState
     state_names();
 
 CalciumBone::CalciumBone(const ParameterTable& table)
-    : own_(resolve(table, {kOwnNames.begin(), kOwnNames.end()}, {units::dim::per_time()})) {
+    : own_(resolve(table, {kOwnNames.begin(), kOwnNames.end()},
+                   {units::dim::per_time(),
+                    units::Dimension::none(),
+                    units::dim::per_time(),
+                    units::dim::volume(),
+                    units::dim::volume() / units::dim::time(),
+                    units::dim::volume(),
+                    units::dim::amount_rate(),
+                    units::dim::amount_conc(),
+                    units::dim::volume() / units::dim::time(),
+                    units::dim::volume() / units::dim::time(),
+                    units::dim::volume(),
+                    units::dim::volume() / units::dim::time(),
+                    units::dim::volume() / units::dim::time(),
+                    units::dim::amount_conc(),
+                    units::Dimension::none(),
+                    units::Dimension::none(),
+                    units::dim::mass_rate(),
+                    units::dim::amount_conc(),
+                    units::dim::amount_conc(),
+                    units::Dimension::none(),
+                    units::dim::per_time(),
+                    units::Dimension::none(),
+                    units::Dimension::none(),
+                    units::dim::mass_rate(),
+                    units::dim::mass_rate(),
+                    units::dim::per_time()})) {
   // The SBML's parameters, in the units its equations use (pr2010::kParams): the table may
   // state a value in another unit of the same dimension.
   for (std::size_t i = 0; i < pr2010::kParamCount; ++i) {
@@ -44,6 +80,14 @@ CalciumBone::CalciumBone(const ParameterTable& table)
   std::array<double, pr2010::kSpeciesCount> y{};
   pr2010::initial_state(p_.data(), y.data(), derived_.data());
   gfr0_l_per_h_ = gfr_end_l_per_h_ = p_[pr2010::pGFR];  // until set_subject
+  // Eq. (45): the background vitamin D3 input, ug/h -> nmol/h.
+  d_input_nmol_per_h_ = own_[kDBackground] * 1e3 / units::find_substance("D3").mw_g_per_mol;
+  std::array<double, kStateCount> y0{};
+  reset_state(y0);
+  c25_reference_ = calcidiol_nmol_per_l(y0.data());
+  saturation_reference_ = c25_reference_ / (own_[kKm1a25ohd] + c25_reference_);
+  const double xv = pow_ratio(c25_reference_, own_[kEc50Vdr25ohd], own_[kHillVdr25ohd]);
+  vdr_reference_ = xv / (1.0 + xv);
 }
 
 void CalciumBone::set_subject(const SubjectCovariates& s) {
@@ -52,6 +96,26 @@ void CalciumBone::set_subject(const SubjectCovariates& s) {
   gfr0_l_per_h_ = s.egfr;
   gfr_end_l_per_h_ = s.egfr_decline_h > 0.0 ? s.egfr_end : s.egfr;
   gfr_decline_h_ = s.egfr_decline_h;
+}
+
+double CalciumBone::mg_status0() const {
+  return std::min(1.0, own_[kMgIntakeBackground] / own_[kMgRda]);
+}
+
+double CalciumBone::calcidiol_steady_state(double production_nmol_per_h) const {
+  // Eq. (47) at steady state: production = CL(c) c, CL rising with c; bisection on c.
+  const double mg = 1.0 - own_[kMgEffectStrength] * (1.0 - mg_status0());
+  auto removal = [&](double c) {
+    const double x = std::pow(c / own_[kC50Cl25ohd], own_[kHillCl25ohd]);
+    return (own_[kCl25ohd] + own_[kClmax25ohd] * mg * x / (1.0 + x)) * c;
+  };
+  double lo = 0.0, hi = 1.0;
+  while (removal(hi) < production_nmol_per_h && hi < 1e7) hi *= 2.0;
+  for (int i = 0; i < 200; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (removal(mid) < production_nmol_per_h ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
 }
 
 double CalciumBone::gfr_l_per_h(double t_h) const {
@@ -66,6 +130,23 @@ void CalciumBone::reset_state(std::span<double> y) const {
   std::array<double, pr2010::kDerivedCount> unused{};
   pr2010::initial_state(p.data(), y.data(), unused.data());
   for (std::size_t i = kSbml; i < kStateCount; ++i) y[i] = 0.0;
+  // Vitamin D at the steady state of the background input (closed form): plasma D3 where
+  // hydroxylation and the other routes remove the input, adipose in equilibrium with plasma,
+  // 25(OH)D3 where its clearance removes what hydroxylation makes (bisection: the clearance rises
+  // with the level).
+  const double in = d_input_nmol_per_h_;
+  const double vmax = own_[kVmax25] * (1.0 - own_[kMgEffectStrength] * (1.0 - mg_status0()));
+  const double km = own_[kKm25];
+  const double lin = own_[kCl25Linear] * (1.0 - own_[kMgEffectStrength] * (1.0 - mg_status0()));
+  const double cl = own_[kClDOther] + lin;
+  // in = vmax c / (km + c) + cl c  ->  cl c^2 + (cl km + vmax - in) c - in km = 0
+  const double b = cl * km + vmax - in;
+  const double c =
+      cl > 0.0 ? (-b + std::sqrt(b * b + 4.0 * cl * in * km)) / (2.0 * cl) : in * km / (vmax - in);
+  y[kCentralD3] = c * own_[kVD3];
+  y[kPeripheralD3] = c * own_[kVpD3];
+  const double production = vmax * c / (km + c) + lin * c;
+  y[kCalcidiolD3] = calcidiol_steady_state(production) * own_[kV25ohd];
 }
 
 }  // namespace k2sim::internal

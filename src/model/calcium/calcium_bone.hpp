@@ -1,11 +1,14 @@
-// Calcium homeostasis and bone remodelling (model "calcium-bone"): the Peterson & Riggs (Bone
-// 2010;46:49-63) model, translated from its SBML encoding (pr2010_generated.hpp, equations (40)-
-// (41) of docs/model.md), with k2sim's inputs: the subject's kidney function and its decline, oral
-// calcium supplements, subcutaneous and intravenous teriparatide. Parameters in
+// Calcium homeostasis, bone remodelling and vitamin D (model "calcium-bone"): the Peterson &
+// Riggs (Bone 2010;46:49-63) model, translated from its SBML encoding (pr2010_generated.hpp,
+// equations (40)-(41) of docs/model.md), with k2sim's inputs and extensions: the subject's kidney
+// function and its decline, oral calcium supplements, subcutaneous and intravenous teriparatide
+// (eq. 42-44), and a vitamin D front end with magnesium as a hypothesis (eq. 45-52). Parameters in
 // data/parameters/calcium.csv.
 #pragma once
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -20,9 +23,25 @@ class CalciumBone {
  public:
   static constexpr std::size_t kSbml = pr2010::kSpeciesCount;
   // After the SBML's species: an oral calcium supplement not yet emptied from the stomach, and
-  // two accumulators (no feedback; skipped by the equilibrium search): calcium that entered the
+  // two accumulators (no feedback; held by the equilibrium search): calcium that entered the
   // absorbable gut pool T since the start, and calcium excreted in urine since the start; mmol.
-  enum Extra : std::size_t { kCaSupplement = kSbml, kCaIntoGutCum, kUrineCaCum, kStateCount };
+  // Then vitamin D (nmol): D3 and D2 in the gut, in plasma (central) and in adipose tissue
+  // (peripheral), 25(OH)D3 and 25(OH)D2; and magnesium from supplements in transit (mmol).
+  enum Extra : std::size_t {
+    kCaSupplement = kSbml,
+    kCaIntoGutCum,
+    kUrineCaCum,
+    kGutD3,
+    kGutD2,
+    kCentralD3,
+    kCentralD2,
+    kPeripheralD3,
+    kPeripheralD2,
+    kCalcidiolD3,
+    kCalcidiolD2,
+    kMgSupplement,
+    kStateCount
+  };
   static const std::array<std::string_view, kStateCount> kStateNames;
   // States nothing depends on (a zero column of the Jacobian): the accumulators, the bone store
   // Qbone (it integrates the exchange with Q) and the SBML's unused total-osteoblast species OB.
@@ -30,29 +49,143 @@ class CalciumBone {
                                                                pr2010::kQbone, pr2010::kOB};
 
   // k2sim's parameters of this model, after the SBML's (same table).
-  enum Own : std::size_t { kKCaSupplement, kOwnCount };
-  static constexpr std::array<std::string_view, kOwnCount> kOwnNames = {"k_ca_supplement"};
+  enum Own : std::size_t {
+    kKCaSupplement,
+    kFAbsD,
+    kKaD,
+    kVD3,
+    kQD3,
+    kVpD3,
+    kVmax25,
+    kKm25,
+    kCl25Linear,
+    kClDOther,
+    kV25ohd,
+    kCl25ohd,
+    kClmax25ohd,
+    kC50Cl25ohd,
+    kHillCl25ohd,
+    kClRatio25ohd2,
+    kDBackground,
+    kKm1a25ohd,
+    kEc50Vdr25ohd,
+    kHillVdr25ohd,
+    kKVdr25ohdAbsorption,
+    kEmaxVdr25ohdBone,
+    kMgEffectStrength,
+    kMgIntakeBackground,
+    kMgRda,
+    kKMgSupplement,
+    kOwnCount
+  };
+  static constexpr std::array<std::string_view, kOwnCount> kOwnNames = {
+      "k_ca_supplement",
+      "f_abs_d",
+      "ka_d",
+      "v_d3",
+      "q_d3",
+      "vp_d3",
+      "vmax_25_hydroxylation",
+      "km_25_hydroxylation",
+      "cl_25_hydroxylation_linear",
+      "cl_d_other",
+      "v_25ohd",
+      "cl_25ohd",
+      "clmax_25ohd",
+      "c50_cl_25ohd",
+      "hill_cl_25ohd",
+      "cl_ratio_25ohd2",
+      "d_background",
+      "km_1a_25ohd",
+      "ec50_vdr_25ohd",
+      "hill_vdr_25ohd",
+      "k_vdr_25ohd_absorption",
+      "emax_vdr_25ohd_bone",
+      "mg_effect_strength",
+      "mg_intake_background",
+      "mg_rda",
+      "k_mg_supplement"};
+
+  static_assert(
+      [] {
+        for (std::string_view n : kOwnNames) {
+          if (n.empty()) return false;
+        }
+        return true;
+      }(),
+      "every Own parameter has a name");
 
   explicit CalciumBone(const ParameterTable& table);
 
   void set_subject(const SubjectCovariates& s);
 
-  /// Eq. (40)-(43).
+  /// Eq. (40)-(52).
   template <class T>
   void rhs(T t_h, const T* y, T* dydt, T* rule = nullptr) const {
     std::array<double, pr2010::kParamCount> p = p_;
     p[pr2010::pGFR] = gfr_l_per_h(static_cast<double>(t_h));
-    // Eq. (42): a supplement dose empties into the gut; the fraction F11 of what arrives enters
-    // the absorbable pool T, as the SBML's dietary input OralCa does.
     std::array<T, pr2010::kRuleCount> own_rule;
     T* r = rule != nullptr ? rule : own_rule.data();
     pr2010::rhs<T>(t_h, y, p.data(), derived_.data(), dydt, r);
-    const T emptying = own_[kKCaSupplement] * y[kCaSupplement];
+    const auto o = [this](Own i) { return own_[i]; };
+    // Eq. (42): a supplement dose empties into the gut; the fraction F11 of what arrives enters
+    // the absorbable pool T, as the SBML's dietary input OralCa does.
+    const T emptying = o(kKCaSupplement) * y[kCaSupplement];
     dydt[kCaSupplement] = -emptying;
     dydt[pr2010::kT] += emptying * r[pr2010::rF11];
     // Eq. (43): accumulators for the calcium balance.
     dydt[kCaIntoGutCum] = (p[pr2010::pOralCa] + emptying) * r[pr2010::rF11];
     dydt[kUrineCaCum] = r[pr2010::rJ27];
+    // Eq. (45): D3 and D2 from the gut (the absorbed fraction enters with the dose) and the
+    // background (diet and skin, as D3) into plasma; exchange with adipose tissue
+    // (Ocampo-Pelland 2016).
+    const T mg = magnesium_status(y);
+    const T mg_factor = 1.0 - o(kMgEffectStrength) * (1.0 - mg);
+    // Eq. (46): 25-hydroxylation in the liver, Michaelis-Menten (Ocampo-Pelland 2016; CYP2R1), D3
+    // and D2 competing for one enzyme; the rest of plasma vitamin D is cleared by other routes.
+    const T c3 = y[kCentralD3] / o(kVD3);
+    const T c2 = y[kCentralD2] / o(kVD3);
+    // A second, linear route (CYP27A1: high Km, high capacity; it hydroxylates D3, not D2)
+    // keeps 25(OH)D rising at doses that saturate the first.
+    const T capacity = o(kVmax25) * mg_factor / (o(kKm25) + c3 + c2);
+    const T linear_d3 = o(kCl25Linear) * mg_factor;
+    for (const auto& [gut, central, peripheral, calcidiol] :
+         {std::array<std::size_t, 4>{kGutD3, kCentralD3, kPeripheralD3, kCalcidiolD3},
+          std::array<std::size_t, 4>{kGutD2, kCentralD2, kPeripheralD2, kCalcidiolD2}}) {
+      const T c = y[central] / o(kVD3);
+      const T absorption = o(kKaD) * y[gut];
+      const T exchange = o(kQD3) * (c - y[peripheral] / o(kVpD3));
+      const T to_calcidiol = (capacity + (central == kCentralD3 ? linear_d3 : T(0.0))) * c;
+      dydt[gut] = -absorption;
+      dydt[central] = absorption - exchange - to_calcidiol - o(kClDOther) * c;
+      dydt[peripheral] = exchange;
+      dydt[calcidiol] = to_calcidiol;
+    }
+    dydt[kCentralD3] += d_input_nmol_per_h_;
+    // Eq. (47): 25(OH)D clearance, a basal part and a part that rises steeply with total
+    // 25(OH)D (Huang & You 2021; CYP24A1 induction); 25(OH)D2 is cleared faster than 25(OH)D3.
+    const T c25 = calcidiol_nmol_per_l(y);
+    const T k25 = calcidiol_elimination_per_h(y);
+    dydt[kCalcidiolD3] -= k25 * y[kCalcidiolD3];
+    dydt[kCalcidiolD2] -= k25 * o(kClRatio25ohd2) * y[kCalcidiolD2];
+    // Eq. (48): 25(OH)D is the substrate of the renal 1-alpha-hydroxylase: the SBML's production
+    // of its activity A scales with substrate saturation, relative to that at the 25(OH)D of the
+    // background input (the state the published model describes).
+    const T saturation = c25 / (o(kKm1a25ohd) + c25);
+    dydt[pr2010::kA] += (saturation / saturation_reference_ - 1.0) * r[pr2010::rSE];
+    // Eq. (49)-(50): toxicity through 25(OH)D itself (a weak VDR agonist at high levels): it
+    // drives the calcitriol-dependent absorption state R as calcitriol does, and adds bone
+    // resorption (with its phosphate, 0.464 mol per mol of calcium as the SBML's J41).
+    // Relative to the background input's level, so that the published state is unchanged.
+    const T xv = pow_ratio(c25, o(kEc50Vdr25ohd), o(kHillVdr25ohd));
+    const T vdr = xv / (1.0 + xv) - vdr_reference_;
+    dydt[pr2010::kR] += o(kKVdr25ohdAbsorption) * vdr * (1.0 - y[pr2010::kR]);
+    const T resorption = o(kEmaxVdr25ohdBone) * vdr * r[pr2010::rJ14];
+    dydt[pr2010::kQ] -= resorption;
+    dydt[pr2010::kP] += resorption;
+    dydt[pr2010::kECCPhos] += 0.464 * resorption;
+    // Eq. (51): magnesium from supplements in transit, mmol.
+    dydt[kMgSupplement] = -o(kKMgSupplement) * y[kMgSupplement];
   }
 
   void reset_state(std::span<double> y) const;
@@ -61,18 +194,59 @@ class CalciumBone {
   /// declines).
   [[nodiscard]] double gfr_l_per_h(double t_h) const;
 
+  /// Total 25(OH)D in plasma, nmol/L.
+  template <class T>
+  [[nodiscard]] T calcidiol_nmol_per_l(const T* y) const {
+    return (y[kCalcidiolD3] + y[kCalcidiolD2]) / own_[kV25ohd];
+  }
+
+  /// Eq. (47): elimination rate constant of 25(OH)D3 at state y, 1/h.
+  template <class T>
+  [[nodiscard]] T calcidiol_elimination_per_h(const T* y) const {
+    const T mg_factor = 1.0 - own_[kMgEffectStrength] * (1.0 - magnesium_status(y));
+    const T x = pow_ratio(calcidiol_nmol_per_l(y), own_[kC50Cl25ohd], own_[kHillCl25ohd]);
+    return (own_[kCl25ohd] + own_[kClmax25ohd] * mg_factor * x / (1.0 + x)) / own_[kV25ohd];
+  }
+
+  /// Eq. (52): magnesium status, 1 when the intake (background and supplements over the last
+  /// day or so) reaches the RDA, less below it.
+  template <class T>
+  [[nodiscard]] T magnesium_status(const T* y) const {
+    constexpr double kUgPerMmolMg = 24305.0;  // 24.305 g/mol
+    const T intake =                          // ug/h
+        own_[kMgIntakeBackground] + own_[kKMgSupplement] * y[kMgSupplement] * kUgPerMmolMg;
+    return std::min(T(1.0), intake / own_[kMgRda]);
+  }
+
   [[nodiscard]] double param(pr2010::Param i) const { return p_[i]; }
   [[nodiscard]] double own(Own i) const { return own_[i]; }
   /// Derived constants of the published steady state (reference values such as OB0).
   [[nodiscard]] double derived(pr2010::Derived i) const { return derived_[i]; }
+  /// Vitamin D3 entering plasma from the background diet and the skin, nmol/h.
+  [[nodiscard]] double d_input_nmol_per_h() const { return d_input_nmol_per_h_; }
+  /// 25(OH)D at the steady state of the background input, nmol/L (eq. 48).
+  [[nodiscard]] double c25_reference() const { return c25_reference_; }
 
  protected:
+  [[nodiscard]] double mg_status0() const;
+  /// 25(OH)D (nmol/L) at which its clearance removes `production` (nmol/h).
+  [[nodiscard]] double calcidiol_steady_state(double production_nmol_per_h) const;
+
+  template <class T>
+  static T pow_ratio(T x, double ec50, double hill) {
+    return x > 0.0 ? std::pow(x / ec50, hill) : T(0.0);
+  }
+
   std::array<double, pr2010::kParamCount> p_{};  // in the units of pr2010::kParams
   std::array<double, pr2010::kDerivedCount> derived_{};
   std::vector<double> own_;  // canonical units
   double gfr0_l_per_h_ = 6.0;
   double gfr_end_l_per_h_ = 6.0;
   double gfr_decline_h_ = 0.0;
+  double d_input_nmol_per_h_ = 0.0;
+  double c25_reference_ = 75.0;         // nmol/L, set in the constructor
+  double saturation_reference_ = 0.75;  // eq. (48) at c25_reference_
+  double vdr_reference_ = 0.0;          // eq. (49) at c25_reference_
 };
 
 }  // namespace k2sim::internal
