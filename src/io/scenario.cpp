@@ -25,6 +25,7 @@ void SubjectSpec::override_with(const SubjectSpec& over) {
   if (over.height_cm) height_cm = over.height_cm;
   if (over.egfr_mL_per_min_173) egfr_mL_per_min_173 = over.egfr_mL_per_min_173;
   if (over.dialysis) dialysis = over.dialysis;
+  if (over.menopause_age_y) menopause_age_y = over.menopause_age_y;
   if (over.egfr_decline_to) egfr_decline_to = over.egfr_decline_to;
   if (over.egfr_decline_over_h) egfr_decline_over_h = over.egfr_decline_over_h;
   if (over.vkorc1) vkorc1 = over.vkorc1;
@@ -48,6 +49,11 @@ SubjectCovariates SubjectSpec::covariates() const {
   // girls and 3.3 kg for boys), or the model's reference adult (70 kg, weight_reference).
   c.body_weight_kg = body_weight_kg.value_or(c.newborn ? 3.5 : 70.0);
   c.feeding = feeding.value_or("none");
+  c.age_y = age_y.value_or(60.0);
+  c.female = sex.value_or("female") == "female";
+  // Women with menopause_age: the estrogen decline of Peterson & Riggs centred there. Without
+  // it (the reference adult has none) estrogen stays at its published reference level.
+  c.menopause_age_y = c.female ? menopause_age_y.value_or(-1.0) : -1.0;
   return c;
 }
 
@@ -60,10 +66,11 @@ const std::vector<std::string> kTopKeys = {
     "subject", "dose",  "arm",        "solver"};
 const std::vector<std::string> kTopKeysLater = {"diet", "population", "analysis"};
 const std::vector<std::string> kSubjectKeys = {
-    "age",  "sex",      "newborn",           "body_weight", "height",
-    "egfr", "dialysis", "warfarin_genotype", "feeding",     "egfr_decline"};
-const std::vector<std::string> kSubjectKeysLater = {
-    "cac", "cac_percentile", "risk_factors", "menopause_age", "sun", "cholestasis"};
+    "age",     "sex",          "newborn",      "body_weight",
+    "height",  "egfr",         "dialysis",     "warfarin_genotype",
+    "feeding", "egfr_decline", "menopause_age"};
+const std::vector<std::string> kSubjectKeysLater = {"cac", "cac_percentile", "risk_factors", "sun",
+                                                    "cholestasis"};
 const std::vector<std::string> kDoseKeys = {"substance", "amount",       "route",         "every",
                                             "start",     "stop",         "meal_fat",      "matrix",
                                             "rate",      "steady_state", "titrate_to_inr"};
@@ -170,7 +177,8 @@ SubjectSpec read_subject(const Reader& r, const toml::table& t, std::string_view
     if (*s.newborn) {
       // A newborn run starts at birth; kidney function, dialysis and anticoagulant genotypes
       // are adult covariates.
-      for (const char* k : {"age", "egfr", "egfr_decline", "dialysis", "warfarin_genotype"}) {
+      for (const char* k :
+           {"age", "egfr", "egfr_decline", "dialysis", "warfarin_genotype", "menopause_age"}) {
         if (auto* other = t.get(k)) {
           r.fail(*other, key(k), "left out when newborn = true (a newborn run starts at birth)");
         }
@@ -209,6 +217,15 @@ SubjectSpec read_subject(const Reader& r, const toml::table& t, std::string_view
       r.fail(*n, key("egfr"), "more than 0 and at most 200 mL/min/1.73m2");
     }
     s.egfr_mL_per_min_173 = v;
+  }
+  if (auto* n = t.get("menopause_age")) {
+    const double y =
+        units::to_unit(r.quantity(*n, key("menopause_age"), units::dim::time(), "51 y"), "y");
+    if (!(y >= 30.0 && y <= 70.0)) r.fail(*n, key("menopause_age"), "30 to 70 y");
+    if (auto* sx = t.get("sex"); sx != nullptr && sx->value_or(std::string()) == "male") {
+      r.fail(*n, key("menopause_age"), "women only (sex = \"female\")");
+    }
+    s.menopause_age_y = y;
   }
   if (auto* n = t.get("egfr_decline")) {
     // { to = "30 mL/min/1.73m2", over = "10 y" }: an exponential decline (docs/model.md eq. 44).

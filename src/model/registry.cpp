@@ -228,7 +228,13 @@ class CalciumBoneModel final : public AdaptedModel<internal::CalciumBone, Model>
          "25(OH)D above its level on the background vitamin D input"},
         {"calcidiol_half_life_d", "d",
          "elimination half-life of 25(OH)D3 now (what a tracer measures; eq. 47)"},
-        {"calcitriol_half_life_h", "h", "elimination half-life of calcitriol (ln 2 / T69)"}};
+        {"calcitriol_half_life_h", "h", "elimination half-life of calcitriol (ln 2 / T69)"},
+        {"bmd_lumbar_spine_rel", "1",
+         "lumbar spine BMD relative to the published model's reference state (eq. 53)"},
+        {"bmd_femoral_neck_rel", "1",
+         "femoral neck BMD relative to the published model's reference state (eq. 53)"},
+        {"estrogen_rel", "1", "estrogen relative to a premenopausal woman of 41 (eq. 55)"},
+        {"denosumab_ug_per_L", "ug/L", "plasma denosumab"}};
     return kOutputs;
   }
   void set_subject(const SubjectCovariates& s) override { CB::set_subject(s); }
@@ -258,6 +264,11 @@ class CalciumBoneModel final : public AdaptedModel<internal::CalciumBone, Model>
     out[17] = out[13] - c25_reference();
     out[18] = std::log(2.0) / calcidiol_elimination_per_h(y) / 24.0;
     out[19] = std::log(2.0) / param(pr::pT69);
+    out[20] = y[CB::kBmdLumbarSpine];
+    out[21] = y[CB::kBmdFemoralNeck];
+    out[22] = estrogen(t_h);
+    out[23] = y[CB::kDenosumabCentral] / own(CB::kDenVc) *
+              units::find_substance("denosumab").mw_g_per_mol * 1e-3;
   }
   [[nodiscard]] DoseTarget dose_target(const DoseContext& dose) const override {
     const units::Substance& s = units::find_substance(dose.substance);
@@ -277,6 +288,12 @@ class CalciumBoneModel final : public AdaptedModel<internal::CalciumBone, Model>
       throw InputError(
           fmt::format("route {} for teriparatide (rule: SC or IV)", to_string(dose.route)));
     }
+    if (s.name == "denosumab") {
+      if (dose.route == Route::kSc) return {CB::kDenosumabSc, own(CB::kDenF)};
+      if (dose.route == Route::kIv) return {CB::kDenosumabCentral, 1.0};
+      throw InputError(
+          fmt::format("route {} for denosumab (rule: SC or IV)", to_string(dose.route)));
+    }
     if (s.name == "D3" || s.name == "D2") {
       if (dose.route != Route::kOral) {
         throw InputError(
@@ -294,8 +311,8 @@ class CalciumBoneModel final : public AdaptedModel<internal::CalciumBone, Model>
       return {CB::kMgSupplement, 1.0};  // mmol
     }
     throw InputError(
-        fmt::format("substance '{}' (rule: model calcium-bone takes calcium, magnesium, D3, D2 "
-                    "and teriparatide)",
+        fmt::format("substance '{}' (rule: model calcium-bone takes calcium, magnesium, D3, D2, "
+                    "teriparatide and denosumab)",
                     dose.substance));
   }
 };

@@ -40,6 +40,10 @@ const std::vector<Substance> kSubstances = {
      "PubChem CID 60823"},
     {"teriparatide", "C181H291N55O51S2", 4117.77, InternalAmount::kNmol, 0.0,
      "teriparatide, recombinant human PTH(1-34)", "PubChem CID 16133793"},
+    {"denosumab", "C6404H9912N1724O2004S50", 144722.8, InternalAmount::kNmol, 0.0,
+     "denosumab, human IgG2 monoclonal antibody against RANKL",
+     "molecular formula as listed for denosumab in drug databases (DrugBank DB06643; recalled, "
+     "not re-read); the molar mass is computed from it"},
     {"calcium", "Ca", 40.078, InternalAmount::kMmol, 0.0, "elemental calcium",
      "IUPAC standard atomic weight of Ca"},
     {"phosphate", "P", 30.974, InternalAmount::kMmol, 0.0, "phosphate, as elemental phosphorus",

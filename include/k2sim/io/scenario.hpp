@@ -30,6 +30,7 @@ struct SubjectSpec {
   std::optional<double> height_cm;
   std::optional<double> egfr_mL_per_min_173;
   std::optional<bool> dialysis;
+  std::optional<double> menopause_age_y;      // women only
   std::optional<double> egfr_decline_to;      // mL/min/1.73m2, with egfr_decline_over_h
   std::optional<double> egfr_decline_over_h;  // h
   std::optional<std::string> vkorc1;          // "GG" | "GA" | "AA"

@@ -28,6 +28,11 @@ std::array<std::string_view, CalciumBone::kStateCount> state_names() {
   names[CalciumBone::kCalcidiolD3] = "calcidiol_d3_nmol";
   names[CalciumBone::kCalcidiolD2] = "calcidiol_d2_nmol";
   names[CalciumBone::kMgSupplement] = "mg_supplement_mmol";
+  names[CalciumBone::kBmdLumbarSpine] = "bmd_lumbar_spine";
+  names[CalciumBone::kBmdFemoralNeck] = "bmd_femoral_neck";
+  names[CalciumBone::kDenosumabSc] = "denosumab_sc_nmol";
+  names[CalciumBone::kDenosumabCentral] = "denosumab_central_nmol";
+  names[CalciumBone::kDenosumabPeripheral] = "denosumab_peripheral_nmol";
   return names;
 }
 
@@ -63,7 +68,29 @@ CalciumBone::CalciumBone(const ParameterTable& table)
                     units::Dimension::none(),
                     units::dim::mass_rate(),
                     units::dim::mass_rate(),
-                    units::dim::per_time()})) {
+                    units::dim::per_time(),
+                    units::dim::time(),
+                    units::Dimension::none(),
+                    units::Dimension::none(),
+                    units::dim::time(),
+                    units::Dimension::none(),
+                    units::Dimension::none(),
+                    units::Dimension::none(),
+                    units::Dimension::none(),
+                    units::Dimension::none(),
+                    units::dim::per_time(),
+                    units::Dimension::none(),
+                    units::dim::per_time(),
+                    units::Dimension::none(),
+                    units::Dimension::none(),
+                    units::dim::per_time(),
+                    units::dim::volume(),
+                    units::dim::volume(),
+                    units::dim::volume() / units::dim::time(),
+                    units::dim::volume() / units::dim::time(),
+                    units::dim::mass_rate(),
+                    units::dim::mass_conc(),
+                    units::dim::volume() / units::dim::mass() / units::dim::time()})) {
   // The SBML's parameters, in the units its equations use (pr2010::kParams): the table may
   // state a value in another unit of the same dimension.
   for (std::size_t i = 0; i < pr2010::kParamCount; ++i) {
@@ -80,6 +107,7 @@ CalciumBone::CalciumBone(const ParameterTable& table)
   std::array<double, pr2010::kSpeciesCount> y{};
   pr2010::initial_state(p_.data(), y.data(), derived_.data());
   gfr0_l_per_h_ = gfr_end_l_per_h_ = p_[pr2010::pGFR];  // until set_subject
+  denosumab_ug_per_nmol_ = units::find_substance("denosumab").mw_g_per_mol * 1e-3;
   // Eq. (45): the background vitamin D3 input, ug/h -> nmol/h.
   d_input_nmol_per_h_ = own_[kDBackground] * 1e3 / units::find_substance("D3").mw_g_per_mol;
   std::array<double, kStateCount> y0{};
@@ -96,6 +124,31 @@ void CalciumBone::set_subject(const SubjectCovariates& s) {
   gfr0_l_per_h_ = s.egfr;
   gfr_end_l_per_h_ = s.egfr_decline_h > 0.0 ? s.egfr_end : s.egfr;
   gfr_decline_h_ = s.egfr_decline_h;
+  age0_y_ = s.female && s.menopause_age_y > 0.0 ? s.age_y : -1.0;
+  menopause_age_y_ = s.menopause_age_y;
+}
+
+double CalciumBone::estrogen(double t_h) const {
+  if (age0_y_ < 0.0) return 1.0;
+  constexpr double kHoursPerYear = 8766.0;
+  const double age = age0_y_ + t_h / kHoursPerYear;
+  const double h = own_[kEstMenopauseDuration] / kHoursPerYear / 2.0;  // y
+  // Peterson & Riggs: a power law of age (1 at est_age_reference) and a fall of
+  // est_menopause_drop over the menopause; k2sim centres the fall at menopause_age.
+  double e = std::pow(age / (own_[kEstAgeReference] / kHoursPerYear), -own_[kEstAgeExponent]);
+  const double d = age - (menopause_age_y_ - h);
+  if (d > 0.0) e *= 1.0 - own_[kEstMenopauseDrop] * d * d / (h * h + d * d);
+  return e;
+}
+
+std::array<double, pr2010::kScaledCount> CalciumBone::estrogen_scale(double t_h) const {
+  std::array<double, pr2010::kScaledCount> f{};
+  const double e = estrogen(t_h);
+  f[pr2010::skinTGF] = std::pow(1.0 / e, own_[kEstGammaTgfProduction]);
+  f[pr2010::skoutTGFeqn] = std::pow(e, own_[kEstGammaTgfActivation]);
+  f[pr2010::sROBin] = std::pow(1.0 / e, own_[kEstGammaRob]);
+  f[pr2010::sReabsMax] = 1.0 - own_[kEstReabsorption] + own_[kEstReabsorption] * e;
+  return f;
 }
 
 double CalciumBone::mg_status0() const {
@@ -147,6 +200,8 @@ void CalciumBone::reset_state(std::span<double> y) const {
   y[kPeripheralD3] = c * own_[kVpD3];
   const double production = vmax * c / (km + c) + lin * c;
   y[kCalcidiolD3] = calcidiol_steady_state(production) * own_[kV25ohd];
+  y[kBmdLumbarSpine] = 1.0;
+  y[kBmdFemoralNeck] = 1.0;
 }
 
 }  // namespace k2sim::internal

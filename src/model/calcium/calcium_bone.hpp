@@ -40,6 +40,11 @@ class CalciumBone {
     kCalcidiolD3,
     kCalcidiolD2,
     kMgSupplement,
+    kBmdLumbarSpine,
+    kBmdFemoralNeck,
+    kDenosumabSc,
+    kDenosumabCentral,
+    kDenosumabPeripheral,
     kStateCount
   };
   static const std::array<std::string_view, kStateCount> kStateNames;
@@ -76,6 +81,28 @@ class CalciumBone {
     kMgIntakeBackground,
     kMgRda,
     kKMgSupplement,
+    kEstAgeReference,
+    kEstAgeExponent,
+    kEstMenopauseDrop,
+    kEstMenopauseDuration,
+    kEstGammaTgfProduction,
+    kEstGammaTgfActivation,
+    kEstGammaRob,
+    kEstReabsorption,
+    kBmdGammaOb,
+    kBmdKoutLs,
+    kBmdGammaOcLs,
+    kBmdKoutFn,
+    kBmdGammaOcFn,
+    kDenF,
+    kDenKa,
+    kDenVc,
+    kDenVp,
+    kDenQ,
+    kDenCl,
+    kDenVmax,
+    kDenKm,
+    kDenRankl,
     kOwnCount
   };
   static constexpr std::array<std::string_view, kOwnCount> kOwnNames = {
@@ -104,7 +131,29 @@ class CalciumBone {
       "mg_effect_strength",
       "mg_intake_background",
       "mg_rda",
-      "k_mg_supplement"};
+      "k_mg_supplement",
+      "est_age_reference",
+      "est_age_exponent",
+      "est_menopause_drop",
+      "est_menopause_duration",
+      "est_gamma_tgf_production",
+      "est_gamma_tgf_activation",
+      "est_gamma_rob",
+      "est_reabsorption",
+      "bmd_gamma_ob",
+      "bmd_kout_ls",
+      "bmd_gamma_oc_ls",
+      "bmd_kout_fn",
+      "bmd_gamma_oc_fn",
+      "den_f",
+      "den_ka",
+      "den_vc",
+      "den_vp",
+      "den_q",
+      "den_cl",
+      "den_vmax",
+      "den_km",
+      "k_den_rankl"};
 
   static_assert(
       [] {
@@ -126,7 +175,9 @@ class CalciumBone {
     p[pr2010::pGFR] = gfr_l_per_h(static_cast<double>(t_h));
     std::array<T, pr2010::kRuleCount> own_rule;
     T* r = rule != nullptr ? rule : own_rule.data();
-    pr2010::rhs<T>(t_h, y, p.data(), derived_.data(), dydt, r);
+    // Eq. (55): estrogen scales four of the SBML's rules.
+    const std::array<double, pr2010::kScaledCount> scale = estrogen_scale(static_cast<double>(t_h));
+    pr2010::rhs<T>(t_h, y, p.data(), derived_.data(), dydt, r, scale.data());
     const auto o = [this](Own i) { return own_[i]; };
     // Eq. (42): a supplement dose empties into the gut; the fraction F11 of what arrives enters
     // the absorbable pool T, as the SBML's dietary input OralCa does.
@@ -186,7 +237,34 @@ class CalciumBone {
     dydt[pr2010::kECCPhos] += 0.464 * resorption;
     // Eq. (51): magnesium from supplements in transit, mmol.
     dydt[kMgSupplement] = -o(kKMgSupplement) * y[kMgSupplement];
+    // Eq. (53): BMD as turnover driven by osteoblasts and osteoclasts (relative to the published
+    // steady state, where it is 1).
+    const T ob = (y[pr2010::kOBfast] + y[pr2010::kOBslow]) / derived_[pr2010::dOB0];
+    const T oc = y[pr2010::kOC] / derived_[pr2010::dOC0];
+    const T formation = std::pow(ob, o(kBmdGammaOb));
+    dydt[kBmdLumbarSpine] =
+        o(kBmdKoutLs) * (formation - std::pow(oc, o(kBmdGammaOcLs)) * y[kBmdLumbarSpine]);
+    dydt[kBmdFemoralNeck] =
+        o(kBmdKoutFn) * (formation - std::pow(oc, o(kBmdGammaOcFn)) * y[kBmdFemoralNeck]);
+    // Eq. (54): denosumab (nmol): SC depot, central and peripheral compartments, linear and
+    // saturable (target-mediated) elimination; free RANKL is bound in proportion to its
+    // concentration (ug/L).
+    const T den_c = y[kDenosumabCentral] / o(kDenVc);  // nmol/L
+    const T den_ug_per_l = den_c * denosumab_ug_per_nmol_;
+    const T absorption_den = o(kDenKa) * y[kDenosumabSc];
+    const T exchange_den = o(kDenQ) * (den_c - y[kDenosumabPeripheral] / o(kDenVp));
+    const T saturable =  // nmol/h
+        o(kDenVmax) / denosumab_ug_per_nmol_ * den_ug_per_l / (o(kDenKm) + den_ug_per_l);
+    dydt[kDenosumabSc] = -absorption_den;
+    dydt[kDenosumabCentral] = absorption_den - exchange_den - o(kDenCl) * den_c - saturable;
+    dydt[kDenosumabPeripheral] = exchange_den;
+    dydt[pr2010::kL] -= o(kDenRankl) * den_ug_per_l * y[pr2010::kL];
   }
+
+  /// Eq. (55): relative estrogen (1 at est_age_reference before menopause; none for men).
+  [[nodiscard]] double estrogen(double t_h) const;
+  /// Eq. (55): the factors on the SBML's rules kinTGF, koutTGFeqn, ROBin and ReabsMax.
+  [[nodiscard]] std::array<double, pr2010::kScaledCount> estrogen_scale(double t_h) const;
 
   void reset_state(std::span<double> y) const;
 
@@ -244,9 +322,12 @@ class CalciumBone {
   double gfr_end_l_per_h_ = 6.0;
   double gfr_decline_h_ = 0.0;
   double d_input_nmol_per_h_ = 0.0;
-  double c25_reference_ = 75.0;         // nmol/L, set in the constructor
-  double saturation_reference_ = 0.75;  // eq. (48) at c25_reference_
-  double vdr_reference_ = 0.0;          // eq. (49) at c25_reference_
+  double c25_reference_ = 75.0;           // nmol/L, set in the constructor
+  double saturation_reference_ = 0.75;    // eq. (48) at c25_reference_
+  double vdr_reference_ = 0.0;            // eq. (49) at c25_reference_
+  double denosumab_ug_per_nmol_ = 144.7;  // from the substance table
+  double age0_y_ = -1.0;  // < 0: estrogen at 1 throughout (no subject yet, or a man)
+  double menopause_age_y_ = -1.0;
 };
 
 }  // namespace k2sim::internal

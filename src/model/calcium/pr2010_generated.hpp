@@ -298,6 +298,15 @@ enum Derived : std::size_t {
   dTGFB0 = 13,
 };
 
+/// Rules a caller may scale through rhs's `scale` argument, in this order.
+enum Scaled : std::size_t {
+  skinTGF = 0,
+  skoutTGFeqn = 1,
+  sROBin = 2,
+  sReabsMax = 3,
+  kScaledCount
+};
+
 /// Assignment-rule values (the model's fluxes and effects), in dependency order.
 enum Rule : std::size_t {
   rT13 = 0,
@@ -536,10 +545,11 @@ inline void initial_state(const double* p, double* y, double* d) {
 }
 
 /// dy/dt of the SBML's reactions at time t (h) and state y, with parameters p and derived
-/// constants d; the rule values go to `rule` when it is not null.
+/// constants d; the rule values go to `rule` when it is not null; the rules of Scaled are
+/// multiplied by `scale` (kScaledCount values) when it is not null.
 template <class Real>
 void rhs([[maybe_unused]] Real t, const Real* y, const double* p, const double* d, Real* dy,
-         Real* rule = nullptr) {
+         Real* rule = nullptr, const double* scale = nullptr) {
   const double Pic0 = p[0];
   const double FracOBfast = p[1];
   const double k3 = p[2];
@@ -703,17 +713,17 @@ void rhs([[maybe_unused]] Real t, const Real* y, const double* p, const double* 
   const Real J41 = (0.464 * J14);
   const Real PicOCkin = Pic0;
   const Real bigDb = ((kb * OB0 * Pic0) / ROB0);
-  const Real kinTGF = (koutTGF0 * TGFB0);
+  const Real kinTGF = (koutTGF0 * TGFB0) * (scale != nullptr ? scale[skinTGF] : 1.0);
   const Real koutTGF = koutTGF0;
   const Real koutTGFact = (koutTGF0 * 1000.0);
-  const Real koutTGFeqn = (koutTGF * TGFB * std::pow((Osteoclast / OC0), OCtgfGAM));
+  const Real koutTGFeqn = (koutTGF * TGFB * std::pow((Osteoclast / OC0), OCtgfGAM)) * (scale != nullptr ? scale[skoutTGFeqn] : 1.0);
   const Real E0PicROB = (FracPicROB * Pic0);
   const Real EC50PicROBparen = (((EmaxPicROB * std::pow(TGFBact0, PicROBgam)) / (Pic0 - E0PicROB)) - std::pow(TGFBact0, PicROBgam));
   const Real EC50PicROB = std::exp((std::log(EC50PicROBparen) / PicROBgam));
   const Real Dr = ((kb * OB0) / Pic0);
   const Real PicROB = (E0PicROB + ((EmaxPicROB * std::pow(TGFBact, PicROBgam)) / (std::pow(TGFBact, PicROBgam) + std::pow(EC50PicROB, PicROBgam))));
   const Real ROBin2 = (Dr * PicROB);
-  const Real ROBin = ROBin2;
+  const Real ROBin = ROBin2 * (scale != nullptr ? scale[sROBin] : 1.0);
   const Real E0PicOB = (FracPicOB * Pic0);
   const Real EC50PicOBparen = (((EmaxPicOB * std::pow(TGFBact0, PicOBgam)) / (Pic0 - E0PicOB)) - std::pow(TGFBact0, PicOBgam));
   const Real EC50PicOB = std::exp((std::log(EC50PicOBparen) / PicOBgam));
@@ -774,7 +784,7 @@ void rhs([[maybe_unused]] Real t, const Real* y, const double* p, const double* 
   const Real T36 = (T33 + ((T34 - T33) * (std::pow(C8, CaPOgam) / (std::pow(T35, CaPOgam) + std::pow(C8, CaPOgam)))));
   const Real T37 = (T34 - ((T34 - T33) * (std::pow(C8, CaPOgam) / (std::pow(T35, CaPOgam) + std::pow(C8, CaPOgam)))));
   const Real CaFilt = (0.6 * 0.5 * GFR * C1);
-  const Real ReabsMax = ((((0.3 * GFR * 2.35) - 0.149997) * (Reabs50 + 2.35)) / 2.35);
+  const Real ReabsMax = ((((0.3 * GFR * 2.35) - 0.149997) * (Reabs50 + 2.35)) / 2.35) * (scale != nullptr ? scale[sReabsMax] : 1.0);
   const Real ReabsPTHeff = ((T16 * C4) / (C4 + T17));
   const Real CaReabsActive = (((ReabsMax * C1) / (Reabs50 + C1)) * ReabsPTHeff);
   const Real T20 = (CaFilt - CaReabsActive);
