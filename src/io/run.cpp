@@ -331,6 +331,7 @@ RunResult run_scenario(const Scenario& scenario, const ParameterTable& table,
     if (progress) {
       on_time = [&](double t_h) { progress(arm_index, arms.size(), t_h / scenario.duration_h); };
     }
+    model->set_start_state(y0);
     r.solve = simulate(*model, y0, 0.0, records, grid, options, traj, on_time);
     r.solve.steps += init.steps;
     r.solve.rhs_evals += init.rhs_evals;

@@ -229,15 +229,20 @@ class CalciumBoneModel final : public AdaptedModel<internal::CalciumBone, Model>
         {"calcidiol_half_life_d", "d",
          "elimination half-life of 25(OH)D3 now (what a tracer measures; eq. 47)"},
         {"calcitriol_half_life_h", "h", "elimination half-life of calcitriol (ln 2 / T69)"},
-        {"bmd_lumbar_spine_rel", "1",
+        {"bmd_lumbar_spine_rel", "1", "lumbar spine BMD relative to the start of the run"},
+        {"bmd_femoral_neck_rel", "1", "femoral neck BMD relative to the start of the run"},
+        {"bmd_lumbar_spine_ref", "1",
          "lumbar spine BMD relative to the published model's reference state (eq. 53)"},
-        {"bmd_femoral_neck_rel", "1",
+        {"bmd_femoral_neck_ref", "1",
          "femoral neck BMD relative to the published model's reference state (eq. 53)"},
         {"estrogen_rel", "1", "estrogen relative to a premenopausal woman of 41 (eq. 55)"},
         {"denosumab_ug_per_L", "ug/L", "plasma denosumab"}};
     return kOutputs;
   }
   void set_subject(const SubjectCovariates& s) override { CB::set_subject(s); }
+  void set_start_state(std::span<const double> y0) override {
+    bmd_start_ = {y0[CB::kBmdLumbarSpine], y0[CB::kBmdFemoralNeck]};
+  }
   void compute_outputs(double t_h, const double* y, double* out) const override {
     namespace pr = internal::pr2010;
     std::array<double, CB::kStateCount> dy{};
@@ -264,10 +269,12 @@ class CalciumBoneModel final : public AdaptedModel<internal::CalciumBone, Model>
     out[17] = out[13] - c25_reference();
     out[18] = std::log(2.0) / calcidiol_elimination_per_h(y) / 24.0;
     out[19] = std::log(2.0) / param(pr::pT69);
-    out[20] = y[CB::kBmdLumbarSpine];
-    out[21] = y[CB::kBmdFemoralNeck];
-    out[22] = estrogen(t_h);
-    out[23] = y[CB::kDenosumabCentral] / own(CB::kDenVc) *
+    out[20] = y[CB::kBmdLumbarSpine] / bmd_start_[0];
+    out[21] = y[CB::kBmdFemoralNeck] / bmd_start_[1];
+    out[22] = y[CB::kBmdLumbarSpine];
+    out[23] = y[CB::kBmdFemoralNeck];
+    out[24] = estrogen(t_h);
+    out[25] = y[CB::kDenosumabCentral] / own(CB::kDenVc) *
               units::find_substance("denosumab").mw_g_per_mol * 1e-3;
   }
   [[nodiscard]] DoseTarget dose_target(const DoseContext& dose) const override {
@@ -315,6 +322,9 @@ class CalciumBoneModel final : public AdaptedModel<internal::CalciumBone, Model>
                     "teriparatide and denosumab)",
                     dose.substance));
   }
+
+ private:
+  std::array<double, 2> bmd_start_{1.0, 1.0};  // BMD of the start state (set_start_state)
 };
 
 }  // namespace

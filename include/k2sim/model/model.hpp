@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -69,6 +70,9 @@ class Model : public OdeModel {
  public:
   /// Adapts subject-specific values (kidney function, genotypes); the default ignores them.
   virtual void set_subject(const SubjectCovariates& /*subject*/) {}
+  /// The state a run starts from (after any steady-state search), for outputs "relative to the
+  /// start"; called by the run before it integrates. The default ignores it.
+  virtual void set_start_state(std::span<const double> /*y0*/) {}
   [[nodiscard]] virtual std::string_view name() const = 0;
   [[nodiscard]] virtual const std::vector<OutputSpec>& outputs() const = 0;
   /// Output values at time t_h (h from the start of the run) and state y (out has
