@@ -49,6 +49,7 @@ SubjectCovariates SubjectSpec::covariates() const {
   // girls and 3.3 kg for boys), or the model's reference adult (70 kg, weight_reference).
   c.body_weight_kg = body_weight_kg.value_or(c.newborn ? 3.5 : 70.0);
   c.feeding = feeding.value_or("none");
+  c.height_cm = height_cm.value_or(170.0);
   c.age_y = age_y.value_or(60.0);
   c.female = sex.value_or("female") == "female";
   // Women with menopause_age: the estrogen decline of Peterson & Riggs centred there. Without

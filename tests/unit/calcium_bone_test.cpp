@@ -187,7 +187,8 @@ TEST(CalciumBone, CalciumMassBalanceOverTenYears) {
   EXPECT_NEAR(change, out[in] - out[urine], 1e-6 * out[in]);
 }
 
-// Eq. (44): the eGFR declines exponentially from its start to its end value.
+// Eq. (44): the eGFR declines exponentially from its start to its end value, and the model's
+// absolute GFR is it times the body surface over 1.73 m2.
 TEST(CalciumBone, EgfrDeclinesExponentially) {
   const auto model = published_model();
   SubjectCovariates s;
@@ -199,10 +200,15 @@ TEST(CalciumBone, EgfrDeclinesExponentially) {
   model->reset_state(y);
   std::vector<double> out(model->outputs().size());
   const std::size_t gfr = output_index(*model, "gfr_mL_per_min");
+  // eGFR is per 1.73 m2; the model's GFR is absolute: Du Bois body surface of 70 kg, 170 cm.
+  const double bsa = 0.007184 * std::pow(70.0, 0.425) * std::pow(170.0, 0.725);
+  EXPECT_NEAR(bsa, 1.81, 0.005);
+  model->compute_outputs(0.0, y.data(), out.data());
+  EXPECT_NEAR(out[gfr], 100.0 * bsa / 1.73, 1e-9);
   model->compute_outputs(8766.0 / 2, y.data(), out.data());
-  EXPECT_NEAR(out[gfr], std::sqrt(100.0 * 30.0), 1e-9);
+  EXPECT_NEAR(out[gfr], std::sqrt(100.0 * 30.0) * bsa / 1.73, 1e-9);
   model->compute_outputs(3 * 8766.0, y.data(), out.data());
-  EXPECT_NEAR(out[gfr], 30.0, 1e-9);
+  EXPECT_NEAR(out[gfr], 30.0 * bsa / 1.73, 1e-9);
 }
 
 TEST(CalciumBone, RejectsWhatItCannotTake) {

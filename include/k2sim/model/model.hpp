@@ -61,6 +61,7 @@ struct SubjectCovariates {
   bool newborn = false;          ///< a term newborn: the run starts at birth and the child grows
   double body_weight_kg = 70.0;  ///< at the start of the run (a newborn: birth weight, 3.5 kg)
   std::string feeding = "none";  ///< with newborn: "breast milk", "formula" or "none"
+  double height_cm = 170.0;      ///< with body_weight_kg: body surface area (eGFR is per 1.73 m2)
   double age_y = 60.0;           ///< at the start of the run
   bool female = true;
   double menopause_age_y = -1.0;  ///< women: centre of the estrogen decline; < 0: none

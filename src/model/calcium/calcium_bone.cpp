@@ -119,10 +119,13 @@ CalciumBone::CalciumBone(const ParameterTable& table)
 }
 
 void CalciumBone::set_subject(const SubjectCovariates& s) {
-  // Eq. (44): the subject's eGFR stands for the model's GFR (Peterson & Riggs: 100 mL/min for
-  // an adult of 1.73 m2 body surface).
-  gfr0_l_per_h_ = s.egfr;
-  gfr_end_l_per_h_ = s.egfr_decline_h > 0.0 ? s.egfr_end : s.egfr;
+  // Eq. (44): the model's GFR is absolute (Peterson & Riggs: 100 mL/min); the subject's eGFR is
+  // per 1.73 m2 of body surface, which comes from height and weight (Du Bois & Du Bois 1916:
+  // BSA = 0.007184 m2 * W^0.425 * H^0.725, W in kg, H in cm).
+  const double bsa_m2 = 0.007184 * std::pow(s.body_weight_kg, 0.425) * std::pow(s.height_cm, 0.725);
+  const double to_absolute = bsa_m2 / 1.73;
+  gfr0_l_per_h_ = s.egfr * to_absolute;
+  gfr_end_l_per_h_ = (s.egfr_decline_h > 0.0 ? s.egfr_end : s.egfr) * to_absolute;
   gfr_decline_h_ = s.egfr_decline_h;
   age0_y_ = s.female && s.menopause_age_y > 0.0 ? s.age_y : -1.0;
   menopause_age_y_ = s.menopause_age_y;
