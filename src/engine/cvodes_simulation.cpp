@@ -454,6 +454,7 @@ SolveSummary periodic_steady_state(const OdeModel& model, const std::vector<Dose
   }
   std::vector<double> y(n);
   model.reset_state(y);
+  const std::vector<std::size_t> accumulators = model.accumulators();
   std::vector<double> p(n);
   std::vector<double> p_pert(n);
   Eigen::MatrixXd jac(n, n);
@@ -482,10 +483,16 @@ SolveSummary periodic_steady_state(const OdeModel& model, const std::vector<Dose
         if (SolveSummary s = one(yp, p_pert); !s.ok()) return failure(s.status, s.message, total);
         for (std::size_t i = 0; i < n; ++i) jac(i, j) = (p_pert[i] - p[i]) / h;
       }
-      lu.compute(Eigen::MatrixXd::Identity(n, n) - jac);
+      Eigen::MatrixXd system = Eigen::MatrixXd::Identity(n, n) - jac;
+      for (std::size_t a : accumulators) {  // held: dy_a = 0
+        system.row(static_cast<Eigen::Index>(a)).setZero();
+        system(static_cast<Eigen::Index>(a), static_cast<Eigen::Index>(a)) = 1.0;
+      }
+      lu.compute(system);
     }
     Eigen::VectorXd residual(n);
     for (std::size_t i = 0; i < n; ++i) residual(i) = p[i] - y[i];
+    for (std::size_t a : accumulators) residual(static_cast<Eigen::Index>(a)) = 0.0;
     const Eigen::VectorXd dy = lu.solve(residual);
     double change = 0.0;
     for (std::size_t i = 0; i < n; ++i) {

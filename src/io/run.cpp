@@ -272,6 +272,12 @@ RunResult run_scenario(const Scenario& scenario, const ParameterTable& table,
                       arm.name, subject.feeding));
     }
     for (const DoseSpec& d : arm.doses) {
+      if (d.steady_state) {
+        if (const std::string why = model->periodic_steady_state_unsupported(); !why.empty()) {
+          throw InputError(fmt::format("{}: {} dose with steady_state = true (rule: {})",
+                                       d.where.str(), d.substance, why));
+        }
+      }
       if (subject.newborn && d.steady_state) {
         throw InputError(
             fmt::format("arm '{}': a {} dose with steady_state = true for a newborn "

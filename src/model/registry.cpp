@@ -240,6 +240,11 @@ class CalciumBoneModel final : public AdaptedModel<internal::CalciumBone, Model>
     return kOutputs;
   }
   void set_subject(const SubjectCovariates& s) override { CB::set_subject(s); }
+  [[nodiscard]] std::string periodic_steady_state_unsupported() const override {
+    return "model calcium-bone has no periodic steady state: its bone mineral density turns over "
+           "in months to years, too slowly for the one-period Newton search; start the regimen at "
+           "0 d without steady_state";
+  }
   void set_start_state(std::span<const double> y0) override {
     bmd_start_ = {y0[CB::kBmdLumbarSpine], y0[CB::kBmdFemoralNeck]};
   }
@@ -274,8 +279,7 @@ class CalciumBoneModel final : public AdaptedModel<internal::CalciumBone, Model>
     out[22] = y[CB::kBmdLumbarSpine];
     out[23] = y[CB::kBmdFemoralNeck];
     out[24] = estrogen(t_h);
-    out[25] = y[CB::kDenosumabCentral] / own(CB::kDenVc) *
-              units::find_substance("denosumab").mw_g_per_mol * 1e-3;
+    out[25] = y[CB::kDenosumabCentral] / own(CB::kDenVc) * denosumab_ug_per_nmol_;
   }
   [[nodiscard]] DoseTarget dose_target(const DoseContext& dose) const override {
     const units::Substance& s = units::find_substance(dose.substance);

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -207,6 +208,10 @@ void ParameterTable::set(std::string_view name, std::string_view value_text,
 
 std::vector<double> resolve(const ParameterTable& table, const std::vector<std::string_view>& names,
                             const std::vector<units::Dimension>& dims) {
+  if (names.size() != dims.size()) {
+    throw std::logic_error(fmt::format("resolve: {} names but {} dimensions for {}", names.size(),
+                                       dims.size(), table.file()));
+  }
   std::vector<double> values;
   values.reserve(names.size());
   for (std::size_t i = 0; i < names.size(); ++i) {

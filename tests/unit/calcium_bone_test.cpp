@@ -248,7 +248,8 @@ VitaminDRun run_vitamin_d(const Model& model, const std::string& substance, doub
     const double mmol =
         mg_supplement_mg_per_day * days / units::find_substance("magnesium").mw_g_per_mol;
     const DoseTarget t = model.dose_target(DoseContext{"magnesium", Route::kOral});
-    doses.push_back({.time_h = 0.0, .amt = mmol * t.fraction, .cmt = t.cmt, .rate = mmol / hours});
+    doses.push_back(
+        {.time_h = 0.0, .amt = mmol * t.fraction, .cmt = t.cmt, .rate = mmol * t.fraction / hours});
   }
   const std::vector<double> grid = output_grid(0.0, hours, 7 * 24.0);
   Trajectory tr;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "k2sim/error.hpp"
+#include "k2sim/io/run.hpp"
 #include "k2sim/io/scenario.hpp"
 #include "k2sim/model/model.hpp"
 #include "k2sim/units/substances.hpp"
@@ -189,6 +190,70 @@ TEST(Scenario, DoseRecordsStopAtTheEndOfTheRun) {
   ASSERT_EQ(records.size(), 1u);   // the K1 dose after the end is never given
   EXPECT_EQ(records[0].addl, 6u);  // MK-7 at 0, 1, ..., 6 d
   EXPECT_DOUBLE_EQ(records[0].ii_h, 24.0);
+}
+
+}  // namespace
+}  // namespace k2sim
+
+namespace k2sim {
+namespace {
+
+// Subject keys of the calcium-bone model: egfr_decline (both keys, units) and menopause_age
+// (women only), with errors that name the file, the line and the rule.
+TEST(Scenario, EgfrDeclineAndMenopauseAge) {
+  const Scenario ok = parse_scenario(R"(name = "x"
+model = "calcium-bone"
+duration = "1 y"
+[subject]
+egfr = "80 mL/min/1.73m2"
+egfr_decline = { to = "40 mL/min/1.73m2", over = "10 y" }
+menopause_age = "50 y"
+)",
+                                     "ok.toml");
+  const SubjectCovariates c = ok.resolved_arms()[0].subject.covariates();
+  EXPECT_NEAR(c.egfr, 4.8, 1e-12);      // L/h/1.73m2
+  EXPECT_NEAR(c.egfr_end, 2.4, 1e-12);  // L/h/1.73m2
+  EXPECT_DOUBLE_EQ(c.egfr_decline_h, 10 * 8766.0);
+  EXPECT_DOUBLE_EQ(c.menopause_age_y, 50.0);
+  auto error_of = [](const std::string& text) {
+    try {
+      (void)parse_scenario(text, "bad.toml");
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  const std::string head = "name = \"x\"\nduration = \"1 y\"\n[subject]\n";
+  EXPECT_NE(error_of(head + "egfr_decline = { to = \"40 mL/min/1.73m2\" }\n").find("bad.toml:4"),
+            std::string::npos);
+  EXPECT_NE(
+      error_of(head + "egfr_decline = { to = \"40 mL/min/1.73m2\", over = \"10\" }\n").find("unit"),
+      std::string::npos);
+  EXPECT_NE(error_of(head + "sex = \"male\"\nmenopause_age = \"50 y\"\n").find("women only"),
+            std::string::npos);
+  EXPECT_NE(error_of(head + "menopause_age = \"20 y\"\n").find("30 to 70 y"), std::string::npos);
+}
+
+// The calcium-bone model refuses steady_state doses, naming the dose and the reason.
+TEST(Scenario, CalciumBoneRefusesSteadyStateDoses) {
+  const Scenario sc = parse_scenario(R"(name = "x"
+model = "calcium-bone"
+duration = "10 d"
+[[dose]]
+substance = "teriparatide"
+amount = "20 ug"
+route = "SC"
+every = "1 d"
+steady_state = true
+)",
+                                     "ss.toml");
+  try {
+    (void)run_scenario(sc);
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("ss.toml:4"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("periodic steady state"), std::string::npos);
+  }
 }
 
 }  // namespace

@@ -74,6 +74,9 @@ class Model : public OdeModel {
   /// The state a run starts from (after any steady-state search), for outputs "relative to the
   /// start"; called by the run before it integrates. The default ignores it.
   virtual void set_start_state(std::span<const double> /*y0*/) {}
+  /// Empty when `steady_state = true` doses (a periodic steady state) work with this model;
+  /// otherwise the reason they do not.
+  [[nodiscard]] virtual std::string periodic_steady_state_unsupported() const { return {}; }
   [[nodiscard]] virtual std::string_view name() const = 0;
   [[nodiscard]] virtual const std::vector<OutputSpec>& outputs() const = 0;
   /// Output values at time t_h (h from the start of the run) and state y (out has

@@ -60,6 +60,7 @@ CalciumBone::CalciumBone(const ParameterTable& table)
                     units::Dimension::none(),
                     units::Dimension::none(),
                     units::dim::mass_rate(),
+                    units::dim::mass_rate(),
                     units::dim::amount_conc(),
                     units::dim::amount_conc(),
                     units::Dimension::none(),
@@ -110,8 +111,9 @@ CalciumBone::CalciumBone(const ParameterTable& table)
   denosumab_ug_per_nmol_ = units::find_substance("denosumab").mw_g_per_mol * 1e-3;
   // Eq. (45): the background vitamin D3 input, ug/h -> nmol/h.
   d_input_nmol_per_h_ = own_[kDBackground] * 1e3 / units::find_substance("D3").mw_g_per_mol;
+  // Eq. (48): the published state describes an adult on the reference input d_reference.
   std::array<double, kStateCount> y0{};
-  reset_state(y0);
+  vitamin_d_steady_state(own_[kDReference] * 1e3 / units::find_substance("D3").mw_g_per_mol, y0);
   c25_reference_ = calcidiol_nmol_per_l(y0.data());
   saturation_reference_ = c25_reference_ / (own_[kKm1a25ohd] + c25_reference_);
   const double xv = pow_ratio(c25_reference_, own_[kEc50Vdr25ohd], own_[kHillVdr25ohd]);
@@ -119,6 +121,17 @@ CalciumBone::CalciumBone(const ParameterTable& table)
 }
 
 void CalciumBone::set_subject(const SubjectCovariates& s) {
+  if (s.newborn) {
+    throw InputError("subject.newborn (rule: model calcium-bone describes adults)");
+  }
+  if (s.dialysis) {
+    throw InputError(
+        "subject.dialysis (rule: model calcium-bone has no dialysis; give the subject's egfr)");
+  }
+  if (s.menopause_age_y > 0.0 && s.age_y < 10.0) {
+    throw InputError(fmt::format(
+        "subject.age = {} y with menopause_age (rule: an age of at least 10 y)", s.age_y));
+  }
   // Eq. (44): the model's GFR is absolute (Peterson & Riggs: 100 mL/min); the subject's eGFR is
   // per 1.73 m2 of body surface, which comes from height and weight (Du Bois & Du Bois 1916:
   // BSA = 0.007184 m2 * W^0.425 * H^0.725, W in kg, H in cm).
@@ -154,6 +167,26 @@ std::array<double, pr2010::kScaledCount> CalciumBone::estrogen_scale(double t_h)
   return f;
 }
 
+void CalciumBone::vitamin_d_steady_state(double input_nmol_per_h, std::span<double> y) const {
+  // Vitamin D at the steady state of the background input (closed form): plasma D3 where
+  // hydroxylation and the other routes remove the input, adipose in equilibrium with plasma,
+  // 25(OH)D3 where its clearance removes what hydroxylation makes (bisection: the clearance rises
+  // with the level).
+  const double in = input_nmol_per_h;
+  const double vmax = own_[kVmax25] * (1.0 - own_[kMgEffectStrength] * (1.0 - mg_status0()));
+  const double km = own_[kKm25];
+  const double lin = own_[kCl25Linear] * (1.0 - own_[kMgEffectStrength] * (1.0 - mg_status0()));
+  const double cl = own_[kClDOther] + lin;
+  // in = vmax c / (km + c) + cl c  ->  cl c^2 + (cl km + vmax - in) c - in km = 0
+  const double b = cl * km + vmax - in;
+  const double c =
+      cl > 0.0 ? (-b + std::sqrt(b * b + 4.0 * cl * in * km)) / (2.0 * cl) : in * km / (vmax - in);
+  y[kCentralD3] = c * own_[kVD3];
+  y[kPeripheralD3] = c * own_[kVpD3];
+  const double production = vmax * c / (km + c) + lin * c;
+  y[kCalcidiolD3] = calcidiol_steady_state(production) * own_[kV25ohd];
+}
+
 double CalciumBone::mg_status0() const {
   return std::min(1.0, own_[kMgIntakeBackground] / own_[kMgRda]);
 }
@@ -186,23 +219,7 @@ void CalciumBone::reset_state(std::span<double> y) const {
   std::array<double, pr2010::kDerivedCount> unused{};
   pr2010::initial_state(p.data(), y.data(), unused.data());
   for (std::size_t i = kSbml; i < kStateCount; ++i) y[i] = 0.0;
-  // Vitamin D at the steady state of the background input (closed form): plasma D3 where
-  // hydroxylation and the other routes remove the input, adipose in equilibrium with plasma,
-  // 25(OH)D3 where its clearance removes what hydroxylation makes (bisection: the clearance rises
-  // with the level).
-  const double in = d_input_nmol_per_h_;
-  const double vmax = own_[kVmax25] * (1.0 - own_[kMgEffectStrength] * (1.0 - mg_status0()));
-  const double km = own_[kKm25];
-  const double lin = own_[kCl25Linear] * (1.0 - own_[kMgEffectStrength] * (1.0 - mg_status0()));
-  const double cl = own_[kClDOther] + lin;
-  // in = vmax c / (km + c) + cl c  ->  cl c^2 + (cl km + vmax - in) c - in km = 0
-  const double b = cl * km + vmax - in;
-  const double c =
-      cl > 0.0 ? (-b + std::sqrt(b * b + 4.0 * cl * in * km)) / (2.0 * cl) : in * km / (vmax - in);
-  y[kCentralD3] = c * own_[kVD3];
-  y[kPeripheralD3] = c * own_[kVpD3];
-  const double production = vmax * c / (km + c) + lin * c;
-  y[kCalcidiolD3] = calcidiol_steady_state(production) * own_[kV25ohd];
+  vitamin_d_steady_state(d_input_nmol_per_h_, y);
   y[kBmdLumbarSpine] = 1.0;
   y[kBmdFemoralNeck] = 1.0;
 }

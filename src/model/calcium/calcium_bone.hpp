@@ -48,8 +48,11 @@ class CalciumBone {
     kStateCount
   };
   static const std::array<std::string_view, kStateCount> kStateNames;
-  // States nothing depends on (a zero column of the Jacobian): the accumulators, the bone store
-  // Qbone (it integrates the exchange with Q) and the SBML's unused total-osteoblast species OB.
+  // States held by the steady-state searches: the accumulators (nothing depends on them), the
+  // SBML's unused total-osteoblast species OB, and the bone store Qbone, whose Jacobian column
+  // vanishes at the published parameters (its exchange with Q, J14a - J15a, does not change with
+  // its own amount there) and which integrates the net bone balance: holding it keeps total bone
+  // calcium at its reset value while the other states settle.
   static constexpr std::array<std::size_t, 4> kAccumulators = {kCaIntoGutCum, kUrineCaCum,
                                                                pr2010::kQbone, pr2010::kOB};
 
@@ -72,6 +75,7 @@ class CalciumBone {
     kHillCl25ohd,
     kClRatio25ohd2,
     kDBackground,
+    kDReference,
     kKm1a25ohd,
     kEc50Vdr25ohd,
     kHillVdr25ohd,
@@ -123,6 +127,7 @@ class CalciumBone {
       "hill_cl_25ohd",
       "cl_ratio_25ohd2",
       "d_background",
+      "d_reference",
       "km_1a_25ohd",
       "ec50_vdr_25ohd",
       "hill_vdr_25ohd",
@@ -307,6 +312,9 @@ class CalciumBone {
 
  protected:
   [[nodiscard]] double mg_status0() const;
+  /// Eq. (45)-(47) at the steady state of a constant plasma input of D3 (nmol/h): the vitamin D
+  /// states of y.
+  void vitamin_d_steady_state(double input_nmol_per_h, std::span<double> y) const;
   /// 25(OH)D (nmol/L) at which its clearance removes `production` (nmol/h).
   [[nodiscard]] double calcidiol_steady_state(double production_nmol_per_h) const;
 
