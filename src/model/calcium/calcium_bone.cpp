@@ -109,6 +109,7 @@ CalciumBone::CalciumBone(const ParameterTable& table)
   pr2010::initial_state(p_.data(), y.data(), derived_.data());
   gfr0_l_per_h_ = gfr_end_l_per_h_ = p_[pr2010::pGFR];  // until set_subject
   denosumab_ug_per_nmol_ = units::find_substance("denosumab").mw_g_per_mol * 1e-3;
+  ug_per_mmol_mg_ = units::find_substance("magnesium").mw_g_per_mol * 1e3;
   // Eq. (45): the background vitamin D3 input, ug/h -> nmol/h.
   d_input_nmol_per_h_ = own_[kDBackground] * 1e3 / units::find_substance("D3").mw_g_per_mol;
   // Eq. (48): the published state describes an adult on the reference input d_reference.
@@ -146,7 +147,7 @@ void CalciumBone::set_subject(const SubjectCovariates& s) {
 
 double CalciumBone::estrogen(double t_h) const {
   if (age0_y_ < 0.0) return 1.0;
-  constexpr double kHoursPerYear = 8766.0;
+  const double kHoursPerYear = units::parse_unit("y").factor;
   const double age = age0_y_ + t_h / kHoursPerYear;
   const double h = own_[kEstMenopauseDuration] / kHoursPerYear / 2.0;  // y
   // Peterson & Riggs: a power law of age (1 at est_age_reference) and a fall of

@@ -295,9 +295,8 @@ class CalciumBone {
   /// day or so) reaches the RDA, less below it.
   template <class T>
   [[nodiscard]] T magnesium_status(const T* y) const {
-    constexpr double kUgPerMmolMg = 24305.0;  // 24.305 g/mol
-    const T intake =                          // ug/h
-        own_[kMgIntakeBackground] + own_[kKMgSupplement] * y[kMgSupplement] * kUgPerMmolMg;
+    const T intake =  // ug/h
+        own_[kMgIntakeBackground] + own_[kKMgSupplement] * y[kMgSupplement] * ug_per_mmol_mg_;
     return std::min(T(1.0), intake / own_[kMgRda]);
   }
 
@@ -334,6 +333,7 @@ class CalciumBone {
   double saturation_reference_ = 0.75;    // eq. (48) at c25_reference_
   double vdr_reference_ = 0.0;            // eq. (49) at c25_reference_
   double denosumab_ug_per_nmol_ = 144.7;  // from the substance table
+  double ug_per_mmol_mg_ = 24305.0;       // from the substance table
   double age0_y_ = -1.0;  // < 0: estrogen at 1 throughout (no subject yet, or a man)
   double menopause_age_y_ = -1.0;
 };
