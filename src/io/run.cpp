@@ -292,7 +292,11 @@ RunResult run_scenario(const Scenario& scenario, const ParameterTable& table,
                       "a newborn run starts from its birth state; use \"reference\")",
                       arm.name));
     }
-    model->set_subject(subject);
+    try {
+      model->set_subject(subject);
+    } catch (const InputError& e) {
+      throw InputError(fmt::format("{}: arm '{}': {}", scenario.file, arm.name, e.what()));
+    }
     std::vector<DoseSpec> doses = arm.doses;
     try {
       for (std::size_t i = 0; i < doses.size(); ++i) {

@@ -258,3 +258,53 @@ steady_state = true
 
 }  // namespace
 }  // namespace k2sim
+
+namespace k2sim {
+namespace {
+
+// A run hands the model its start state: a woman after the menopause starts at her own steady
+// state, where BMD relative to the start is 1 and BMD relative to the published reference state
+// is not (eq. 53); and a subject the model cannot take is refused naming the file and the arm.
+TEST(Scenario, CalciumBoneBmdIsRelativeToTheStart) {
+  const Scenario sc = parse_scenario(R"(name = "x"
+model = "calcium-bone"
+duration = "30 d"
+output_interval = "30 d"
+[subject]
+age = "72 y"
+menopause_age = "51 y"
+)",
+                                     "bmd.toml");
+  const RunResult r = run_scenario(sc);
+  ASSERT_EQ(r.arms.size(), 1u);
+  const ArmResult& a = r.arms[0];
+  ASSERT_TRUE(a.solve.ok()) << a.solve.message;
+  auto column = [&](const std::string& name) {
+    for (std::size_t k = 0; k < a.outputs.size(); ++k) {
+      if (a.outputs[k].name == name) return k;
+    }
+    throw std::runtime_error("no output " + name);
+  };
+  const std::size_t n = a.outputs.size();
+  EXPECT_DOUBLE_EQ(a.values[column("bmd_femoral_neck_rel")], 1.0);
+  EXPECT_LT(a.values[column("bmd_femoral_neck_ref")], 0.95);  // below the premenopausal state
+  EXPECT_NEAR(a.values[n + column("bmd_femoral_neck_rel")], 1.0, 1e-3);  // steady over 30 d
+
+  const Scenario dialysis = parse_scenario(R"(name = "x"
+model = "calcium-bone"
+duration = "30 d"
+[subject]
+dialysis = true
+)",
+                                           "dialysis.toml");
+  try {
+    (void)run_scenario(dialysis);
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("dialysis.toml: arm 'main'"), std::string::npos)
+        << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace k2sim
