@@ -218,12 +218,6 @@ TEST(CalciumBone, RejectsWhatItCannotTake) {
   EXPECT_THROW((void)model->dose_target(DoseContext{"MK-7", Route::kOral}), InputError);
 }
 
-}  // namespace
-}  // namespace k2sim
-
-namespace k2sim {
-namespace {
-
 // Vitamin D given as a constant oral input over `days` (a daily dose spread over the day: 25(OH)D
 // has a half-life of weeks); returns the trajectory of the outputs every 7 days.
 struct VitaminDRun {
@@ -343,12 +337,6 @@ TEST(CalciumBoneVitaminD, MagnesiumHypothesisDirection) {
     EXPECT_LT(with_mg, base) << "background " << background << " ug/d";
   }
 }
-
-}  // namespace
-}  // namespace k2sim
-
-namespace k2sim {
-namespace {
 
 // Denosumab 60 mg SC every 6 months (eq. 53-54): lumbar spine BMD gains several percent a year in
 // the first years (Peterson & Riggs 2012; FREEDOM: about +9% in 3 years), osteoclasts fall by
