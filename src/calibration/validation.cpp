@@ -101,6 +101,7 @@ Statistic read_statistic_unchecked(const nlohmann::json& j, const std::string& w
       "arms",    "doses",  "baseline_at", "threshold", "effect_unit", "of",        "minus"};
   static const std::set<std::string> kKinds = {"value_at",
                                                "max",
+                                               "min",
                                                "tmax",
                                                "mean",
                                                "auc",
@@ -110,6 +111,7 @@ Statistic read_statistic_unchecked(const nlohmann::json& j, const std::string& w
                                                "ratio",
                                                "percent_change",
                                                "difference",
+                                               "reciprocal",
                                                "lowest_dose"};
   if (!j.is_object()) throw InputError(fmt::format("{}: statistic must be a table", where));
   for (const auto& [k, v] : j.items()) {
@@ -162,11 +164,21 @@ Statistic read_statistic_unchecked(const nlohmann::json& j, const std::string& w
     }
     return s;
   }
+  if (s.kind == "reciprocal") {
+    // 1 / of, then scale and offset: the statistic's unit is that of scale / of (for example
+    // minutes for 10 ug from a production in ug per minute), which the protocol states.
+    if (!j.contains("of") || j.contains("minus")) {
+      throw InputError(fmt::format("{}: a reciprocal needs an 'of' table (and no 'minus')", where));
+    }
+    s.numerator = std::make_shared<Statistic>(read_statistic_unchecked(j["of"], where + ".of"));
+    return s;
+  }
   for (const char* key : {"numerator", "denominator", "of", "minus"}) {
     if (j.contains(key)) {
-      throw InputError(
-          fmt::format("{}: '{}' belongs to a ratio, percent_change or difference, not to kind '{}'",
-                      where, key, s.kind));
+      throw InputError(fmt::format(
+          "{}: '{}' belongs to a ratio, percent_change, difference or reciprocal, not to kind "
+          "'{}'",
+          where, key, s.kind));
     }
   }
   s.output = j.value("output", "");
@@ -335,6 +347,9 @@ double compute_statistic(const Statistic& s, const RunResult& run, const std::st
         compute_statistic(*s.numerator, run, where) - compute_statistic(*s.denominator, run, where);
     return value * s.scale + s.offset;
   }
+  if (s.kind == "reciprocal") {
+    return s.scale / compute_statistic(*s.numerator, run, where) + s.offset;
+  }
   if (s.kind == "lowest_dose") {
     for (std::size_t i = 0; i < s.arms.size(); ++i) {
       Statistic at;
@@ -386,6 +401,8 @@ double compute_statistic(const Statistic& s, const RunResult& run, const std::st
     value = interpolate(t, v, s.at_h);
   } else if (s.kind == "max") {
     value = *std::max_element(v.begin(), v.end());
+  } else if (s.kind == "min") {
+    value = *std::min_element(v.begin(), v.end());
   } else if (s.kind == "tmax") {
     value =
         t[static_cast<std::size_t>(std::max_element(v.begin(), v.end()) - v.begin())] - s.from_h;

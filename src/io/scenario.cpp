@@ -1,5 +1,7 @@
 #include "k2sim/io/scenario.hpp"
 
+#include <array>
+#include <cctype>
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -31,6 +33,7 @@ void SubjectSpec::override_with(const SubjectSpec& over) {
   if (over.vkorc1) vkorc1 = over.vkorc1;
   if (over.cyp2c9) cyp2c9 = over.cyp2c9;
   if (over.feeding) feeding = over.feeding;
+  if (over.sun) sun = over.sun;
 }
 
 SubjectCovariates SubjectSpec::covariates() const {
@@ -55,6 +58,7 @@ SubjectCovariates SubjectSpec::covariates() const {
   // Women with menopause_age: the estrogen decline of Peterson & Riggs centred there. Without
   // it (the reference adult has none) estrogen stays at its published reference level.
   c.menopause_age_y = c.female ? menopause_age_y.value_or(-1.0) : -1.0;
+  c.sun = sun;
   return c;
 }
 
@@ -67,10 +71,10 @@ const std::vector<std::string> kTopKeys = {
     "subject", "dose",  "arm",        "solver"};
 const std::vector<std::string> kTopKeysLater = {"diet", "population", "analysis"};
 const std::vector<std::string> kSubjectKeys = {
-    "age",     "sex",          "newborn",      "body_weight",
-    "height",  "egfr",         "dialysis",     "warfarin_genotype",
-    "feeding", "egfr_decline", "menopause_age"};
-const std::vector<std::string> kSubjectKeysLater = {"cac", "cac_percentile", "risk_factors", "sun",
+    "age",     "sex",          "newborn",       "body_weight",
+    "height",  "egfr",         "dialysis",      "warfarin_genotype",
+    "feeding", "egfr_decline", "menopause_age", "sun"};
+const std::vector<std::string> kSubjectKeysLater = {"cac", "cac_percentile", "risk_factors",
                                                     "cholestasis"};
 const std::vector<std::string> kDoseKeys = {"substance", "amount",       "route",         "every",
                                             "start",     "stop",         "meal_fat",      "matrix",
@@ -158,6 +162,79 @@ class Reader {
  private:
   std::string file_;
 };
+
+/// Day of the year (1-365) of a calendar date "MM-DD" (a common year; 29 February counts as
+/// 1 March).
+int day_of_year(const Reader& r, const toml::node& n, std::string_view key) {
+  const std::string v = r.string(n, key);
+  constexpr std::array<int, 12> kDays = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  int month = 0;
+  int day = 0;
+  const bool shape = v.size() == 5 && v[2] == '-' &&
+                     std::isdigit(static_cast<unsigned char>(v[0])) &&
+                     std::isdigit(static_cast<unsigned char>(v[1])) &&
+                     std::isdigit(static_cast<unsigned char>(v[3])) &&
+                     std::isdigit(static_cast<unsigned char>(v[4]));
+  if (shape) {
+    month = (v[0] - '0') * 10 + (v[1] - '0');
+    day = (v[3] - '0') * 10 + (v[4] - '0');
+  }
+  const bool leap_day = month == 2 && day == 29;
+  if (!shape || month < 1 || month > 12 || day < 1 ||
+      (!leap_day && day > kDays[static_cast<std::size_t>(month - 1)])) {
+    r.fail(n, key, "a calendar date \"MM-DD\", e.g. \"06-21\"");
+  }
+  int doy = day;
+  for (int m = 1; m < month; ++m) doy += kDays[static_cast<std::size_t>(m - 1)];
+  return doy;  // 29 February: day 60, as 1 March of a common year
+}
+
+/// sun = { latitude = "52 deg", skin_type = 2, minutes_midday = "15 min", skin_exposed = 0.25,
+///         start_date = "01-01" } (docs/model.md eq. 56).
+SunExposure read_sun(const Reader& r, const toml::node& n, const std::string& section) {
+  const toml::table* t = n.as_table();
+  if (t == nullptr) {
+    r.fail(n, section,
+           "a table { latitude = \"52 deg\", skin_type = 2, minutes_midday = \"15 min\" }");
+  }
+  r.check_keys(*t, section,
+               {"latitude", "skin_type", "minutes_midday", "skin_exposed", "start_date"});
+  auto key = [&](std::string_view k) { return fmt::format("{}.{}", section, k); };
+  for (const char* k : {"latitude", "skin_type", "minutes_midday"}) {
+    if (t->get(k) == nullptr) {
+      r.fail(n, section,
+             fmt::format("the keys latitude, skin_type and minutes_midday (missing: {})", k));
+    }
+  }
+  SunExposure sun;
+  const toml::node& lat = *t->get("latitude");
+  sun.latitude_deg =
+      units::to_unit(r.quantity(lat, key("latitude"), units::dim::angle(), "52 deg"), "deg");
+  if (!(sun.latitude_deg >= -90.0 && sun.latitude_deg <= 90.0)) {
+    r.fail(lat, key("latitude"), "-90 to 90 deg (south negative)");
+  }
+  const toml::node& type = *t->get("skin_type");
+  const auto type_value = type.as_integer();
+  if (type_value == nullptr || type_value->get() < 1 || type_value->get() > 6) {
+    r.fail(type, key("skin_type"), "a Fitzpatrick skin type, an integer 1 to 6");
+  }
+  sun.skin_type = static_cast<int>(type_value->get());
+  const toml::node& minutes = *t->get("minutes_midday");
+  sun.minutes_per_day = units::to_unit(
+      r.quantity(minutes, key("minutes_midday"), units::dim::time(), "15 min"), "min");
+  if (!(sun.minutes_per_day >= 0.0 && sun.minutes_per_day <= 240.0)) {
+    r.fail(minutes, key("minutes_midday"), "0 to 240 min a day");
+  }
+  if (auto* e = t->get("skin_exposed")) {
+    const auto v = e->value<double>();
+    if (e->is_string() || !v || !(*v > 0.0 && *v <= 1.0)) {
+      r.fail(*e, key("skin_exposed"), "a fraction of the body surface, more than 0 and at most 1");
+    }
+    sun.skin_exposed = *v;
+  }
+  if (auto* d = t->get("start_date")) sun.start_day_of_year = day_of_year(r, *d, key("start_date"));
+  return sun;
+}
 
 SubjectSpec read_subject(const Reader& r, const toml::table& t, std::string_view section) {
   r.check_keys(t, section, kSubjectKeys, kSubjectKeysLater);
@@ -283,6 +360,7 @@ SubjectSpec read_subject(const Reader& r, const toml::table& t, std::string_view
     }
     if (!any) r.fail(*n, key("warfarin_genotype"), rule);
   }
+  if (auto* n = t.get("sun")) s.sun = read_sun(r, *n, key("sun"));
   return s;
 }
 

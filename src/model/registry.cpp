@@ -236,10 +236,23 @@ class CalciumBoneModel final : public AdaptedModel<internal::CalciumBone, Model>
         {"bmd_femoral_neck_ref", "1",
          "femoral neck BMD relative to the published model's reference state (eq. 53)"},
         {"estrogen_rel", "1", "estrogen relative to a premenopausal woman of 41 (eq. 55)"},
-        {"denosumab_ug_per_L", "ug/L", "plasma denosumab"}};
+        {"denosumab_ug_per_L", "ug/L", "plasma denosumab"},
+        {"uv_index", "1", "clear-sky UV index at solar noon (subject key sun; eq. 56)"},
+        {"skin_d3_ug_per_d", "ug/d", "vitamin D3 made in the skin by the day's sun (eq. 56)"}};
     return kOutputs;
   }
   void set_subject(const SubjectCovariates& s) override { CB::set_subject(s); }
+  [[nodiscard]] std::vector<std::size_t> accumulators() const override {
+    std::vector<std::size_t> held = AdaptedModel<CB, Model>::accumulators();
+    if (has_sun()) {
+      // Eq. (56): with seasonal skin synthesis the vitamin D states start at the steady state of
+      // the input of the preceding weeks (reset_state), not of the start day's.
+      held.insert(held.end(),
+                  {CB::kGutD3, CB::kGutD2, CB::kCentralD3, CB::kCentralD2, CB::kPeripheralD3,
+                   CB::kPeripheralD2, CB::kCalcidiolD3, CB::kCalcidiolD2});
+    }
+    return held;
+  }
   [[nodiscard]] std::string periodic_steady_state_unsupported() const override {
     return "model calcium-bone has no periodic steady state: its bone mineral density turns over "
            "in months to years, too slowly for the one-period Newton search; start the regimen at "
@@ -280,6 +293,8 @@ class CalciumBoneModel final : public AdaptedModel<internal::CalciumBone, Model>
     out[23] = y[CB::kBmdFemoralNeck];
     out[24] = estrogen(t_h);
     out[25] = y[CB::kDenosumabCentral] / own(CB::kDenVc) * denosumab_ug_per_nmol_;
+    out[26] = uv_index(t_h);
+    out[27] = skin_d3_ug_per_d(t_h);
   }
   [[nodiscard]] DoseTarget dose_target(const DoseContext& dose) const override {
     const units::Substance& s = units::find_substance(dose.substance);

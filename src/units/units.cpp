@@ -17,7 +17,7 @@ constexpr std::size_t kNumBase = static_cast<std::size_t>(Base::kCount);
 
 // Canonical symbol of each base dimension, in the order of Base.
 constexpr std::array<std::string_view, kNumBase> kBaseSymbol = {
-    "h", "ug", "nmol", "L", "cm", "mmHg", "deg", "IU", "1.73m2", "AU"};
+    "h", "ug", "nmol", "L", "cm", "mmHg", "deg", "IU", "1.73m2", "AU", "J"};
 
 struct Symbol {
   double factor;  // canonical units per unit
@@ -63,6 +63,10 @@ const std::map<std::string, Symbol, std::less<>>& symbol_table() {
       {"IU", {1.0, Base::kIu, 1}},
       {"1.73m2", {1.0, Base::kBsa, 1}},  // per 1.73 m2 of body surface (eGFR normalisation)
       {"AU", {1.0, Base::kAgatston, 1}},
+      {"mJ", {1e-3, Base::kEnergy, 1}},
+      {"J", {1.0, Base::kEnergy, 1}},
+      {"kJ", {1e3, Base::kEnergy, 1}},
+      {"kcal", {4184.0, Base::kEnergy, 1}},  // thermochemical calorie, 4.184 J
   };
   return kTable;
 }
@@ -148,6 +152,7 @@ Dimension length() { return Dimension::of(Base::kLength); }
 Dimension pressure() { return Dimension::of(Base::kPressure); }
 Dimension angle() { return Dimension::of(Base::kAngle); }
 Dimension agatston() { return Dimension::of(Base::kAgatston); }
+Dimension energy() { return Dimension::of(Base::kEnergy); }
 Dimension per_time() { return Dimension::none() / time(); }
 Dimension mass_rate() { return mass() / time(); }
 Dimension amount_rate() { return amount() / time(); }

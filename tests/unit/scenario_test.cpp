@@ -232,6 +232,51 @@ menopause_age = "50 y"
   EXPECT_NE(error_of(head + "menopause_age = \"20 y\"\n").find("30 to 70 y"), std::string::npos);
 }
 
+// The subject key sun (eq. 56): latitude, skin type and minutes are needed, skin_exposed and
+// start_date are optional; errors name the file, the line and the rule.
+TEST(Scenario, SunKey) {
+  const Scenario ok = parse_scenario(R"(name = "x"
+model = "calcium-bone"
+duration = "1 y"
+[subject]
+sun = { latitude = "-33.9 deg", skin_type = 4, minutes_midday = "0.25 h", skin_exposed = 0.1, start_date = "03-01" }
+)",
+                                     "ok.toml");
+  const SubjectCovariates c = ok.resolved_arms()[0].subject.covariates();
+  ASSERT_TRUE(c.sun.has_value());
+  EXPECT_DOUBLE_EQ(c.sun->latitude_deg, -33.9);
+  EXPECT_EQ(c.sun->skin_type, 4);
+  EXPECT_DOUBLE_EQ(c.sun->minutes_per_day, 15.0);
+  EXPECT_DOUBLE_EQ(c.sun->skin_exposed, 0.1);
+  EXPECT_EQ(c.sun->start_day_of_year, 60);
+  auto error_of = [](const std::string& text) {
+    try {
+      (void)parse_scenario(text, "bad.toml");
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  const std::string head = "name = \"x\"\nduration = \"1 y\"\n[subject]\n";
+  const std::string good = "latitude = \"52 deg\", skin_type = 2, minutes_midday = \"15 min\"";
+  auto sun = [&](const std::string& body) { return error_of(head + "sun = { " + body + " }\n"); };
+  EXPECT_EQ(sun(good), "");
+  EXPECT_NE(sun("latitude = \"52 deg\", skin_type = 2").find("bad.toml:4"), std::string::npos);
+  EXPECT_NE(sun("latitude = \"52 deg\", skin_type = 2").find("minutes_midday"), std::string::npos);
+  EXPECT_NE(sun("latitude = \"95 deg\", skin_type = 2, minutes_midday = \"15 min\"")
+                .find("-90 to 90 deg"),
+            std::string::npos);
+  EXPECT_NE(
+      sun("latitude = \"52 deg\", skin_type = 7, minutes_midday = \"15 min\"").find("Fitzpatrick"),
+      std::string::npos);
+  EXPECT_NE(sun("latitude = \"52 deg\", skin_type = 2, minutes_midday = 15").find("unit"),
+            std::string::npos);
+  EXPECT_NE(sun(good + ", start_date = \"02-30\"").find("MM-DD"), std::string::npos);
+  EXPECT_NE(sun(good + ", skin_exposed = 1.5").find("fraction"), std::string::npos);
+  EXPECT_NE(sun(good + ", skin_type_ = 2").find("unknown key"), std::string::npos);
+  EXPECT_NE(error_of(head + "sun = \"yes\"\n").find("bad.toml:4"), std::string::npos);
+}
+
 // The calcium-bone model refuses steady_state doses, naming the dose and the reason.
 TEST(Scenario, CalciumBoneRefusesSteadyStateDoses) {
   const Scenario sc = parse_scenario(R"(name = "x"

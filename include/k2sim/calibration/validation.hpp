@@ -38,9 +38,10 @@ struct Target {
 /// above the protocol's LOD; time_to_fraction the first sample at which the output reaches
 /// `fraction` of its value at the last sample, in `unit` (a time unit).
 struct Statistic {
-  std::string kind;  // value_at | max | tmax | mean | auc | half_life | last_detectable |
+  std::string kind;  // value_at | max | min | tmax | mean | auc | half_life | last_detectable |
                      // time_to_fraction | ratio | percent_change (100 * (numerator/denominator -
-                     // 1)) | difference (of - minus, both in `unit`) | lowest_dose
+                     // 1)) | difference (of - minus, both in `unit`) | reciprocal (scale / of) |
+                     // lowest_dose
   std::string output;
   std::string arm = "main";
   double from_h = 0.0;
@@ -53,6 +54,7 @@ struct Statistic {
   double offset = 0.0;  ///< added to the converted result (e.g. a published baseline)
   double scale = 1.0;   ///< multiplies the converted result (e.g. 100 for a percentage)
   std::shared_ptr<Statistic> numerator;    ///< ratio, percent_change; `of` of a difference
+                                           ///< or a reciprocal
   std::shared_ptr<Statistic> denominator;  ///< ratio, percent_change; `minus` of a difference
   // lowest_dose: the dose (in `unit`) of the first of `arms` (ascending doses) in which `output`
   // at `at` differs from its value at `baseline_at` by at least `threshold` (in `effect_unit`).

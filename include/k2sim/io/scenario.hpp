@@ -36,6 +36,7 @@ struct SubjectSpec {
   std::optional<std::string> vkorc1;          // "GG" | "GA" | "AA"
   std::optional<std::string> cyp2c9;          // "*1/*1" ... "*3/*3"
   std::optional<std::string> feeding;         // newborn: "breast milk" | "formula" | "none"
+  std::optional<SunExposure> sun;             // skin synthesis inputs (replaced as a whole)
 
   /// The covariates a model reads (omitted keys: the reference values).
   [[nodiscard]] SubjectCovariates covariates() const;

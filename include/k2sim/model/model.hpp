@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -51,6 +52,15 @@ struct DoseTarget {
 };
 
 /// What a model needs to know of the subject (from the scenario's [subject]), canonical units.
+/// Daily midday sun on the skin (subject key `sun`; docs/model.md eq. 56).
+struct SunExposure {
+  double latitude_deg = 0.0;     ///< north positive, south negative
+  int skin_type = 2;             ///< Fitzpatrick I-VI as 1-6
+  double minutes_per_day = 0.0;  ///< minutes around solar noon, every day
+  double skin_exposed = -1.0;    ///< fraction of the body surface; < 0: the model's default
+  int start_day_of_year = 1;     ///< calendar day (1 = 1 January) at the start of the run
+};
+
 struct SubjectCovariates {
   double egfr = 5.4;            ///< L/h/1.73m2 (90 mL/min/1.73m2)
   double egfr_end = 5.4;        ///< with egfr_decline_h > 0: eGFR at the end of the decline
@@ -64,7 +74,8 @@ struct SubjectCovariates {
   double height_cm = 170.0;      ///< with body_weight_kg: body surface area (eGFR is per 1.73 m2)
   double age_y = 60.0;           ///< at the start of the run
   bool female = true;
-  double menopause_age_y = -1.0;  ///< women: centre of the estrogen decline; < 0: none
+  double menopause_age_y = -1.0;   ///< women: centre of the estrogen decline; < 0: none
+  std::optional<SunExposure> sun;  ///< none: no skin synthesis beyond the background input
 };
 
 class Model : public OdeModel {

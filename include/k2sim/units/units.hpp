@@ -3,9 +3,9 @@
 //
 // Canonical unit of each base dimension: time h, mass ug, amount nmol, volume L, length cm,
 // pressure mmHg, angle deg, vitamin D international units IU, body-surface normalisation
-// "1.73m2", coronary calcium Agatston units AU. A compound unit is the product of its parts, so a
-// concentration is canonical in nmol/L, a rate in nmol/h, a clearance in L/h. Conversions between
-// mass and amount need the substance (units/substances.hpp).
+// "1.73m2", coronary calcium Agatston units AU, energy J. A compound unit is the product of its
+// parts, so a concentration is canonical in nmol/L, a rate in nmol/h, a clearance in L/h.
+// Conversions between mass and amount need the substance (units/substances.hpp).
 #pragma once
 
 #include <array>
@@ -27,6 +27,7 @@ enum class Base : std::uint8_t {
   kIu,
   kBsa,
   kAgatston,
+  kEnergy,
   kCount
 };
 
@@ -53,6 +54,7 @@ Dimension length();
 Dimension pressure();
 Dimension angle();
 Dimension agatston();
+Dimension energy();
 Dimension per_time();     // 1/h
 Dimension mass_rate();    // ug/h
 Dimension amount_rate();  // nmol/h

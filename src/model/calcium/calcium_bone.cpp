@@ -36,62 +36,40 @@ std::array<std::string_view, CalciumBone::kStateCount> state_names() {
   return names;
 }
 
+// Erythemally weighted UV dose per skin area, J/m2 (eq. 56).
+const units::Dimension kDose = units::dim::energy() / units::dim::length() / units::dim::length();
+
 }  // namespace
 
 const std::array<std::string_view, CalciumBone::kStateCount> CalciumBone::kStateNames =
     state_names();
 
 CalciumBone::CalciumBone(const ParameterTable& table)
-    : own_(resolve(table, {kOwnNames.begin(), kOwnNames.end()},
-                   {units::dim::per_time(),
-                    units::Dimension::none(),
-                    units::dim::per_time(),
-                    units::dim::volume(),
-                    units::dim::volume() / units::dim::time(),
-                    units::dim::volume(),
-                    units::dim::amount_rate(),
-                    units::dim::amount_conc(),
-                    units::dim::volume() / units::dim::time(),
-                    units::dim::volume() / units::dim::time(),
-                    units::dim::volume(),
-                    units::dim::volume() / units::dim::time(),
-                    units::dim::volume() / units::dim::time(),
-                    units::dim::amount_conc(),
-                    units::Dimension::none(),
-                    units::Dimension::none(),
-                    units::dim::mass_rate(),
-                    units::dim::mass_rate(),
-                    units::dim::amount_conc(),
-                    units::dim::amount_conc(),
-                    units::Dimension::none(),
-                    units::dim::per_time(),
-                    units::Dimension::none(),
-                    units::Dimension::none(),
-                    units::dim::mass_rate(),
-                    units::dim::mass_rate(),
-                    units::dim::per_time(),
-                    units::dim::time(),
-                    units::Dimension::none(),
-                    units::Dimension::none(),
-                    units::dim::time(),
-                    units::Dimension::none(),
-                    units::Dimension::none(),
-                    units::Dimension::none(),
-                    units::Dimension::none(),
-                    units::Dimension::none(),
-                    units::dim::per_time(),
-                    units::Dimension::none(),
-                    units::dim::per_time(),
-                    units::Dimension::none(),
-                    units::Dimension::none(),
-                    units::dim::per_time(),
-                    units::dim::volume(),
-                    units::dim::volume(),
-                    units::dim::volume() / units::dim::time(),
-                    units::dim::volume() / units::dim::time(),
-                    units::dim::mass_rate(),
-                    units::dim::mass_conc(),
-                    units::dim::volume() / units::dim::mass() / units::dim::time()})) {
+    : own_(resolve(
+          table, {kOwnNames.begin(), kOwnNames.end()},
+          {units::dim::per_time(), units::Dimension::none(), units::dim::per_time(),
+           units::dim::volume(), units::dim::volume() / units::dim::time(), units::dim::volume(),
+           units::dim::amount_rate(), units::dim::amount_conc(),
+           units::dim::volume() / units::dim::time(), units::dim::volume() / units::dim::time(),
+           units::dim::volume(), units::dim::volume() / units::dim::time(),
+           units::dim::volume() / units::dim::time(), units::dim::amount_conc(),
+           units::Dimension::none(), units::Dimension::none(), units::dim::mass_rate(),
+           units::dim::mass_rate(), units::dim::amount_conc(), units::dim::amount_conc(),
+           units::Dimension::none(), units::dim::per_time(), units::Dimension::none(),
+           units::Dimension::none(), units::dim::mass_rate(), units::dim::mass_rate(),
+           units::dim::per_time(), units::dim::time(), units::Dimension::none(),
+           units::Dimension::none(), units::dim::time(), units::Dimension::none(),
+           units::Dimension::none(), units::Dimension::none(), units::Dimension::none(),
+           units::Dimension::none(), units::dim::per_time(), units::Dimension::none(),
+           units::dim::per_time(), units::Dimension::none(), units::Dimension::none(),
+           units::dim::per_time(), units::dim::volume(), units::dim::volume(),
+           units::dim::volume() / units::dim::time(), units::dim::volume() / units::dim::time(),
+           units::dim::mass_rate(), units::dim::mass_conc(),
+           units::dim::volume() / units::dim::mass() / units::dim::time(),
+           // eq. (56): skin synthesis
+           units::dim::angle(), units::Dimension::none(), units::Dimension::none(),
+           kDose / units::dim::time(), kDose, kDose, kDose, kDose, kDose, kDose, units::dim::mass(),
+           units::Dimension::none(), units::Dimension::none()})) {
   // The SBML's parameters, in the units its equations use (pr2010::kParams): the table may
   // state a value in another unit of the same dimension.
   for (std::size_t i = 0; i < pr2010::kParamCount; ++i) {
@@ -112,6 +90,7 @@ CalciumBone::CalciumBone(const ParameterTable& table)
   ug_per_mmol_mg_ = units::find_substance("magnesium").mw_g_per_mol * 1e3;
   // Eq. (45): the background vitamin D3 input, ug/h -> nmol/h.
   d_input_nmol_per_h_ = own_[kDBackground] * 1e3 / units::find_substance("D3").mw_g_per_mol;
+  sun_ug_to_nmol_per_h_ = 1e3 / units::find_substance("D3").mw_g_per_mol / 24.0;
   // Eq. (48): the published state describes an adult on the reference input d_reference.
   std::array<double, kStateCount> y0{};
   vitamin_d_steady_state(own_[kDReference] * 1e3 / units::find_substance("D3").mw_g_per_mol, y0);
@@ -143,6 +122,68 @@ void CalciumBone::set_subject(const SubjectCovariates& s) {
   gfr_decline_h_ = s.egfr_decline_h;
   age0_y_ = s.female && s.menopause_age_y > 0.0 ? s.age_y : -1.0;
   menopause_age_y_ = s.menopause_age_y;
+  sun_ = s.sun;
+  if (sun_) {
+    if (sun_->skin_exposed < 0.0) sun_->skin_exposed = own_[kSunSkinExposed];
+    sun_start_ = periodic_vitamin_d_start();
+  }
+}
+
+std::array<double, 3> CalciumBone::periodic_vitamin_d_start() const {
+  // Eq. (56): with seasonal synthesis there is no steady state; the run starts on the periodic
+  // orbit of the vitamin D states instead. From the steady state of the year's mean input,
+  // three years of the vitamin D equations (classical Runge-Kutta, 2 h steps; the fastest rate,
+  // hydroxylation of plasma D3, is about 0.35/h) bring them onto the orbit at the start date;
+  // the slowest, adipose D3 (a time constant of about 1.4 years), starts near its mean already.
+  double mean_ug_per_d = 0.0;
+  for (int d = 0; d < 365; ++d) mean_ug_per_d += skin_d3_ug_per_d(24.0 * d + 12.0) / 365.0;
+  std::array<double, kStateCount> y{};
+  vitamin_d_steady_state(d_input_nmol_per_h_ + mean_ug_per_d * sun_ug_to_nmol_per_h_, y);
+  constexpr std::array<std::size_t, 3> kD3 = {kCentralD3, kPeripheralD3, kCalcidiolD3};
+  constexpr double kStep = 2.0;  // h
+  constexpr int kSteps = 3 * 365 * 12;
+  std::array<double, kStateCount> k1{}, k2{}, k3{}, k4{}, tmp = y;
+  for (int i = 0; i < kSteps; ++i) {
+    const double t = -kStep * (kSteps - i);
+    vitamin_d_rhs<double>(t, y.data(), k1.data());
+    for (std::size_t j : kD3) tmp[j] = y[j] + 0.5 * kStep * k1[j];
+    vitamin_d_rhs<double>(t + 0.5 * kStep, tmp.data(), k2.data());
+    for (std::size_t j : kD3) tmp[j] = y[j] + 0.5 * kStep * k2[j];
+    vitamin_d_rhs<double>(t + 0.5 * kStep, tmp.data(), k3.data());
+    for (std::size_t j : kD3) tmp[j] = y[j] + kStep * k3[j];
+    vitamin_d_rhs<double>(t + kStep, tmp.data(), k4.data());
+    for (std::size_t j : kD3) y[j] += kStep / 6.0 * (k1[j] + 2.0 * k2[j] + 2.0 * k3[j] + k4[j]);
+  }
+  return {y[kCentralD3], y[kPeripheralD3], y[kCalcidiolD3]};
+}
+
+double CalciumBone::uv_index(double t_h) const {
+  if (!sun_) return 0.0;
+  // Eq. (56): solar declination (Cooper 1969) on the day of the run, continuous in time; the
+  // solar zenith angle at noon is |latitude - declination|; the clear-sky UV index at 300 DU of
+  // ozone follows Madronich (2007).
+  constexpr double kPi = 3.14159265358979323846;
+  constexpr double kRad = kPi / 180.0;
+  const double day = sun_->start_day_of_year + t_h / 24.0;
+  const double declination = own_[kSunDeclinationMax] * std::sin(2.0 * kPi * (284.0 + day) / 365.0);
+  const double mu = std::cos((sun_->latitude_deg - declination) * kRad);
+  return mu > 0.0 ? own_[kSunUviMax] * std::pow(mu, own_[kSunUviExponent]) : 0.0;
+}
+
+double CalciumBone::skin_d3_ug_per_d(double t_h) const {
+  if (!sun_) return 0.0;
+  // Eq. (56): the erythemal dose of the day's exposure in MED of the skin type; vitamin D3
+  // in proportion to it and to the exposed skin, up to the photoequilibrium at
+  // sun_saturation_med.
+  const double dose = own_[kSunErythemalPerUvi] * uv_index(t_h) * sun_->minutes_per_day / 60.0;
+  const double med = own_[kSunMed1 + static_cast<std::size_t>(sun_->skin_type - 1)];
+  return own_[kSunD3PerMed] * sun_->skin_exposed * std::min(dose / med, own_[kSunSaturationMed]);
+}
+
+double CalciumBone::calcidiol_elimination_at(double c25_nmol_per_l) const {
+  const double mg = 1.0 - own_[kMgEffectStrength] * (1.0 - mg_status0());
+  const double x = pow_ratio(c25_nmol_per_l, own_[kC50Cl25ohd], own_[kHillCl25ohd]);
+  return (own_[kCl25ohd] + own_[kClmax25ohd] * mg * x / (1.0 + x)) / own_[kV25ohd];
 }
 
 double CalciumBone::estrogen(double t_h) const {
@@ -194,11 +235,7 @@ double CalciumBone::mg_status0() const {
 
 double CalciumBone::calcidiol_steady_state(double production_nmol_per_h) const {
   // Eq. (47) at steady state: production = CL(c) c, CL rising with c; bisection on c.
-  const double mg = 1.0 - own_[kMgEffectStrength] * (1.0 - mg_status0());
-  auto removal = [&](double c) {
-    const double x = std::pow(c / own_[kC50Cl25ohd], own_[kHillCl25ohd]);
-    return (own_[kCl25ohd] + own_[kClmax25ohd] * mg * x / (1.0 + x)) * c;
-  };
+  auto removal = [&](double c) { return calcidiol_elimination_at(c) * own_[kV25ohd] * c; };
   double lo = 0.0, hi = 1.0;
   while (removal(hi) < production_nmol_per_h && hi < 1e7) hi *= 2.0;
   for (int i = 0; i < 200; ++i) {
@@ -221,6 +258,11 @@ void CalciumBone::reset_state(std::span<double> y) const {
   pr2010::initial_state(p.data(), y.data(), unused.data());
   for (std::size_t i = kSbml; i < kStateCount; ++i) y[i] = 0.0;
   vitamin_d_steady_state(d_input_nmol_per_h_, y);
+  if (sun_) {
+    y[kCentralD3] = sun_start_[0];
+    y[kPeripheralD3] = sun_start_[1];
+    y[kCalcidiolD3] = sun_start_[2];
+  }
   y[kBmdLumbarSpine] = 1.0;
   y[kBmdFemoralNeck] = 1.0;
 }

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -107,6 +108,19 @@ class CalciumBone {
     kDenVmax,
     kDenKm,
     kDenRankl,
+    kSunDeclinationMax,
+    kSunUviMax,
+    kSunUviExponent,
+    kSunErythemalPerUvi,
+    kSunMed1,
+    kSunMed2,
+    kSunMed3,
+    kSunMed4,
+    kSunMed5,
+    kSunMed6,
+    kSunD3PerMed,
+    kSunSaturationMed,
+    kSunSkinExposed,
     kOwnCount
   };
   static constexpr std::array<std::string_view, kOwnCount> kOwnNames = {
@@ -158,7 +172,20 @@ class CalciumBone {
       "den_cl",
       "den_vmax",
       "den_km",
-      "k_den_rankl"};
+      "k_den_rankl",
+      "sun_declination_max",
+      "sun_uvi_max",
+      "sun_uvi_exponent",
+      "sun_erythemal_dose_rate_per_uvi",
+      "sun_med_type_1",
+      "sun_med_type_2",
+      "sun_med_type_3",
+      "sun_med_type_4",
+      "sun_med_type_5",
+      "sun_med_type_6",
+      "sun_d3_per_med_whole_body",
+      "sun_saturation_med",
+      "sun_skin_exposed_default"};
 
   static_assert(
       [] {
@@ -192,38 +219,9 @@ class CalciumBone {
     // Eq. (43): accumulators for the calcium balance.
     dydt[kCaIntoGutCum] = (p[pr2010::pOralCa] + emptying) * r[pr2010::rF11];
     dydt[kUrineCaCum] = r[pr2010::rJ27];
-    // Eq. (45): D3 and D2 from the gut (the absorbed fraction enters with the dose) and the
-    // background (diet and skin, as D3) into plasma; exchange with adipose tissue
-    // (Ocampo-Pelland 2016).
-    const T mg = magnesium_status(y);
-    const T mg_factor = 1.0 - o(kMgEffectStrength) * (1.0 - mg);
-    // Eq. (46): 25-hydroxylation in the liver, Michaelis-Menten (Ocampo-Pelland 2016; CYP2R1), D3
-    // and D2 competing for one enzyme; the rest of plasma vitamin D is cleared by other routes.
-    const T c3 = y[kCentralD3] / o(kVD3);
-    const T c2 = y[kCentralD2] / o(kVD3);
-    // A second, linear route (CYP27A1: high Km, high capacity; it hydroxylates D3, not D2)
-    // keeps 25(OH)D rising at doses that saturate the first.
-    const T capacity = o(kVmax25) * mg_factor / (o(kKm25) + c3 + c2);
-    const T linear_d3 = o(kCl25Linear) * mg_factor;
-    for (const auto& [gut, central, peripheral, calcidiol] :
-         {std::array<std::size_t, 4>{kGutD3, kCentralD3, kPeripheralD3, kCalcidiolD3},
-          std::array<std::size_t, 4>{kGutD2, kCentralD2, kPeripheralD2, kCalcidiolD2}}) {
-      const T c = y[central] / o(kVD3);
-      const T absorption = o(kKaD) * y[gut];
-      const T exchange = o(kQD3) * (c - y[peripheral] / o(kVpD3));
-      const T to_calcidiol = (capacity + (central == kCentralD3 ? linear_d3 : T(0.0))) * c;
-      dydt[gut] = -absorption;
-      dydt[central] = absorption - exchange - to_calcidiol - o(kClDOther) * c;
-      dydt[peripheral] = exchange;
-      dydt[calcidiol] = to_calcidiol;
-    }
-    dydt[kCentralD3] += d_input_nmol_per_h_;
-    // Eq. (47): 25(OH)D clearance, a basal part and a part that rises steeply with total
-    // 25(OH)D (Huang & You 2021; CYP24A1 induction); 25(OH)D2 is cleared faster than 25(OH)D3.
+    // Eq. (45)-(47), (56): vitamin D.
+    vitamin_d_rhs(t_h, y, dydt);
     const T c25 = calcidiol_nmol_per_l(y);
-    const T k25 = calcidiol_elimination_per_h(y);
-    dydt[kCalcidiolD3] -= k25 * y[kCalcidiolD3];
-    dydt[kCalcidiolD2] -= k25 * o(kClRatio25ohd2) * y[kCalcidiolD2];
     // Eq. (48): 25(OH)D is the substrate of the renal 1-alpha-hydroxylase: the SBML's production
     // of its activity A scales with substrate saturation, relative to that at the 25(OH)D of the
     // background input (the state the published model describes).
@@ -266,12 +264,61 @@ class CalciumBone {
     dydt[pr2010::kL] -= o(kDenRankl) * den_ug_per_l * y[pr2010::kL];
   }
 
+  /// Eq. (45)-(47), (56): the derivatives of the vitamin D states (gut, plasma, adipose and
+  /// 25(OH)D, D3 and D2), which depend on no other state than the magnesium in transit.
+  template <class T>
+  void vitamin_d_rhs(T t_h, const T* y, T* dydt) const {
+    const auto o = [this](Own i) { return own_[i]; };
+    // Eq. (45): D3 and D2 from the gut (the absorbed fraction enters with the dose) and the
+    // background (diet and skin, as D3) into plasma; exchange with adipose tissue
+    // (Ocampo-Pelland 2016).
+    const T mg = magnesium_status(y);
+    const T mg_factor = 1.0 - o(kMgEffectStrength) * (1.0 - mg);
+    // Eq. (46): 25-hydroxylation in the liver, Michaelis-Menten (Ocampo-Pelland 2016; CYP2R1), D3
+    // and D2 competing for one enzyme; the rest of plasma vitamin D is cleared by other routes.
+    const T c3 = y[kCentralD3] / o(kVD3);
+    const T c2 = y[kCentralD2] / o(kVD3);
+    // A second, linear route (CYP27A1: high Km, high capacity; it hydroxylates D3, not D2)
+    // keeps 25(OH)D rising at doses that saturate the first.
+    const T capacity = o(kVmax25) * mg_factor / (o(kKm25) + c3 + c2);
+    const T linear_d3 = o(kCl25Linear) * mg_factor;
+    for (const auto& [gut, central, peripheral, calcidiol] :
+         {std::array<std::size_t, 4>{kGutD3, kCentralD3, kPeripheralD3, kCalcidiolD3},
+          std::array<std::size_t, 4>{kGutD2, kCentralD2, kPeripheralD2, kCalcidiolD2}}) {
+      const T c = y[central] / o(kVD3);
+      const T absorption = o(kKaD) * y[gut];
+      const T exchange = o(kQD3) * (c - y[peripheral] / o(kVpD3));
+      const T to_calcidiol = (capacity + (central == kCentralD3 ? linear_d3 : T(0.0))) * c;
+      dydt[gut] = -absorption;
+      dydt[central] = absorption - exchange - to_calcidiol - o(kClDOther) * c;
+      dydt[peripheral] = exchange;
+      dydt[calcidiol] = to_calcidiol;
+    }
+    // Eq. (56): skin synthesis enters plasma at the day's rate (released from the skin over a
+    // day or two, so the midday exposure is spread evenly).
+    dydt[kCentralD3] += d_input_nmol_per_h_;
+    if (sun_)
+      dydt[kCentralD3] += skin_d3_ug_per_d(static_cast<double>(t_h)) * sun_ug_to_nmol_per_h_;
+    // Eq. (47): 25(OH)D clearance, a basal part and a part that rises steeply with total
+    // 25(OH)D (Huang & You 2021; CYP24A1 induction); 25(OH)D2 is cleared faster than 25(OH)D3.
+    const T k25 = calcidiol_elimination_per_h(y);
+    dydt[kCalcidiolD3] -= k25 * y[kCalcidiolD3];
+    dydt[kCalcidiolD2] -= k25 * o(kClRatio25ohd2) * y[kCalcidiolD2];
+  }
+
   /// Eq. (55): relative estrogen (1 at est_age_reference before menopause; none for men).
   [[nodiscard]] double estrogen(double t_h) const;
   /// Eq. (55): the factors on the SBML's rules kinTGF, koutTGFeqn, ROBin and ReabsMax.
   [[nodiscard]] std::array<double, pr2010::kScaledCount> estrogen_scale(double t_h) const;
 
   void reset_state(std::span<double> y) const;
+
+  /// Eq. (56): clear-sky UV index at solar noon on the day of time t (0 without `sun`).
+  [[nodiscard]] double uv_index(double t_h) const;
+  /// Eq. (56): vitamin D3 made in the skin by the day's midday sun at time t, ug/d.
+  [[nodiscard]] double skin_d3_ug_per_d(double t_h) const;
+  /// Whether the subject has `sun` (skin synthesis).
+  [[nodiscard]] bool has_sun() const { return sun_.has_value(); }
 
   /// Eq. (44): glomerular filtration rate at time t, L/h (constant unless the subject's eGFR
   /// declines).
@@ -314,6 +361,11 @@ class CalciumBone {
   /// Eq. (45)-(47) at the steady state of a constant plasma input of D3 (nmol/h): the vitamin D
   /// states of y.
   void vitamin_d_steady_state(double input_nmol_per_h, std::span<double> y) const;
+  /// Eq. (56): plasma D3, adipose D3 and 25(OH)D3 (nmol) on the periodic orbit of seasonal skin
+  /// synthesis at the start of the run.
+  [[nodiscard]] std::array<double, 3> periodic_vitamin_d_start() const;
+  /// Eq. (47): elimination rate constant of 25(OH)D3 at a level (no supplement in transit), 1/h.
+  [[nodiscard]] double calcidiol_elimination_at(double c25_nmol_per_l) const;
   /// 25(OH)D (nmol/L) at which its clearance removes `production` (nmol/h).
   [[nodiscard]] double calcidiol_steady_state(double production_nmol_per_h) const;
 
@@ -336,6 +388,9 @@ class CalciumBone {
   double ug_per_mmol_mg_ = 24305.0;       // from the substance table
   double age0_y_ = -1.0;  // < 0: estrogen at 1 throughout (no subject yet, or a man)
   double menopause_age_y_ = -1.0;
+  std::optional<SunExposure> sun_;     // eq. (56); none: no skin synthesis
+  std::array<double, 3> sun_start_{};  // eq. (56): plasma, adipose D3 and 25(OH)D3 at the start
+  double sun_ug_to_nmol_per_h_ = 0.0;  // ug/d of D3 -> nmol/h, set in the constructor
 };
 
 }  // namespace k2sim::internal

@@ -80,6 +80,11 @@ void VitK::set_subject(const SubjectCovariates& s) {
         "subject.egfr_decline (rule: model vitk takes a constant eGFR; model calcium-bone takes "
         "its decline)");
   }
+  if (s.sun) {
+    throw InputError(
+        "subject.sun (rule: model vitk has no vitamin D; model calcium-bone makes it in the "
+        "skin)");
+  }
   // Eq. (19): dp-ucMGP is cleared partly by the kidney; its plasma level scales with the
   // inverse of its clearance relative to a subject with egfr_reference.
   const double e = s.dialysis ? shared(kEgfrDialysis) : s.egfr;
