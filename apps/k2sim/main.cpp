@@ -17,6 +17,8 @@
 
 #include "k2sim/calibration/calibrate.hpp"
 #include "k2sim/calibration/validation.hpp"
+#include "k2sim/diet/foods.hpp"
+#include "k2sim/diet/report.hpp"
 #include "k2sim/error.hpp"
 #include "k2sim/io/run.hpp"
 #include "k2sim/io/scenario.hpp"
@@ -258,6 +260,17 @@ int cmd_calibrate(const k2sim::CalibrationOptions& options, const std::string& o
   return kExitOk;
 }
 
+int cmd_foods(const std::string& query, std::size_t limit) {
+  fmt::print("{}", k2sim::foods_report(k2sim::FoodTable::builtin(), query, limit));
+  return kExitOk;
+}
+
+int cmd_diet(const std::string& scenario_path, std::size_t top) {
+  const k2sim::Scenario sc = k2sim::read_scenario(scenario_path);
+  fmt::print("{}", k2sim::diet_report(sc, top));
+  return kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -282,6 +295,17 @@ int main(int argc, char** argv) {
   CLI::App* params = app.add_subcommand("params", "list the parameters: value, unit, source");
   params->add_option("query", query, "show only parameters whose name or meaning contains this");
   params->add_flag("--csv", csv, "print as CSV");
+
+  std::string food_query;
+  std::size_t food_limit = 5;
+  CLI::App* foods = app.add_subcommand("foods", "search the food table: per 100 g, per portion, sources");
+  foods->add_option("query", food_query, "words of the food's name (fuzzy); none: list all foods");
+  foods->add_option("--limit", food_limit, "show at most this many foods (default 5)");
+  std::string diet_path;
+  std::size_t diet_top = 4;
+  CLI::App* diet = app.add_subcommand("diet", "daily intake per vitamer of a scenario's diet");
+  diet->add_option("scenario", diet_path, "scenario file (TOML)")->required();
+  diet->add_option("--top", diet_top, "foods shown per vitamer (default 4)");
 
   k2sim::ValidationOptions vopt;
   vopt.data_dir = k2sim::default_data_dir();
@@ -333,6 +357,8 @@ int main(int argc, char** argv) {
   try {
     if (*run) return cmd_run(scenario_path, out_dir, sets, quiet);
     if (*outputs) return cmd_outputs();
+    if (*foods) return cmd_foods(food_query, food_limit);
+    if (*diet) return cmd_diet(diet_path, diet_top);
     if (*params) return cmd_params(query, csv);
     if (*calibrate) {
       copt.write = !dry_run;

@@ -256,8 +256,9 @@ SolveSummary one_period(const OdeModel& model, const std::vector<DoseRecord>& re
   std::vector<DoseRecord> cycle;
   for (const DoseRecord& rec : recs) {
     DoseRecord single = rec;
-    single.time_h = 0.0;
+    single.time_h = rec.ss_lead_h;
     single.ss = 0;
+    single.ss_lead_h = 0.0;
     single.addl = static_cast<std::size_t>(std::llround(period_h / rec.ii_h)) - 1;
     cycle.push_back(single);
   }
@@ -362,7 +363,7 @@ SolveSummary simulate(const OdeModel& model, std::span<const double> y0, double 
             last_reset_h = t;
             std::vector<DoseRecord> group;
             for (const DoseRecord& d : doses) {
-              if (d.ss == 1 && same_time(d.time_h, t)) group.push_back(d);
+              if (d.ss == 1 && same_time(d.ss_time_h(), t)) group.push_back(d);
             }
             SolveSummary ss = periodic_steady_state(model, group, options, y_ss);
             accumulate(summary, ss);

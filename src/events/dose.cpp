@@ -27,6 +27,12 @@ void DoseRecord::validate(std::size_t n_states, const std::string& where) const 
                      ii_h, addl, ss));
   }
   if (ss != 0 && ss != 1) fail(fmt::format("SS = {} (rule: SS is 0 or 1)", ss));
+  if (!std::isfinite(ss_lead_h) || ss_lead_h < 0.0 || (ss_lead_h > 0.0 && ss != 1) ||
+      (ss == 1 && ss_lead_h >= ii_h) || time_h - ss_lead_h < 0.0) {
+    fail(fmt::format("SS_LEAD = {} h with SS = {}, II = {} h, TIME = {} h (rule: only with SS = 1, "
+                     "0 <= SS_LEAD < II and SS_LEAD <= TIME)",
+                     ss_lead_h, ss, ii_h, time_h));
+  }
   if (ss == 1 && rate > 0.0 && amt / rate > ii_h) {
     fail(fmt::format("SS = 1 infusion lasting {} h with II = {} h (rule: duration <= II)",
                      amt / rate, ii_h));
@@ -38,7 +44,7 @@ std::vector<DoseEvent> expand(const std::vector<DoseRecord>& records) {
   std::size_t infusion = 0;
   for (std::size_t r = 0; r < records.size(); ++r) {
     const DoseRecord& rec = records[r];
-    if (rec.ss == 1) events.push_back({rec.time_h, EventKind::kSsReset, rec.cmt, 0.0, r});
+    if (rec.ss == 1) events.push_back({rec.ss_time_h(), EventKind::kSsReset, rec.cmt, 0.0, r});
     for (std::size_t k = 0; k <= rec.addl; ++k) {
       const double t = rec.time_h + static_cast<double>(k) * rec.ii_h;
       if (rec.rate > 0.0) {

@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "k2sim/diet/diet.hpp"
+#include "k2sim/diet/foods.hpp"
 #include "k2sim/error.hpp"
 #include "k2sim/units/substances.hpp"
 
@@ -77,13 +79,25 @@ struct IntakeColumn {
 std::vector<IntakeColumn> intake_columns(const std::vector<ArmSpec>& arms) {
   std::vector<IntakeColumn> cols;
   for (const ArmSpec& arm : arms) {
+    // Substances dosed by mouth, then those of the arm's diet.
+    std::vector<std::string> names;
     for (const DoseSpec& d : arm.doses) {
-      if (d.route != Route::kOral) continue;
+      if (d.route == Route::kOral) names.push_back(d.substance);
+    }
+    if (!arm.diet.empty()) {
+      const DietIntake in = diet_intake(arm.diet, FoodTable::builtin());
+      for (std::size_t k = 0; k < kNutrientCount; ++k) {
+        if (!nutrient_info()[k].substance.empty() && in.per_day[k] > 0.0) {
+          names.emplace_back(nutrient_info()[k].substance);
+        }
+      }
+    }
+    for (const std::string& name : names) {
       if (std::any_of(cols.begin(), cols.end(),
-                      [&](const IntakeColumn& c) { return c.substance->name == d.substance; })) {
+                      [&](const IntakeColumn& c) { return c.substance->name == name; })) {
         continue;
       }
-      const units::Substance& s = units::find_substance(d.substance);
+      const units::Substance& s = units::find_substance(name);
       std::string key;
       for (char c : s.name) {
         if (c != '-') key.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
@@ -96,7 +110,8 @@ std::vector<IntakeColumn> intake_columns(const std::vector<ArmSpec>& arms) {
           {&s,
            {fmt::format("intake_{}_{}_per_d", key, mineral ? "mg" : "ug"),
             mineral ? "mg/d" : "ug/d",
-            fmt::format("oral intake of {} in the 24 h before (doses, before absorption)",
+            fmt::format("oral intake of {} in the 24 h before (doses, before absorption; a "
+                        "diet's at its daily mean)",
                         s.description)}});
     }
   }
@@ -136,7 +151,7 @@ double steady_state_inr(const Model& model, const std::vector<DoseSpec>& doses, 
                         double period_h, const SimulationOptions& options) {
   std::vector<DoseSpec> ss;
   for (const DoseSpec& d : doses) {
-    if (d.steady_state && d.start_h == 0.0) ss.push_back(d);
+    if (d.steady_state && d.start_h == d.ss_lead_h) ss.push_back(d);
   }
   const std::vector<DoseRecord> records = dose_records(model, ss, period_h);
   std::vector<double> y0(model.state_count());
@@ -163,7 +178,7 @@ std::string titration_key(const SubjectCovariates& c, const std::vector<DoseSpec
                                 *doses[which].titrate_to_inr);
   for (std::size_t i = 0; i < doses.size(); ++i) {
     const DoseSpec& d = doses[i];
-    if (!d.steady_state || d.start_h != 0.0) continue;
+    if (!d.steady_state || d.start_h != d.ss_lead_h) continue;
     key += fmt::format("|{}{}:{}:{}:{}:{}:{}:{}:{}:{}", i == which ? "*" : "", d.substance,
                        d.amount, static_cast<int>(d.route), d.every_h.value_or(0.0),
                        static_cast<int>(d.matrix), static_cast<int>(d.meal_fat), d.meal_fat_g,
@@ -187,7 +202,7 @@ Titration titrate(const Model& model, std::vector<DoseSpec>& doses, std::size_t 
   const auto inr_out = static_cast<std::size_t>(it - outs.begin());
   double period = 0.0;
   for (const DoseSpec& x : doses) {
-    if (x.steady_state && x.start_h == 0.0) period = std::max(period, *x.every_h);
+    if (x.steady_state && x.start_h == x.ss_lead_h) period = std::max(period, *x.every_h);
   }
   const double target = *d.titrate_to_inr;
   auto f = [&](double log_amount) {
@@ -298,6 +313,20 @@ RunResult run_scenario(const Scenario& scenario, const ParameterTable& table,
       throw InputError(fmt::format("{}: arm '{}': {}", scenario.file, arm.name, e.what()));
     }
     std::vector<DoseSpec> doses = arm.doses;
+    if (!arm.diet.empty()) {
+      if (subject.newborn) {
+        throw InputError(fmt::format(
+            "{}: arm '{}': a [diet] for a newborn (rule: a newborn drinks milk; subject.feeding)",
+            scenario.file, arm.name));
+      }
+      // The diet's meals start at their periodic steady state when the run starts at the
+      // steady state of the subject's background diet (docs/diet.md).
+      const bool ss = scenario.initialize == Initialize::kSteadyState &&
+                      model->periodic_steady_state_unsupported().empty();
+      const std::vector<DoseSpec> meals =
+          diet_doses(arm.diet, FoodTable::builtin(), model->diet_substances(), ss);
+      doses.insert(doses.end(), meals.begin(), meals.end());
+    }
     try {
       for (std::size_t i = 0; i < doses.size(); ++i) {
         if (!doses[i].titrate_to_inr) continue;
@@ -333,6 +362,18 @@ RunResult run_scenario(const Scenario& scenario, const ParameterTable& table,
         continue;
       }
     }
+    // The diet's daily mean intake of each intake column's substance, ug/d.
+    std::vector<double> diet_ug_per_d(intakes.size(), 0.0);
+    if (!arm.diet.empty()) {
+      const DietIntake in = diet_intake(arm.diet, FoodTable::builtin());
+      for (std::size_t c = 0; c < intakes.size(); ++c) {
+        for (std::size_t k = 0; k < kNutrientCount; ++k) {
+          if (nutrient_info()[k].substance == intakes[c].substance->name) {
+            diet_ug_per_d[c] = in.per_day[k] * (nutrient_info()[k].unit == "mg" ? 1e3 : 1.0);
+          }
+        }
+      }
+    }
     const std::vector<DoseRecord> records = dose_records(*model, doses, scenario.duration_h);
     Trajectory traj;
     const SolveSummary init = r.solve;
@@ -353,7 +394,8 @@ RunResult run_scenario(const Scenario& scenario, const ParameterTable& table,
       model->compute_outputs(traj.time_h[i], &traj.states[i * n], &r.values[i * n_out]);
       for (std::size_t c = 0; c < intakes.size(); ++c) {
         const double ug =
-            intake_at(doses, *intakes[c].substance, traj.time_h[i], scenario.duration_h);
+            intake_at(arm.doses, *intakes[c].substance, traj.time_h[i], scenario.duration_h) +
+            diet_ug_per_d[c];
         const bool mineral = intakes[c].spec.unit == "mg/d";
         r.values[i * n_out + n_model + c] = mineral ? ug * 1e-3 : ug;
       }

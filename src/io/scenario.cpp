@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "k2sim/diet/diet.hpp"
+#include "k2sim/diet/foods.hpp"
 #include "k2sim/error.hpp"
 #include "k2sim/units/substances.hpp"
 #include "k2sim/units/units.hpp"
@@ -68,8 +70,8 @@ namespace {
 // never silently ignored.
 const std::vector<std::string> kTopKeys = {
     "name",    "model", "initialize", "duration", "output_interval",
-    "subject", "dose",  "arm",        "solver"};
-const std::vector<std::string> kTopKeysLater = {"diet", "population", "analysis"};
+    "subject", "dose",  "arm",        "solver",   "diet"};
+const std::vector<std::string> kTopKeysLater = {"population", "analysis"};
 const std::vector<std::string> kSubjectKeys = {
     "age",     "sex",          "newborn",       "body_weight",
     "height",  "egfr",         "dialysis",      "warfarin_genotype",
@@ -79,8 +81,8 @@ const std::vector<std::string> kSubjectKeysLater = {"cac", "cac_percentile", "ri
 const std::vector<std::string> kDoseKeys = {"substance", "amount",       "route",         "every",
                                             "start",     "stop",         "meal_fat",      "matrix",
                                             "rate",      "steady_state", "titrate_to_inr"};
-const std::vector<std::string> kArmKeys = {"name", "dose", "subject"};
-const std::vector<std::string> kArmKeysLater = {"diet"};
+const std::vector<std::string> kArmKeys = {"name", "dose", "subject", "diet"};
+const std::vector<std::string> kArmKeysLater = {};
 const std::vector<std::string> kSolverKeys = {"rtol",          "atol",   "max_steps",   "max_step",
                                               "linear_solver", "method", "ss_tolerance"};
 
@@ -364,6 +366,55 @@ SubjectSpec read_subject(const Reader& r, const toml::table& t, std::string_view
   return s;
 }
 
+/// [diet]: preset = "netherlands"; foods = [ { food = "natto", amount = "40 g", every = "1 d",
+/// at = "8 h" } ] (docs/diet.md).
+DietSpec read_diet(const Reader& r, const toml::node& n, const std::string& section) {
+  const toml::table* t = n.as_table();
+  if (t == nullptr) r.fail(n, section, "a table with preset and foods");
+  r.check_keys(*t, section, {"preset", "foods"});
+  DietSpec diet;
+  if (auto* p = t->get("preset")) {
+    diet.preset = r.string(*p, section + ".preset");
+    diet.preset_where = r.where(*p);
+    (void)find_preset(*diet.preset, r.where(*p).str() + ": " + section);
+  }
+  if (auto* f = t->get("foods")) {
+    const toml::array* arr = f->as_array();
+    if (arr == nullptr) r.fail(*f, section + ".foods", "an array of { food, amount } tables");
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+      const toml::node& item = *arr->get(i);
+      const std::string key = fmt::format("{}.foods[{}]", section, i);
+      const toml::table* ft = item.as_table();
+      if (ft == nullptr) r.fail(item, key, "a table { food = \"natto\", amount = \"40 g\" }");
+      r.check_keys(*ft, key, {"food", "amount", "every", "at"});
+      const toml::node* food = ft->get("food");
+      const toml::node* amount = ft->get("amount");
+      if (food == nullptr || amount == nullptr) r.fail(item, key, "both food and amount");
+      FoodItem fi;
+      fi.food = r.string(*food, key + ".food");
+      fi.where = r.where(item);
+      (void)FoodTable::builtin().at(fi.food, fi.where.str() + ": " + key + ".food");
+      fi.grams = units::to_unit(r.quantity(*amount, key + ".amount", units::dim::mass(), "40 g"), "g");
+      if (!(fi.grams > 0.0 && fi.grams <= 5000.0)) {
+        r.fail(*amount, key + ".amount", "more than 0 and at most 5 kg");
+      }
+      if (auto* e = ft->get("every")) {
+        fi.every_h = r.time_h(*e, key + ".every", "1 d");
+        if (!(fi.every_h >= 24.0 && std::abs(fi.every_h / 24.0 - std::round(fi.every_h / 24.0)) < 1e-9)) {
+          r.fail(*e, key + ".every", "a whole number of days (the diet repeats by day)");
+        }
+      }
+      if (auto* a = ft->get("at")) {
+        const double h = r.time_h(*a, key + ".at", "8 h");
+        if (!(h >= 0.0 && h < 24.0)) r.fail(*a, key + ".at", "a time of day, 0 to 24 h");
+        fi.at_h = h;
+      }
+      diet.foods.push_back(fi);
+    }
+  }
+  return diet;
+}
+
 Route parse_route(const Reader& r, const toml::node& n, std::string_view key) {
   const std::string v = r.string(n, key);
   if (v == "oral") return Route::kOral;
@@ -592,6 +643,7 @@ Scenario parse_table(const toml::table& root, const Reader& r) {
     sc.subject = read_subject(r, *t, "subject");
   }
   if (auto* n = root.get("dose")) sc.doses = read_doses(r, *n, "dose");
+  if (auto* n = root.get("diet")) sc.diet = read_diet(r, *n, "diet");
   if (auto* n = root.get("solver")) {
     const toml::table* t = n->as_table();
     if (!t) r.fail(*n, "solver", "a table [solver]");
@@ -624,6 +676,7 @@ Scenario parse_table(const toml::table& root, const Reader& r) {
         }
       }
       if (auto* d = t->get("dose")) arm.doses = read_doses(r, *d, section + ".dose");
+      if (auto* d = t->get("diet")) arm.diet = read_diet(r, *d, section + ".diet");
       if (auto* s = t->get("subject")) {
         const toml::table* st = s->as_table();
         if (!st) r.fail(*s, section + ".subject", "a table");
@@ -660,7 +713,13 @@ std::vector<ArmSpec> Scenario::resolved_arms() const {
   };
   std::vector<ArmSpec> out;
   if (arms.empty()) {
-    out.push_back(ArmSpec{"main", doses, resolved(nullptr), {file, 0}});
+    ArmSpec main_arm;
+    main_arm.name = "main";
+    main_arm.doses = doses;
+    main_arm.subject = resolved(nullptr);
+    main_arm.where = SourceLocation{file, 0};
+    main_arm.diet = diet;
+    out.push_back(std::move(main_arm));
     return out;
   }
   for (const ArmSpec& a : arms) {
@@ -668,6 +727,8 @@ std::vector<ArmSpec> Scenario::resolved_arms() const {
     merged.doses = doses;
     merged.doses.insert(merged.doses.end(), a.doses.begin(), a.doses.end());
     merged.subject = resolved(&a.subject);
+    merged.diet = diet;
+    merged.diet.override_with(a.diet);
     out.push_back(std::move(merged));
   }
   return out;
@@ -739,6 +800,7 @@ std::vector<DoseRecord> dose_records(const Model& model, const std::vector<DoseS
       rec.ii_h = *d.every_h;
       rec.addl = static_cast<std::size_t>(std::max(0.0, n));
       rec.ss = d.steady_state ? 1 : 0;
+      rec.ss_lead_h = d.steady_state ? d.ss_lead_h : 0.0;
     } else if (d.start_h >= duration_h) {
       continue;
     }

@@ -42,6 +42,9 @@ class Pk1CmtModel final : public AdaptedModel<internal::Pk1Cmt, Model> {
   void compute_outputs(double /*t_h*/, const double* y, double* out) const override {
     out[0] = plasma_mk7_nmol_per_L(y);
   }
+  [[nodiscard]] std::vector<std::string> diet_substances() const override {
+    return {"K1", "MK-4", "MK-7", "MK-8", "MK-9", "DHP"};
+  }
   [[nodiscard]] DoseTarget dose_target(const DoseContext& dose) const override {
     const std::string_view substance = dose.substance;
     const Route route = dose.route;

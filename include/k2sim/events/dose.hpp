@@ -20,10 +20,16 @@ struct DoseRecord {
   double ii_h = 0.0;     ///< II: interdose interval (needed with ADDL > 0 or SS = 1)
   std::size_t addl = 0;  ///< ADDL: additional doses at TIME + k*II, k = 1..ADDL
   int ss = 0;            ///< SS: 0 none; 1 = reset, then periodic steady state of this regimen
+  /// With SS = 1: the reset is this long before TIME, so the doses fall this far into each period
+  /// (a day's meals share one reset at midnight); 0 <= SS_LEAD < II. k2sim's extension of NONMEM.
+  double ss_lead_h = 0.0;
+
+  /// Time of the SS = 1 reset: TIME - SS_LEAD.
+  [[nodiscard]] double ss_time_h() const { return time_h - ss_lead_h; }
 
   /// Throws InputError (with `where` in the message) when the record breaks a NONMEM rule:
   /// negative amounts, times or rates; ADDL or SS without II > 0; SS other than 0 or 1; an
-  /// infusion longer than II with SS = 1; cmt >= n_states.
+  /// infusion longer than II with SS = 1; cmt >= n_states; SS_LEAD outside [0, II) or before 0.
   void validate(std::size_t n_states, const std::string& where = "dose record") const;
 };
 

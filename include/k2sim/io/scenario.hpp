@@ -9,17 +9,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "k2sim/diet/diet.hpp"
 #include "k2sim/engine/simulation.hpp"
+#include "k2sim/io/source_location.hpp"
 #include "k2sim/model/model.hpp"
 
 namespace k2sim {
-
-/// Where a value came from, for error messages.
-struct SourceLocation {
-  std::string file;
-  std::size_t line = 0;
-  [[nodiscard]] std::string str() const { return file + ":" + std::to_string(line); }
-};
 
 /// [subject]: every key optional; omitted keys take the reference adult's values.
 struct SubjectSpec {
@@ -58,6 +53,9 @@ struct DoseSpec {
   double meal_fat_g = 0.0;           // with MealFat::kGrams
   std::optional<double> rate_per_h;  // zero-order input, internal amount unit per h
   bool steady_state = false;
+  /// With steady_state: the periodic steady state is set this long before `start` (a diet's meals
+  /// share one at time 0; dose records' SS_LEAD).
+  double ss_lead_h = 0.0;
   /// Amount chosen so that the mean INR over one interval at steady state is this (`amount` is
   /// the starting guess).
   std::optional<double> titrate_to_inr;
@@ -70,6 +68,7 @@ struct ArmSpec {
   std::vector<DoseSpec> doses;
   SubjectSpec subject;
   SourceLocation where;
+  DietSpec diet;  ///< resolved: the scenario's diet with the arm's over it
 };
 
 enum class Initialize { kSteadyState, kReference };
@@ -83,6 +82,7 @@ struct Scenario {
   double output_interval_h = 24.0;
   SubjectSpec subject;  // the scenario's [subject] over the reference adult
   std::vector<DoseSpec> doses;
+  DietSpec diet;              // [diet]
   std::vector<ArmSpec> arms;  // empty: one arm "main"
   SimulationOptions solver;   // [solver] table
   std::string file;
@@ -119,5 +119,13 @@ struct ExtendedScenario {
 [[nodiscard]] std::vector<DoseRecord> dose_records(const Model& model,
                                                    const std::vector<DoseSpec>& doses,
                                                    double duration_h);
+
+/// The meals of a diet as doses of the substances a model takes (docs/diet.md): each food eaten
+/// at its time of day or split over kMealTimesH, every `every`, with the meal's fat from its
+/// foods and vitamin K1 of vegetables in the vegetable matrix. With `steady_state` the doses
+/// start at their periodic steady state (one reset at midnight, time 0).
+[[nodiscard]] std::vector<DoseSpec> diet_doses(const DietSpec& diet, const FoodTable& table,
+                                               const std::vector<std::string>& substances,
+                                               bool steady_state);
 
 }  // namespace k2sim

@@ -95,6 +95,9 @@ class Model : public OdeModel {
   virtual void compute_outputs(double t_h, const double* y, double* out) const = 0;
   /// Target of a dose; throws InputError naming the substance and route the model cannot take.
   [[nodiscard]] virtual DoseTarget dose_target(const DoseContext& dose) const = 0;
+  /// Substances this model takes from a [diet] (docs/diet.md); others of the diet are reported
+  /// (`k2sim diet`, intake outputs) but not dosed. The default takes none.
+  [[nodiscard]] virtual std::vector<std::string> diet_substances() const { return {}; }
 };
 
 /// Names of the models that exist.
