@@ -298,7 +298,8 @@ int main(int argc, char** argv) {
 
   std::string food_query;
   std::size_t food_limit = 5;
-  CLI::App* foods = app.add_subcommand("foods", "search the food table: per 100 g, per portion, sources");
+  CLI::App* foods =
+      app.add_subcommand("foods", "search the food table: per 100 g, per portion, sources");
   foods->add_option("query", food_query, "words of the food's name (fuzzy); none: list all foods");
   foods->add_option("--limit", food_limit, "show at most this many foods (default 5)");
   std::string diet_path;

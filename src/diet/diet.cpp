@@ -24,8 +24,8 @@ namespace {
 constexpr std::string_view kPresetsFile = "data/foods/presets.toml";
 
 [[noreturn]] void fail_at(const toml::node& n, const std::string& what) {
-  throw InputError(
-      fmt::format("{}:{}: {}", kPresetsFile, static_cast<std::size_t>(n.source().begin.line), what));
+  throw InputError(fmt::format("{}:{}: {}", kPresetsFile,
+                               static_cast<std::size_t>(n.source().begin.line), what));
 }
 
 std::string text_of(const toml::table& t, std::string_view key) {
@@ -37,8 +37,8 @@ std::string text_of(const toml::table& t, std::string_view key) {
 double quantity_in(const toml::node& n, std::string_view unit, std::string_view key) {
   if (!n.is_string()) fail_at(n, fmt::format("{} (rule: a quantity with a unit)", key));
   try {
-    return units::to_unit(units::parse_quantity(n.as_string()->get(), units::parse_unit(unit).dimension),
-                          unit);
+    return units::to_unit(
+        units::parse_quantity(n.as_string()->get(), units::parse_unit(unit).dimension), unit);
   } catch (const UnitError& e) {
     fail_at(n, fmt::format("{} = \"{}\" ({})", key, n.as_string()->get(), e.what()));
   }
@@ -49,7 +49,8 @@ std::vector<DietPreset> parse_presets(std::string_view text) {
   try {
     doc = toml::parse(text, kPresetsFile);
   } catch (const toml::parse_error& e) {
-    throw InputError(fmt::format("{}:{}: {}", kPresetsFile, e.source().begin.line, e.description()));
+    throw InputError(
+        fmt::format("{}:{}: {}", kPresetsFile, e.source().begin.line, e.description()));
   }
   std::vector<DietPreset> out;
   const toml::array* presets = doc["preset"].as_array();
@@ -69,7 +70,8 @@ std::vector<DietPreset> parse_presets(std::string_view text) {
       FoodItem item;
       item.food = text_of(f, "food");
       item.grams = quantity_in(*f.get("amount"), "g", "amount");
-      if (const toml::node* every = f.get("every")) item.every_h = quantity_in(*every, "h", "every");
+      if (const toml::node* every = f.get("every"))
+        item.every_h = quantity_in(*every, "h", "every");
       if (const toml::node* at = f.get("at")) item.at_h = quantity_in(*at, "h", "at");
       item.where = {std::string(kPresetsFile), static_cast<std::size_t>(f.source().begin.line)};
       p.foods.push_back(item);
@@ -98,6 +100,7 @@ std::vector<DietPreset> parse_presets(std::string_view text) {
 }  // namespace
 
 void DietSpec::override_with(const DietSpec& over) {
+  if (over.pasture_k2_factor) pasture_k2_factor = over.pasture_k2_factor;
   if (over.preset) {
     preset = over.preset;
     preset_where = over.preset_where;
@@ -121,6 +124,16 @@ const DietPreset& find_preset(const std::string& name, const std::string& where)
                                fmt::join(names, ", "), did_you_mean(name, names)));
 }
 
+std::optional<double> content(const Food& food, std::size_t k, const DietSpec& diet) {
+  if (!food.per_100g[k]) return std::nullopt;
+  const auto n = static_cast<Nutrient>(k);
+  const bool menaquinone = n == Nutrient::kMk4 || n == Nutrient::kMk7 || n == Nutrient::kMk8 ||
+                           n == Nutrient::kMk9 || n == Nutrient::kMkOther;
+  const bool animal = food.group == "dairy" || food.group == "cheese" || food.group == "eggs" ||
+                      food.group == "meat" || food.group == "offal";
+  return *food.per_100g[k] * (menaquinone && animal ? diet.pasture_factor() : 1.0);
+}
+
 std::vector<FoodItem> diet_foods(const DietSpec& diet) {
   std::vector<FoodItem> out;
   if (diet.preset) {
@@ -139,12 +152,13 @@ DietIntake diet_intake(const DietSpec& diet, const FoodTable& table) {
     fi.food = &food;
     fi.grams_per_day = item.grams * 24.0 / item.every_h;
     for (std::size_t k = 0; k < kNutrientCount; ++k) {
-      if (!food.per_100g[k]) {
+      const std::optional<double> c = content(food, k, diet);
+      if (!c) {
         const auto& m = in.missing[k];
         if (std::find(m.begin(), m.end(), food.name) == m.end()) in.missing[k].push_back(food.name);
         continue;
       }
-      fi.per_day[k] = *food.per_100g[k] * fi.grams_per_day / 100.0;
+      fi.per_day[k] = *c * fi.grams_per_day / 100.0;
       in.per_day[k] += fi.per_day[k];
     }
     in.foods.push_back(fi);
@@ -206,16 +220,18 @@ std::vector<DoseSpec> diet_doses(const DietSpec& diet, const FoodTable& table,
       }
       for (std::size_t k = 0; k < kNutrientCount; ++k) {
         const std::string substance(nutrient_info()[k].substance);
-        if (substance.empty() || !food.per_100g[k]) continue;
-        if (std::find(substances.begin(), substances.end(), substance) == substances.end()) continue;
+        const std::optional<double> c = content(food, k, diet);
+        if (substance.empty() || !c) continue;
+        if (std::find(substances.begin(), substances.end(), substance) == substances.end())
+          continue;
         // Vitamin K1 bound in leaves and vegetables is absorbed less (eq. 12); other foods
         // count as fat-borne, as a supplement taken with the meal.
-        const int matrix = (static_cast<Nutrient>(k) == Nutrient::kK1 &&
-                            food.matrix == FoodMatrix::kVegetable)
-                               ? static_cast<int>(Matrix::kVegetable)
-                               : static_cast<int>(Matrix::kSupplement);
+        const int matrix =
+            (static_cast<Nutrient>(k) == Nutrient::kK1 && food.matrix == FoodMatrix::kVegetable)
+                ? static_cast<int>(Matrix::kVegetable)
+                : static_cast<int>(Matrix::kSupplement);
         Amount& a = amounts[{Slot{item.every_h, t}, substance, matrix}];
-        const double per_100g = *food.per_100g[k];
+        const double per_100g = *c;
         // ug for vitamins; minerals are in mg per 100 g: kept in ug here.
         a.ug += per_100g * grams / 100.0 * (nutrient_info()[k].unit == "mg" ? 1e3 : 1.0);
         if (a.where.file.empty()) a.where = item.where;

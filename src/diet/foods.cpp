@@ -65,8 +65,8 @@ double number(const std::string& text, const std::string& where, std::string_vie
   const auto [ptr, ec] = std::from_chars(text.data(), end, v);
   if (ec != std::errc() || ptr != end || !std::isfinite(v) || v < 0.0) {
     throw InputError(
-        fmt::format("{}: {} = '{}' (rule: a finite number >= 0, or empty when not measured)",
-                    where, column, text));
+        fmt::format("{}: {} = '{}' (rule: a finite number >= 0, or empty when not measured)", where,
+                    column, text));
   }
   return v;
 }
@@ -89,11 +89,12 @@ std::vector<FoodSource> parse_sources(std::string_view text, const std::string& 
           fmt::format("{}: {} fields (rule: 4, key,citation,licence,url)", where, f.size()));
     }
     if (f[0].empty() || f[0].find_first_of(" :") != std::string::npos) {
-      throw InputError(fmt::format("{}: key = '{}' (rule: a word without spaces or ':')", where,
-                                   f[0]));
+      throw InputError(
+          fmt::format("{}: key = '{}' (rule: a word without spaces or ':')", where, f[0]));
     }
     if (f[1].empty() || f[2].empty()) {
-      throw InputError(fmt::format("{}: source '{}' (rule: a citation and a licence)", where, f[0]));
+      throw InputError(
+          fmt::format("{}: source '{}' (rule: a citation and a licence)", where, f[0]));
     }
     if (!keys.insert(f[0]).second) {
       throw InputError(fmt::format("{}: key = '{}' (rule: each source once)", where, f[0]));
@@ -172,15 +173,14 @@ FoodTable FoodTable::parse(std::string_view foods_csv, const std::string& foods_
         for (const NutrientInfo& ni : nutrient_info()) {
           expected += fmt::format(",{0}_{1}_per_100g,{0}_source", ni.key, ni.unit);
         }
-        throw InputError(fmt::format("{}: header (rule: {},unverified,notes)", where,
-                                     expected));
+        throw InputError(fmt::format("{}: header (rule: {},unverified,notes)", where, expected));
       }
       continue;
     }
     if (line.empty()) continue;
     if (f.size() != n_columns) {
-      throw InputError(fmt::format("{}: {} fields (rule: {}, as the header)", where, f.size(),
-                                   n_columns));
+      throw InputError(
+          fmt::format("{}: {} fields (rule: {}, as the header)", where, f.size(), n_columns));
     }
     Food food;
     food.line = n;
@@ -198,8 +198,7 @@ FoodTable FoodTable::parse(std::string_view foods_csv, const std::string& foods_
     } else if (f[2] == "other") {
       food.matrix = FoodMatrix::kOther;
     } else {
-      throw InputError(
-          fmt::format("{}: matrix = '{}' (rule: vegetable | other)", where, f[2]));
+      throw InputError(fmt::format("{}: matrix = '{}' (rule: vegetable | other)", where, f[2]));
     }
     food.portion_g = number(f[3], where, "portion_g");
     if (!(food.portion_g > 0.0)) {
@@ -212,9 +211,10 @@ FoodTable FoodTable::parse(std::string_view foods_csv, const std::string& foods_
       const std::string column = fmt::format("{}_per_100g", nutrient_info()[k].key);
       if (value.empty()) {
         if (!source.empty()) {
-          throw InputError(fmt::format("{}: {}_source = '{}' without a value (rule: a source "
-                                       "belongs to a value)",
-                                       where, nutrient_info()[k].key, source));
+          throw InputError(
+              fmt::format("{}: {}_source = '{}' without a value (rule: a source "
+                          "belongs to a value)",
+                          where, nutrient_info()[k].key, source));
         }
         continue;
       }
@@ -278,10 +278,9 @@ const Food& FoodTable::at(std::string_view name, std::string_view where) const {
   if (const Food* f = find(name)) return *f;
   std::vector<std::string> close;
   for (const Food* f : search(name, 3)) close.push_back("'" + f->name + "'");
-  throw InputError(fmt::format("{}: food = \"{}\" (rule: a food of the table, see `k2sim foods`){}",
-                               where, name,
-                               close.empty() ? std::string()
-                                             : fmt::format(" (closest: {})", fmt::join(close, ", "))));
+  throw InputError(fmt::format(
+      "{}: food = \"{}\" (rule: a food of the table, see `k2sim foods`){}", where, name,
+      close.empty() ? std::string() : fmt::format(" (closest: {})", fmt::join(close, ", "))));
 }
 
 const FoodSource& FoodTable::source_of(const std::string& source_field) const {

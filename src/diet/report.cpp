@@ -25,10 +25,10 @@ std::string amount(double v) {
 std::string food_block(const Food& f, const FoodTable& table) {
   std::string out = fmt::format("{}  [{}; K1 matrix: {}]\n", f.name, f.group,
                                 f.matrix == FoodMatrix::kVegetable ? "vegetable" : "other");
-  out += fmt::format("  portion: {} g ({})\n", amount(f.portion_g),
+  out += fmt::format("  portion: {:g} g ({})\n", f.portion_g,
                      f.portion.empty() ? "typical portion" : f.portion);
   out += fmt::format("  {:<12} {:>12} {:>14}  {}\n", "nutrient", "per 100 g",
-                     fmt::format("per {} g", amount(f.portion_g)), "source");
+                     fmt::format("per {:g} g", f.portion_g), "source");
   for (std::size_t k = 0; k < kNutrientCount; ++k) {
     const NutrientInfo& ni = nutrient_info()[k];
     if (!f.per_100g[k]) {
@@ -94,8 +94,7 @@ std::string diet_report(const Scenario& scenario, std::size_t top) {
     any = true;
     const DietIntake in = diet_intake(arm.diet, table);
     out += fmt::format("arm '{}': {}{} foods\n", arm.name,
-                       arm.diet.preset ? "preset " + *arm.diet.preset + ", " : "",
-                       in.foods.size());
+                       arm.diet.preset ? "preset " + *arm.diet.preset + ", " : "", in.foods.size());
     out += fmt::format("  {:<12} {:>12}   {}\n", "nutrient", "per day", "main foods (share)");
     auto line = [&](std::string_view label, double total, std::string_view unit,
                     const std::function<double(const FoodIntake&)>& of, std::size_t k) {
@@ -119,13 +118,16 @@ std::string diet_report(const Scenario& scenario, std::size_t top) {
     };
     for (std::size_t k = 0; k < kNutrientCount; ++k) {
       const NutrientInfo& ni = nutrient_info()[k];
-      line(ni.label, in.per_day[k], fmt::format("{}/d", ni.unit),
-           [k](const FoodIntake& fi) { return fi.per_day[k]; }, k);
+      line(
+          ni.label, in.per_day[k], fmt::format("{}/d", ni.unit),
+          [k](const FoodIntake& fi) { return fi.per_day[k]; }, k);
     }
-    line("MK total", menaquinones_per_day(in.per_day), "ug/d",
-         [](const FoodIntake& fi) { return menaquinones_per_day(fi.per_day); }, kNutrientCount);
-    line("K total", vitamin_k_per_day(in.per_day), "ug/d",
-         [](const FoodIntake& fi) { return vitamin_k_per_day(fi.per_day); }, kNutrientCount);
+    line(
+        "MK total", menaquinones_per_day(in.per_day), "ug/d",
+        [](const FoodIntake& fi) { return menaquinones_per_day(fi.per_day); }, kNutrientCount);
+    line(
+        "K total", vitamin_k_per_day(in.per_day), "ug/d",
+        [](const FoodIntake& fi) { return vitamin_k_per_day(fi.per_day); }, kNutrientCount);
     if (arm.diet.preset) {
       const DietPreset& p = find_preset(*arm.diet.preset, arm.diet.preset_where.str());
       if (!p.targets.empty()) {
@@ -134,7 +136,8 @@ std::string diet_report(const Scenario& scenario, std::size_t top) {
           const double v = intake_of(in.per_day, t.nutrient);
           const bool mineral = t.nutrient == "ca" || t.nutrient == "mg";
           out += fmt::format("    {:<10} {:>10} published {:>10} ({:+.0f}%)  {}\n", t.nutrient,
-                             amount(v), fmt::format("{} {}", amount(t.value), mineral ? "mg/d" : "ug/d"),
+                             amount(v),
+                             fmt::format("{} {}", amount(t.value), mineral ? "mg/d" : "ug/d"),
                              100.0 * (v / t.value - 1.0), t.source);
         }
       }

@@ -29,9 +29,10 @@ void DoseRecord::validate(std::size_t n_states, const std::string& where) const 
   if (ss != 0 && ss != 1) fail(fmt::format("SS = {} (rule: SS is 0 or 1)", ss));
   if (!std::isfinite(ss_lead_h) || ss_lead_h < 0.0 || (ss_lead_h > 0.0 && ss != 1) ||
       (ss == 1 && ss_lead_h >= ii_h) || time_h - ss_lead_h < 0.0) {
-    fail(fmt::format("SS_LEAD = {} h with SS = {}, II = {} h, TIME = {} h (rule: only with SS = 1, "
-                     "0 <= SS_LEAD < II and SS_LEAD <= TIME)",
-                     ss_lead_h, ss, ii_h, time_h));
+    fail(
+        fmt::format("SS_LEAD = {} h with SS = {}, II = {} h, TIME = {} h (rule: only with SS = 1, "
+                    "0 <= SS_LEAD < II and SS_LEAD <= TIME)",
+                    ss_lead_h, ss, ii_h, time_h));
   }
   if (ss == 1 && rate > 0.0 && amt / rate > ii_h) {
     fail(fmt::format("SS = 1 infusion lasting {} h with II = {} h (rule: duration <= II)",

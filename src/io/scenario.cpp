@@ -371,8 +371,17 @@ SubjectSpec read_subject(const Reader& r, const toml::table& t, std::string_view
 DietSpec read_diet(const Reader& r, const toml::node& n, const std::string& section) {
   const toml::table* t = n.as_table();
   if (t == nullptr) r.fail(n, section, "a table with preset and foods");
-  r.check_keys(*t, section, {"preset", "foods"});
+  r.check_keys(*t, section, {"preset", "foods", "pasture_k2_factor"});
   DietSpec diet;
+  if (auto* p = t->get("pasture_k2_factor")) {
+    const auto v = p->value<double>();
+    if (p->is_string() || !v || !(*v > 0.0 && *v <= 20.0)) {
+      r.fail(*p, section + ".pasture_k2_factor",
+             "a number more than 0 and at most 20 (hypothesis: menaquinones of animal foods times "
+             "this; 1 = no effect)");
+    }
+    diet.pasture_k2_factor = *v;
+  }
   if (auto* p = t->get("preset")) {
     diet.preset = r.string(*p, section + ".preset");
     diet.preset_where = r.where(*p);
@@ -394,13 +403,15 @@ DietSpec read_diet(const Reader& r, const toml::node& n, const std::string& sect
       fi.food = r.string(*food, key + ".food");
       fi.where = r.where(item);
       (void)FoodTable::builtin().at(fi.food, fi.where.str() + ": " + key + ".food");
-      fi.grams = units::to_unit(r.quantity(*amount, key + ".amount", units::dim::mass(), "40 g"), "g");
+      fi.grams =
+          units::to_unit(r.quantity(*amount, key + ".amount", units::dim::mass(), "40 g"), "g");
       if (!(fi.grams > 0.0 && fi.grams <= 5000.0)) {
         r.fail(*amount, key + ".amount", "more than 0 and at most 5 kg");
       }
       if (auto* e = ft->get("every")) {
         fi.every_h = r.time_h(*e, key + ".every", "1 d");
-        if (!(fi.every_h >= 24.0 && std::abs(fi.every_h / 24.0 - std::round(fi.every_h / 24.0)) < 1e-9)) {
+        if (!(fi.every_h >= 24.0 &&
+              std::abs(fi.every_h / 24.0 - std::round(fi.every_h / 24.0)) < 1e-9)) {
           r.fail(*e, key + ".every", "a whole number of days (the diet repeats by day)");
         }
       }

@@ -42,9 +42,6 @@ class Pk1CmtModel final : public AdaptedModel<internal::Pk1Cmt, Model> {
   void compute_outputs(double /*t_h*/, const double* y, double* out) const override {
     out[0] = plasma_mk7_nmol_per_L(y);
   }
-  [[nodiscard]] std::vector<std::string> diet_substances() const override {
-    return {"K1", "MK-4", "MK-7", "MK-8", "MK-9", "DHP"};
-  }
   [[nodiscard]] DoseTarget dose_target(const DoseContext& dose) const override {
     const std::string_view substance = dose.substance;
     const Route route = dose.route;
@@ -138,6 +135,9 @@ class VitKModel final : public AdaptedModel<internal::VitK, Model> {
     out[25] = body_weight_kg(t_h);
     out[26] = feeding_k1_ug_per_d(t_h);
     out[27] = y[VitK::kImDepotK1];
+  }
+  [[nodiscard]] std::vector<std::string> diet_substances() const override {
+    return {"K1", "MK-4", "MK-7", "MK-8", "MK-9", "DHP"};
   }
   [[nodiscard]] DoseTarget dose_target(const DoseContext& dose) const override {
     const units::Substance& s = units::find_substance(dose.substance);

@@ -194,6 +194,42 @@ TEST(Engine, SteadyStateDoseEqualsClosedFormPeriodicState) {
   EXPECT_LT(worst, kTolRel);
 }
 
+// SS_LEAD: regimens whose doses fall 8 h and 18.5 h into each day share one reset at midnight;
+// the state then equals the closed-form periodic state (superposition of the two regimens, each
+// shifted by its lead) at every output time.
+TEST(Engine, SteadyStateWithLeadEqualsClosedForm) {
+  OralModel m;
+  const double tau = 24.0;
+  const DoseRecord breakfast{
+      .time_h = 8.0, .amt = 100.0, .cmt = 0, .ii_h = tau, .addl = 2, .ss = 1, .ss_lead_h = 8.0};
+  const DoseRecord dinner{
+      .time_h = 18.5, .amt = 40.0, .cmt = 0, .ii_h = tau, .addl = 2, .ss = 1, .ss_lead_h = 18.5};
+  const std::vector<double> y0 = {0.0, 0.0};
+  const std::vector<double> grid = output_grid(0.0, 3 * tau, 0.25);
+  Trajectory tr;
+  const SolveSummary s = simulate(m, y0, 0.0, {breakfast, dinner}, grid, tight(), tr);
+  ASSERT_TRUE(s.ok()) << s.message;
+  const double ra = 1.0 / (1.0 - std::exp(-m.ka * tau));
+  const double re = 1.0 / (1.0 - std::exp(-m.ke * tau));
+  auto periodic = [&](double d, double lead, double t) {  // central amount, time t of the run
+    double since = std::fmod(t - lead, tau);
+    if (since < 0.0) since += tau;
+    return d * m.ka / (m.ka - m.ke) * (std::exp(-m.ke * since) * re - std::exp(-m.ka * since) * ra);
+  };
+  double worst = 0.0;
+  for (std::size_t i = 0; i < grid.size(); ++i) {
+    const double t = grid[i];
+    const double want = periodic(100.0, 8.0, t) + periodic(40.0, 18.5, t);
+    worst = std::max(worst, rel_err(tr.at(i, 1), want));
+  }
+  EXPECT_LT(worst, kTolRel);
+  EXPECT_THROW(
+      (DoseRecord{.time_h = 5.0, .amt = 1.0, .ii_h = 24.0, .ss = 1, .ss_lead_h = 24.0}.validate(1)),
+      InputError);
+  EXPECT_THROW((DoseRecord{.time_h = 5.0, .amt = 1.0, .ii_h = 24.0, .ss_lead_h = 5.0}.validate(1)),
+               InputError);
+}
+
 TEST(Engine, SteadyStateInfusionEqualsClosedForm) {
   DecayModel m;
   m.k = 0.1;

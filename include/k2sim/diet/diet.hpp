@@ -29,8 +29,12 @@ struct DietSpec {
   std::optional<std::string> preset;
   SourceLocation preset_where;
   std::vector<FoodItem> foods;
+  /// Hypothesis (docs/diet.md): menaquinones of dairy, cheese, eggs, meat and offal times this
+  /// factor, for animals fed on pasture. No measured comparison exists; 1 (no effect) unless set.
+  std::optional<double> pasture_k2_factor;
 
   [[nodiscard]] bool empty() const { return !preset && foods.empty(); }
+  [[nodiscard]] double pasture_factor() const { return pasture_k2_factor.value_or(1.0); }
   void override_with(const DietSpec& over);
 };
 
@@ -56,6 +60,10 @@ struct DietPreset {
 
 /// Meals of a day: the times of day (h) over which a food without `at` is split evenly.
 inline constexpr std::array<double, 3> kMealTimesH = {8.0, 12.5, 18.5};
+
+/// A food's content of nutrient k per 100 g in this diet (the pasture hypothesis applied), or
+/// nothing when not measured.
+[[nodiscard]] std::optional<double> content(const Food& food, std::size_t k, const DietSpec& diet);
 
 /// The foods of a diet: the preset's, then the diet's own.
 [[nodiscard]] std::vector<FoodItem> diet_foods(const DietSpec& diet);
