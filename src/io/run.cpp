@@ -313,6 +313,16 @@ RunResult run_scenario(const Scenario& scenario, const ParameterTable& table,
       throw InputError(fmt::format("{}: arm '{}': {}", scenario.file, arm.name, e.what()));
     }
     std::vector<DoseSpec> doses = arm.doses;
+    DietInput diet_input;
+    if (!arm.diet.empty() && !subject.newborn) {
+      const DietIntake in = diet_intake(arm.diet, FoodTable::builtin());
+      diet_input.given = true;
+      diet_input.ca_mg_per_d = in.per_day[static_cast<std::size_t>(Nutrient::kCa)];
+      diet_input.mg_mg_per_d = in.per_day[static_cast<std::size_t>(Nutrient::kMg)];
+      diet_input.d3_ug_per_d = in.per_day[static_cast<std::size_t>(Nutrient::kD3)];
+      diet_input.d2_ug_per_d = in.per_day[static_cast<std::size_t>(Nutrient::kD2)];
+    }
+    model->set_diet(diet_input);
     if (!arm.diet.empty()) {
       if (subject.newborn) {
         throw InputError(fmt::format(

@@ -245,6 +245,7 @@ class CalciumBoneModel final : public AdaptedModel<internal::CalciumBone, Model>
     return kOutputs;
   }
   void set_subject(const SubjectCovariates& s) override { CB::set_subject(s); }
+  void set_diet(const DietInput& d) override { CB::set_diet(d); }
   [[nodiscard]] std::vector<std::size_t> accumulators() const override {
     std::vector<std::size_t> held = AdaptedModel<CB, Model>::accumulators();
     if (has_sun()) {

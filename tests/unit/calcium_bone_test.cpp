@@ -487,5 +487,48 @@ TEST(CalciumBoneSun, StartStateRepeatsAfterAYear) {
   }
 }
 
+// A diet (eq. 57) replaces the background inputs: one with the published model's own dietary
+// calcium (OralCa, 24.055 mmol/d of 40.078 mg/mmol), the background magnesium and the food
+// vitamin D of the reference gives the same derivatives as no diet; more calcium lowers PTH at
+// steady state and raises urinary calcium; more food vitamin D raises 25(OH)D.
+TEST(CalciumBoneDiet, ReplacesTheBackgroundInputs) {
+  const auto model = published_model();
+  std::vector<double> y(model->state_count()), a(model->state_count()), b(model->state_count());
+  model->reset_state(y);
+  model->rhs(0.0, y.data(), a.data());
+  DietInput same;
+  same.given = true;
+  same.ca_mg_per_d = 24.055 * 40.078;
+  same.mg_mg_per_d = 300.0;
+  same.d3_ug_per_d = 4.7;
+  model->set_diet(same);
+  model->rhs(0.0, y.data(), b.data());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_NEAR(b[i], a[i], 1e-9 * std::max(1.0, std::abs(a[i]))) << model->state_names()[i];
+  }
+  auto steady = [&](const DietInput& d) {
+    model->set_diet(d);
+    std::vector<double> y0(model->state_count()), out(model->outputs().size());
+    model->reset_state(y0);
+    EXPECT_TRUE(equilibrium(*model, SimulationOptions{}, y0).ok());
+    model->compute_outputs(0.0, y0.data(), out.data());
+    return out;
+  };
+  const auto base = steady(same);
+  DietInput more_ca = same;
+  more_ca.ca_mg_per_d = 1500.0;
+  const auto ca = steady(more_ca);
+  EXPECT_LT(ca[output_index(*model, "pth_pmol_per_L")],
+            base[output_index(*model, "pth_pmol_per_L")]);
+  EXPECT_GT(ca[output_index(*model, "urinary_ca_mmol_per_d")],
+            base[output_index(*model, "urinary_ca_mmol_per_d")]);
+  DietInput fish = same;
+  fish.d3_ug_per_d = 14.7;
+  const auto d = steady(fish);
+  EXPECT_GT(d[output_index(*model, "serum_25ohd_nmol_per_L")],
+            base[output_index(*model, "serum_25ohd_nmol_per_L")] + 1.0);
+  model->set_diet(DietInput{});
+}
+
 }  // namespace
 }  // namespace k2sim

@@ -117,7 +117,7 @@ TEST(Scenario, OtherRules) {
   expect_error("name = \"x\"\nduration = \"-1 d\"\n", {"test.toml:2", "a duration > 0"});
   expect_error("name = \"x\"\nduration = \"1 d\"\nmodel = \"pk-1cmtt\"\n",
                {"test.toml:3", "did you mean 'pk-1cmt'?"});
-  expect_error("name = \"x\"\nduration = \"1 d\"\n[diet]\npreset = \"netherlands\"\n",
+  expect_error("name = \"x\"\nduration = \"1 d\"\n[population]\nsize = 10\n",
                {"test.toml:3", "not implemented yet"});
   expect_error("name = \"x\"\nduration = \"1 d\"\n[subject]\nsex = \"F\"\n",
                {"test.toml:4", "female | male"});

@@ -61,6 +61,15 @@ struct SunExposure {
   int start_day_of_year = 1;     ///< calendar day (1 = 1 January) at the start of the run
 };
 
+/// A diet's daily intake of what a model may take as a continuous background (docs/diet.md).
+struct DietInput {
+  bool given = false;  ///< false: the model keeps its own background inputs
+  double ca_mg_per_d = 0.0;
+  double mg_mg_per_d = 0.0;
+  double d3_ug_per_d = 0.0;
+  double d2_ug_per_d = 0.0;
+};
+
 struct SubjectCovariates {
   double egfr = 5.4;            ///< L/h/1.73m2 (90 mL/min/1.73m2)
   double egfr_end = 5.4;        ///< with egfr_decline_h > 0: eGFR at the end of the decline
@@ -95,6 +104,9 @@ class Model : public OdeModel {
   virtual void compute_outputs(double t_h, const double* y, double* out) const = 0;
   /// Target of a dose; throws InputError naming the substance and route the model cannot take.
   [[nodiscard]] virtual DoseTarget dose_target(const DoseContext& dose) const = 0;
+  /// The diet's daily calcium, magnesium and vitamin D as the model's background inputs (called
+  /// for every arm, with `given` false when the arm has no diet). The default ignores it.
+  virtual void set_diet(const DietInput& /*diet*/) {}
   /// Substances this model takes from a [diet] (docs/diet.md); others of the diet are reported
   /// (`k2sim diet`, intake outputs) but not dosed. The default takes none.
   [[nodiscard]] virtual std::vector<std::string> diet_substances() const { return {}; }

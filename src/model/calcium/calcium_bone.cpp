@@ -69,7 +69,9 @@ CalciumBone::CalciumBone(const ParameterTable& table)
            // eq. (56): skin synthesis
            units::dim::angle(), units::Dimension::none(), units::Dimension::none(),
            kDose / units::dim::time(), kDose, kDose, kDose, kDose, kDose, kDose, units::dim::mass(),
-           units::Dimension::none(), units::Dimension::none()})) {
+           units::Dimension::none(), units::Dimension::none(),
+           // eq. (57): the food part of the background vitamin D
+           units::dim::mass_rate()})) {
   // The SBML's parameters, in the units its equations use (pr2010::kParams): the table may
   // state a value in another unit of the same dimension.
   for (std::size_t i = 0; i < pr2010::kParamCount; ++i) {
@@ -91,6 +93,7 @@ CalciumBone::CalciumBone(const ParameterTable& table)
   // Eq. (45): the background vitamin D3 input, ug/h -> nmol/h.
   d_input_nmol_per_h_ = own_[kDBackground] * 1e3 / units::find_substance("D3").mw_g_per_mol;
   sun_ug_to_nmol_per_h_ = 1e3 / units::find_substance("D3").mw_g_per_mol / 24.0;
+  set_diet(DietInput{});
   // Eq. (48): the published state describes an adult on the reference input d_reference.
   std::array<double, kStateCount> y0{};
   vitamin_d_steady_state(own_[kDReference] * 1e3 / units::find_substance("D3").mw_g_per_mol, y0);
@@ -129,7 +132,7 @@ void CalciumBone::set_subject(const SubjectCovariates& s) {
   }
 }
 
-std::array<double, 3> CalciumBone::periodic_vitamin_d_start() const {
+std::array<double, 6> CalciumBone::periodic_vitamin_d_start() const {
   // Eq. (56): with seasonal synthesis there is no steady state; the run starts on the periodic
   // orbit of the vitamin D states instead. From the steady state of the year's mean input,
   // three years of the vitamin D equations (classical Runge-Kutta, 2 h steps; the fastest rate,
@@ -139,7 +142,8 @@ std::array<double, 3> CalciumBone::periodic_vitamin_d_start() const {
   for (int d = 0; d < 365; ++d) mean_ug_per_d += skin_d3_ug_per_d(24.0 * d + 12.0) / 365.0;
   std::array<double, kStateCount> y{};
   vitamin_d_steady_state(d_input_nmol_per_h_ + mean_ug_per_d * sun_ug_to_nmol_per_h_, y);
-  constexpr std::array<std::size_t, 3> kD3 = {kCentralD3, kPeripheralD3, kCalcidiolD3};
+  constexpr std::array<std::size_t, 6> kD3 = {kCentralD3, kPeripheralD3, kCalcidiolD3,
+                                              kCentralD2, kPeripheralD2, kCalcidiolD2};
   constexpr double kStep = 2.0;  // h
   constexpr int kSteps = 3 * 365 * 12;
   std::array<double, kStateCount> k1{}, k2{}, k3{}, k4{}, tmp = y;
@@ -154,7 +158,9 @@ std::array<double, 3> CalciumBone::periodic_vitamin_d_start() const {
     vitamin_d_rhs<double>(t + kStep, tmp.data(), k4.data());
     for (std::size_t j : kD3) y[j] += kStep / 6.0 * (k1[j] + 2.0 * k2[j] + 2.0 * k3[j] + k4[j]);
   }
-  return {y[kCentralD3], y[kPeripheralD3], y[kCalcidiolD3]};
+  std::array<double, 6> out{};
+  for (std::size_t i = 0; i < kD3.size(); ++i) out[i] = y[kD3[i]];
+  return out;
 }
 
 double CalciumBone::uv_index(double t_h) const {
@@ -184,6 +190,30 @@ double CalciumBone::calcidiol_elimination_at(double c25_nmol_per_l) const {
   const double mg = 1.0 - own_[kMgEffectStrength] * (1.0 - mg_status0());
   const double x = pow_ratio(c25_nmol_per_l, own_[kC50Cl25ohd], own_[kHillCl25ohd]);
   return (own_[kCl25ohd] + own_[kClmax25ohd] * mg * x / (1.0 + x)) / own_[kV25ohd];
+}
+
+void CalciumBone::set_diet(const DietInput& d) {
+  // Eq. (57). Without a diet: the SBML's dietary calcium OralCa, the background magnesium and
+  // Heaney's all-source vitamin D input. With one: its calcium and magnesium replace them, and its
+  // vitamin D replaces the food part of the all-source input (d_food_reference), which keeps the
+  // undocumented and solar rest (Heaney et al. 2013: food explains a small part).
+  const double d3_ug_to_nmol = 1e3 / units::find_substance("D3").mw_g_per_mol;
+  constexpr double kHoursPerDay = 24.0;
+  oral_ca_mmol_per_h_ = p_[pr2010::pOralCa];
+  mg_background_ug_per_h_ = own_[kMgIntakeBackground];
+  d_input_nmol_per_h_ = own_[kDBackground] * d3_ug_to_nmol;
+  d2_input_nmol_per_h_ = 0.0;
+  if (!d.given) return;
+  // mg/d over g/mol (= mg/mmol) gives mmol/d.
+  oral_ca_mmol_per_h_ =
+      d.ca_mg_per_d / units::find_substance("calcium").mw_g_per_mol / kHoursPerDay;
+  mg_background_ug_per_h_ = d.mg_mg_per_d * 1e3 / kHoursPerDay;
+  d_input_nmol_per_h_ =
+      std::max(0.0, own_[kDBackground] - own_[kDFoodReference] + d.d3_ug_per_d / kHoursPerDay) *
+      d3_ug_to_nmol;
+  d2_input_nmol_per_h_ =
+      d.d2_ug_per_d / kHoursPerDay * 1e3 / units::find_substance("D2").mw_g_per_mol;
+  if (sun_) sun_start_ = periodic_vitamin_d_start();  // eq. (56) with these inputs
 }
 
 double CalciumBone::estrogen(double t_h) const {
@@ -230,7 +260,7 @@ void CalciumBone::vitamin_d_steady_state(double input_nmol_per_h, std::span<doub
 }
 
 double CalciumBone::mg_status0() const {
-  return std::min(1.0, own_[kMgIntakeBackground] / own_[kMgRda]);
+  return std::min(1.0, mg_background_ug_per_h_ / own_[kMgRda]);
 }
 
 double CalciumBone::calcidiol_steady_state(double production_nmol_per_h) const {
@@ -259,9 +289,9 @@ void CalciumBone::reset_state(std::span<double> y) const {
   for (std::size_t i = kSbml; i < kStateCount; ++i) y[i] = 0.0;
   vitamin_d_steady_state(d_input_nmol_per_h_, y);
   if (sun_) {
-    y[kCentralD3] = sun_start_[0];
-    y[kPeripheralD3] = sun_start_[1];
-    y[kCalcidiolD3] = sun_start_[2];
+    const std::array<std::size_t, 6> states = {kCentralD3, kPeripheralD3, kCalcidiolD3,
+                                               kCentralD2, kPeripheralD2, kCalcidiolD2};
+    for (std::size_t i = 0; i < states.size(); ++i) y[states[i]] = sun_start_[i];
   }
   y[kBmdLumbarSpine] = 1.0;
   y[kBmdFemoralNeck] = 1.0;

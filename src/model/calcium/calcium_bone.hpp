@@ -121,6 +121,7 @@ class CalciumBone {
     kSunD3PerMed,
     kSunSaturationMed,
     kSunSkinExposed,
+    kDFoodReference,
     kOwnCount
   };
   static constexpr std::array<std::string_view, kOwnCount> kOwnNames = {
@@ -185,7 +186,8 @@ class CalciumBone {
       "sun_med_type_6",
       "sun_d3_per_med_whole_body",
       "sun_saturation_med",
-      "sun_skin_exposed_default"};
+      "sun_skin_exposed_default",
+      "d_food_reference"};
 
   static_assert(
       [] {
@@ -199,12 +201,15 @@ class CalciumBone {
   explicit CalciumBone(const ParameterTable& table);
 
   void set_subject(const SubjectCovariates& s);
+  /// Eq. (57): a diet's calcium, magnesium and vitamin D replace the background inputs.
+  void set_diet(const DietInput& d);
 
   /// Eq. (40)-(52).
   template <class T>
   void rhs(T t_h, const T* y, T* dydt, T* rule = nullptr) const {
     std::array<double, pr2010::kParamCount> p = p_;
     p[pr2010::pGFR] = gfr_l_per_h(static_cast<double>(t_h));
+    p[pr2010::pOralCa] = oral_ca_mmol_per_h_;  // eq. (57)
     std::array<T, pr2010::kRuleCount> own_rule;
     T* r = rule != nullptr ? rule : own_rule.data();
     // Eq. (55): estrogen scales four of the SBML's rules.
@@ -297,6 +302,7 @@ class CalciumBone {
     // Eq. (56): skin synthesis enters plasma at the day's rate (released from the skin over a
     // day or two, so the midday exposure is spread evenly).
     dydt[kCentralD3] += d_input_nmol_per_h_;
+    dydt[kCentralD2] += d2_input_nmol_per_h_;  // eq. (57): D2 of a diet
     if (sun_)
       dydt[kCentralD3] += skin_d3_ug_per_d(static_cast<double>(t_h)) * sun_ug_to_nmol_per_h_;
     // Eq. (47): 25(OH)D clearance, a basal part and a part that rises steeply with total
@@ -343,7 +349,7 @@ class CalciumBone {
   template <class T>
   [[nodiscard]] T magnesium_status(const T* y) const {
     const T intake =  // ug/h
-        own_[kMgIntakeBackground] + own_[kKMgSupplement] * y[kMgSupplement] * ug_per_mmol_mg_;
+        mg_background_ug_per_h_ + own_[kKMgSupplement] * y[kMgSupplement] * ug_per_mmol_mg_;
     return std::min(T(1.0), intake / own_[kMgRda]);
   }
 
@@ -361,9 +367,9 @@ class CalciumBone {
   /// Eq. (45)-(47) at the steady state of a constant plasma input of D3 (nmol/h): the vitamin D
   /// states of y.
   void vitamin_d_steady_state(double input_nmol_per_h, std::span<double> y) const;
-  /// Eq. (56): plasma D3, adipose D3 and 25(OH)D3 (nmol) on the periodic orbit of seasonal skin
-  /// synthesis at the start of the run.
-  [[nodiscard]] std::array<double, 3> periodic_vitamin_d_start() const;
+  /// Eq. (56): plasma, adipose and 25(OH)D amounts of D3 and D2 (nmol) on the periodic orbit of
+  /// seasonal skin synthesis at the start of the run.
+  [[nodiscard]] std::array<double, 6> periodic_vitamin_d_start() const;
   /// Eq. (47): elimination rate constant of 25(OH)D3 at a level (no supplement in transit), 1/h.
   [[nodiscard]] double calcidiol_elimination_at(double c25_nmol_per_l) const;
   /// 25(OH)D (nmol/L) at which its clearance removes `production` (nmol/h).
@@ -381,6 +387,9 @@ class CalciumBone {
   double gfr_end_l_per_h_ = 6.0;
   double gfr_decline_h_ = 0.0;
   double d_input_nmol_per_h_ = 0.0;
+  double d2_input_nmol_per_h_ = 0.0;      // eq. (57): D2 of a diet
+  double oral_ca_mmol_per_h_ = 1.0;       // eq. (57): the SBML's OralCa, or a diet's calcium
+  double mg_background_ug_per_h_ = 0.0;   // eq. (57): mg_intake_background, or a diet's
   double c25_reference_ = 75.0;           // nmol/L, set in the constructor
   double saturation_reference_ = 0.75;    // eq. (48) at c25_reference_
   double vdr_reference_ = 0.0;            // eq. (49) at c25_reference_
@@ -389,7 +398,7 @@ class CalciumBone {
   double age0_y_ = -1.0;  // < 0: estrogen at 1 throughout (no subject yet, or a man)
   double menopause_age_y_ = -1.0;
   std::optional<SunExposure> sun_;     // eq. (56); none: no skin synthesis
-  std::array<double, 3> sun_start_{};  // eq. (56): plasma, adipose D3 and 25(OH)D3 at the start
+  std::array<double, 6> sun_start_{};  // eq. (56): plasma, adipose, 25(OH)D of D3 and D2
   double sun_ug_to_nmol_per_h_ = 0.0;  // ug/d of D3 -> nmol/h, set in the constructor
 };
 
