@@ -65,6 +65,34 @@ std::string read_file(const fs::path& p) {
   return s.str();
 }
 
+// `k2sim foods` and `k2sim diet` as a user runs them.
+TEST_F(Cli, FoodsAndDietCommands) {
+  CliResult r = run_cli("foods natto");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("MK-7"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("kamao2007"), std::string::npos) << r.output;
+  r = run_cli("foods");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.output.find("cheese:"), std::string::npos) << r.output;
+  r = run_cli("foods xylophone");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.output.find("no food matches"), std::string::npos) << r.output;
+  const std::string ok = write("diet.toml",
+                               "name = \"d\"\nduration = \"1 d\"\n[diet]\npreset = "
+                               "\"japan-with-natto\"\n");
+  r = run_cli("diet " + ok);
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("MK total"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("Kamao 2007"), std::string::npos) << r.output;
+  const std::string bad = write("bad.toml",
+                                "name = \"d\"\nduration = \"1 d\"\n[diet]\nfoods = [ { food = "
+                                "\"nato\", amount = \"40 g\" } ]\n");
+  r = run_cli("diet " + bad);
+  EXPECT_EQ(r.code, 3) << r.output;
+  EXPECT_NE(r.output.find("bad.toml:4"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("'natto'"), std::string::npos) << r.output;
+}
+
 TEST_F(Cli, TypoInScenarioExits3WithFileAndLine) {
   const std::string sc = write("typo.toml", "name = \"t\"\nduraton = \"1 d\"\n");
   const CliResult r = run_cli("run " + sc + " --out " + (dir_ / "out").string());
