@@ -56,6 +56,7 @@ std::vector<DietPreset> parse_presets(std::string_view text) {
   const toml::array* presets = doc["preset"].as_array();
   if (presets == nullptr) throw InputError(fmt::format("{}: no [[preset]]", kPresetsFile));
   for (const toml::node& pn : *presets) {
+    if (!pn.is_table()) fail_at(pn, "[[preset]] (rule: a table)");
     const toml::table& t = *pn.as_table();
     DietPreset p;
     p.name = text_of(t, "name");
@@ -66,18 +67,34 @@ std::vector<DietPreset> parse_presets(std::string_view text) {
     const toml::array* foods = t["foods"].as_array();
     if (foods == nullptr) fail_at(t, fmt::format("preset '{}': foods (rule: an array)", p.name));
     for (const toml::node& fn : *foods) {
+      if (!fn.is_table() || fn.as_table()->get("amount") == nullptr) {
+        fail_at(fn,
+                fmt::format("preset '{}': a food (rule: a table with food and amount)", p.name));
+      }
       const toml::table& f = *fn.as_table();
       FoodItem item;
       item.food = text_of(f, "food");
       item.grams = quantity_in(*f.get("amount"), "g", "amount");
-      if (const toml::node* every = f.get("every"))
+      if (!(item.grams > 0.0)) fail_at(f, "amount (rule: more than 0 g)");
+      if (const toml::node* every = f.get("every")) {
         item.every_h = quantity_in(*every, "h", "every");
-      if (const toml::node* at = f.get("at")) item.at_h = quantity_in(*at, "h", "at");
+        const double days = item.every_h / 24.0;
+        if (!(days >= 1.0 && std::abs(days - std::round(days)) < 1e-9)) {
+          fail_at(*every, "every (rule: a whole number of days)");
+        }
+      }
+      if (const toml::node* at = f.get("at")) {
+        item.at_h = quantity_in(*at, "h", "at");
+        if (!(*item.at_h >= 0.0 && *item.at_h < 24.0)) fail_at(*at, "at (rule: 0 to 24 h)");
+      }
       item.where = {std::string(kPresetsFile), static_cast<std::size_t>(f.source().begin.line)};
       p.foods.push_back(item);
     }
     if (const toml::array* targets = t["targets"].as_array()) {
       for (const toml::node& tn : *targets) {
+        if (!tn.is_table() || tn.as_table()->get("value") == nullptr) {
+          fail_at(tn, "a target (rule: a table with nutrient, value and source)");
+        }
         const toml::table& tt = *tn.as_table();
         IntakeTarget target;
         target.nutrient = text_of(tt, "nutrient");
@@ -205,7 +222,20 @@ std::vector<DoseSpec> diet_doses(const DietSpec& diet, const FoodTable& table,
     SourceLocation where;
   };
   std::map<std::tuple<Slot, std::string, int>, Amount> amounts;
-  for (const FoodItem& item : diet_foods(diet)) {
+  const std::vector<FoodItem> foods = diet_foods(diet);
+  // The meals share one periodic steady state over the longest interval, which every other
+  // interval must divide.
+  double period_h = 0.0;
+  for (const FoodItem& item : foods) period_h = std::max(period_h, item.every_h);
+  for (const FoodItem& item : foods) {
+    const double k = period_h / item.every_h;
+    if (std::abs(k - std::round(k)) > 1e-9 * k) {
+      throw InputError(
+          fmt::format("{}: {} every {} d (rule: the intervals of a diet divide the longest, {} d)",
+                      item.where.str(), item.food, item.every_h / 24.0, period_h / 24.0));
+    }
+  }
+  for (const FoodItem& item : foods) {
     const Food& food = table.at(item.food, item.where.str());
     std::vector<std::pair<double, double>> slots;  // time of day, share
     if (item.at_h) {

@@ -128,7 +128,15 @@ std::string diet_report(const Scenario& scenario, std::size_t top) {
     line(
         "K total", vitamin_k_per_day(in.per_day), "ug/d",
         [](const FoodIntake& fi) { return vitamin_k_per_day(fi.per_day); }, kNutrientCount);
-    if (arm.diet.preset) {
+    const bool preset_alone =
+        arm.diet.preset && arm.diet.foods.empty() && arm.diet.pasture_factor() == 1.0;
+    if (arm.diet.preset && !preset_alone) {
+      out += fmt::format(
+          "  (the published means of preset '{}' apply to the preset alone, not to this arm's "
+          "additions)\n",
+          *arm.diet.preset);
+    }
+    if (preset_alone) {
       const DietPreset& p = find_preset(*arm.diet.preset, arm.diet.preset_where.str());
       if (!p.targets.empty()) {
         out += fmt::format("  preset '{}' against the published means it reproduces:\n", p.name);

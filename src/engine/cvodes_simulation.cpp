@@ -249,7 +249,8 @@ SolveSummary failure(SolveStatus status, std::string message, SolveSummary s) {
   return s;
 }
 
-/// State after one period `period_h` of the regimens `recs` (each given at 0 and every II) from y0.
+/// State after one period `period_h` of the regimens `recs` (each given SS_LEAD into the period
+/// and every II after) from y0.
 SolveSummary one_period(const OdeModel& model, const std::vector<DoseRecord>& recs, double period_h,
                         const SimulationOptions& options, std::span<const double> y0,
                         std::vector<double>& y1) {

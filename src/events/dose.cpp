@@ -34,9 +34,11 @@ void DoseRecord::validate(std::size_t n_states, const std::string& where) const 
                     "0 <= SS_LEAD < II and SS_LEAD <= TIME)",
                     ss_lead_h, ss, ii_h, time_h));
   }
-  if (ss == 1 && rate > 0.0 && amt / rate > ii_h) {
-    fail(fmt::format("SS = 1 infusion lasting {} h with II = {} h (rule: duration <= II)",
-                     amt / rate, ii_h));
+  if (ss == 1 && rate > 0.0 && ss_lead_h + amt / rate > ii_h) {
+    fail(fmt::format(
+        "SS = 1 infusion lasting {} h with SS_LEAD = {} h and II = {} h (rule: SS_LEAD + duration "
+        "<= II)",
+        amt / rate, ss_lead_h, ii_h));
   }
 }
 

@@ -323,11 +323,31 @@ RunResult run_scenario(const Scenario& scenario, const ParameterTable& table,
       diet_input.d2_ug_per_d = in.per_day[static_cast<std::size_t>(Nutrient::kD2)];
     }
     model->set_diet(diet_input);
+    // A steady-state regimen whose first dose falls within its first interval joins the reset at
+    // time 0 (with the diet's meals and the other steady-state doses; docs/engine.md, SS_LEAD);
+    // one that starts later would reset the state then, wiping a diet's steady state.
+    for (DoseSpec& d : doses) {
+      if (!d.steady_state) continue;
+      if (d.start_h < *d.every_h) {
+        d.ss_lead_h = d.start_h;
+      } else if (!arm.diet.empty()) {
+        throw InputError(fmt::format(
+            "{}: {} dose with steady_state = true and start = {} h, at or after one interval of "
+            "{} h, with a [diet] (rule: a steady-state regimen starts within its first interval; "
+            "a later start would reset the diet's steady state)",
+            d.where.str(), d.substance, d.start_h, *d.every_h));
+      }
+    }
+    const std::size_t n_user_doses = doses.size();
     if (!arm.diet.empty()) {
       if (subject.newborn) {
         throw InputError(fmt::format(
             "{}: arm '{}': a [diet] for a newborn (rule: a newborn drinks milk; subject.feeding)",
             scenario.file, arm.name));
+      }
+      if (!model->takes_diet()) {
+        throw InputError(fmt::format("{}: arm '{}': a [diet] (rule: model '{}' takes no diet)",
+                                     scenario.file, arm.name, model->name()));
       }
       // The diet's meals start at their periodic steady state when the run starts at the
       // steady state of the subject's background diet (docs/diet.md).
@@ -363,8 +383,8 @@ RunResult run_scenario(const Scenario& scenario, const ParameterTable& table,
     std::vector<double> y0(n);
     model->reset_state(y0);
     if (scenario.initialize == Initialize::kSteadyState && !subject.newborn) {
-      // The steady state of the subject's background intake (none before the diet module exists:
-      // the undosed equilibrium).
+      // The steady state of the subject's background: the equilibrium without doses; a diet's
+      // meals and steady-state regimens then set their periodic state at time 0.
       r.solve = equilibrium(*model, options, y0);
       if (!r.solve.ok()) {
         r.solve.message = "initialize = steady-state: " + r.solve.message;
@@ -372,7 +392,10 @@ RunResult run_scenario(const Scenario& scenario, const ParameterTable& table,
         continue;
       }
     }
-    // The diet's daily mean intake of each intake column's substance, ug/d.
+    // The doses of the scenario (titrated amounts), without the meals; and the diet's daily mean
+    // intake of each intake column's substance, ug/d.
+    const std::vector<DoseSpec> user_doses(
+        doses.begin(), doses.begin() + static_cast<std::ptrdiff_t>(n_user_doses));
     std::vector<double> diet_ug_per_d(intakes.size(), 0.0);
     if (!arm.diet.empty()) {
       const DietIntake in = diet_intake(arm.diet, FoodTable::builtin());
@@ -404,7 +427,7 @@ RunResult run_scenario(const Scenario& scenario, const ParameterTable& table,
       model->compute_outputs(traj.time_h[i], &traj.states[i * n], &r.values[i * n_out]);
       for (std::size_t c = 0; c < intakes.size(); ++c) {
         const double ug =
-            intake_at(arm.doses, *intakes[c].substance, traj.time_h[i], scenario.duration_h) +
+            intake_at(user_doses, *intakes[c].substance, traj.time_h[i], scenario.duration_h) +
             diet_ug_per_d[c];
         const bool mineral = intakes[c].spec.unit == "mg/d";
         r.values[i * n_out + n_model + c] = mineral ? ug * 1e-3 : ug;

@@ -806,7 +806,9 @@ std::vector<DoseRecord> dose_records(const Model& model, const std::vector<DoseS
       // Doses at start + k * every, strictly before stop (a dose at the last instant of the run
       // would show nothing).
       const double span = stop - d.start_h;
-      if (span <= 0.0) continue;
+      // A steady-state regimen whose first dose falls after the end still sets the periodic
+      // state at its reset (a short run on a diet: the evening meal after a 12 h run).
+      if (span <= 0.0 && !(d.steady_state && d.start_h - d.ss_lead_h < duration_h)) continue;
       const double n = std::ceil(span / *d.every_h * (1.0 - 1e-12)) - 1.0;
       rec.ii_h = *d.every_h;
       rec.addl = static_cast<std::size_t>(std::max(0.0, n));

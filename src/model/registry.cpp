@@ -34,6 +34,13 @@ class Pk1CmtModel final : public AdaptedModel<internal::Pk1Cmt, Model> {
       : AdaptedModel<internal::Pk1Cmt, Model>(table) {}
 
   [[nodiscard]] std::string_view name() const override { return "pk-1cmt"; }
+  void set_subject(const SubjectCovariates& s) override {
+    if (s.sun) {
+      throw InputError(
+          "subject.sun (rule: model pk-1cmt has no vitamin D; model calcium-bone "
+          "makes it in the skin)");
+    }
+  }
   [[nodiscard]] const std::vector<OutputSpec>& outputs() const override {
     static const std::vector<OutputSpec> kOutputs = {
         {"plasma_mk7_nmol_per_L", "nmol/L", "plasma menaquinone-7"}};
@@ -246,6 +253,7 @@ class CalciumBoneModel final : public AdaptedModel<internal::CalciumBone, Model>
   }
   void set_subject(const SubjectCovariates& s) override { CB::set_subject(s); }
   void set_diet(const DietInput& d) override { CB::set_diet(d); }
+  [[nodiscard]] bool takes_diet() const override { return true; }
   [[nodiscard]] std::vector<std::size_t> accumulators() const override {
     std::vector<std::size_t> held = AdaptedModel<CB, Model>::accumulators();
     if (has_sun()) {

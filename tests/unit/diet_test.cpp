@@ -13,6 +13,7 @@
 #include "k2sim/error.hpp"
 #include "k2sim/io/run.hpp"
 #include "k2sim/io/scenario.hpp"
+#include "k2sim/units/substances.hpp"
 
 namespace k2sim {
 namespace {
@@ -314,6 +315,136 @@ diet = { foods = [ { food = "natto", amount = "40 g", at = "8 h" } ] }
   const std::string report = diet_report(sc);
   EXPECT_NE(report.find("arm 'natto'"), std::string::npos);
   EXPECT_NE(report.find("natto 9"), std::string::npos) << report;  // natto gives > 90% of MK-7
+}
+
+// Values of one output of one arm over time.
+std::vector<double> series(const RunResult& r, std::size_t arm, const std::string& name) {
+  const ArmResult& a = r.arms[arm];
+  std::size_t k = 0;
+  while (k < a.outputs.size() && a.outputs[k].name != name) ++k;
+  if (k == a.outputs.size()) throw std::runtime_error("no output " + name);
+  std::vector<double> v;
+  for (std::size_t i = 0; i < a.time_h.size(); ++i) v.push_back(a.values[i * a.outputs.size() + k]);
+  return v;
+}
+
+// A steady-state supplement taken at breakfast joins the diet's steady state at time 0: it does
+// not reset the natto eater's plasma MK-7 when it is first taken; a regimen that starts after its
+// first interval, on a diet, is refused with file and line.
+TEST(DietScenario, SteadyStateSupplementJoinsTheDiet) {
+  const std::string base = R"(name = "s"
+duration = "1 d"
+output_interval = "1 h"
+[diet]
+foods = [ { food = "natto", amount = "40 g", at = "8 h" }, { food = "spinach, raw", amount = "50 g" } ]
+)";
+  const std::string dose =
+      "[[dose]]\nsubstance = \"MK-4\"\namount = \"1 mg\"\nevery = \"1 d\"\nstart = \"8 h\"\n"
+      "steady_state = true\n";
+  const RunResult without = run_scenario(parse_scenario(base, "s.toml"));
+  const RunResult with = run_scenario(parse_scenario(base + dose, "s.toml"));
+  ASSERT_TRUE(without.ok() && with.ok());
+  const std::vector<double> a = series(without, 0, "plasma_mk7_nmol_per_L");
+  const std::vector<double> b = series(with, 0, "plasma_mk7_nmol_per_L");
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(b[i], a[i], 1e-3 * a[i]) << i;
+  std::string late = base + dose;
+  late.replace(late.find("start = \"8 h\""), 13, "start = \"2 d\"");
+  late.replace(late.find("duration = \"1 d\""), 16, "duration = \"3 d\"");
+  try {
+    (void)run_scenario(parse_scenario(late, "late.toml"));
+    ADD_FAILURE() << "a late steady-state start on a diet must be refused";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("late.toml:"), std::string::npos) << e.what();
+  }
+}
+
+// A run shorter than a day keeps all of the day's meals in the steady state it starts from.
+TEST(DietScenario, ShortRunsStartAtTheDietsSteadyState) {
+  auto start_k1 = [](const std::string& duration) {
+    const RunResult r = run_scenario(parse_scenario(
+        "name = \"s\"\nduration = \"" + duration + "\"\n[diet]\npreset = \"netherlands\"\n",
+        "s.toml"));
+    EXPECT_TRUE(r.ok());
+    return series(r, 0, "plasma_k1_nmol_per_L").front();
+  };
+  const double day = start_k1("2 d");
+  EXPECT_GT(day, 0.1);
+  EXPECT_NEAR(start_k1("6 h"), day, 1e-6 * day);
+  EXPECT_NEAR(start_k1("12 h"), day, 1e-6 * day);
+}
+
+// Foods eaten every 2 and every 3 days have no common period the steady state could use.
+TEST(DietScenario, IntervalsMustDivideTheLongest) {
+  const Scenario sc = parse_scenario(R"(name = "s"
+duration = "7 d"
+[diet]
+foods = [ { food = "natto", amount = "40 g", every = "2 d" }, { food = "kale, raw", amount = "50 g", every = "3 d" } ]
+)",
+                                     "odd.toml");
+  try {
+    (void)run_scenario(sc);
+    ADD_FAILURE() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("odd.toml:4"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("divide the longest"), std::string::npos) << e.what();
+  }
+}
+
+// A model that takes no diet refuses one rather than ignoring it.
+TEST(DietScenario, ModelWithoutDietRefusesIt) {
+  const Scenario sc = parse_scenario(
+      "name = \"s\"\nmodel = \"pk-1cmt\"\nduration = \"1 d\"\n[diet]\npreset = \"netherlands\"\n",
+      "pk.toml");
+  try {
+    (void)run_scenario(sc);
+    ADD_FAILURE() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("takes no diet"), std::string::npos) << e.what();
+  }
+}
+
+// Intake outputs report a titrated dose at its titrated amount, beside the diet.
+TEST(DietScenario, IntakeOutputsShowTitratedAmounts) {
+  const RunResult r = run_scenario(parse_scenario(R"(name = "t"
+duration = "1 d"
+output_interval = "6 h"
+[diet]
+foods = [ { food = "spinach, raw", amount = "50 g", at = "8 h" } ]
+[[dose]]
+substance = "warfarin"
+amount = "1 mg"
+every = "1 d"
+steady_state = true
+titrate_to_inr = 2.5
+)",
+                                                  "t.toml"));
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r.arms[0].titrations.size(), 1u);
+  const double ug = units::internal_amount_to_ug(units::find_substance("warfarin"),
+                                                 r.arms[0].titrations[0].amount);
+  EXPECT_GT(std::abs(ug - 1000.0), 1.0);  // the titration moved the amount
+  EXPECT_NEAR(series(r, 0, "intake_warfarin_ug_per_d").back(), ug, 1e-6 * ug);
+}
+
+// With `sun`, an arm without a diet after one with a diet starts where it starts alone (the
+// model serves arm after arm).
+TEST(DietScenario, ArmsDoNotInheritEachOthersDiet) {
+  const std::string head = R"(name = "s"
+model = "calcium-bone"
+duration = "2 d"
+[subject]
+sun = { latitude = "52 deg", skin_type = 2, minutes_midday = "15 min" }
+)";
+  const RunResult two =
+      run_scenario(parse_scenario(head + "[[arm]]\nname = \"fish\"\ndiet = { foods = [ { food = "
+                                         "\"eel\", amount = \"300 g\" } ] }\n"
+                                         "[[arm]]\nname = \"nodiet\"\n",
+                                  "two.toml"));
+  const RunResult one = run_scenario(parse_scenario(head, "one.toml"));
+  ASSERT_TRUE(two.ok() && one.ok());
+  const double alone = series(one, 0, "serum_25ohd_nmol_per_L").front();
+  EXPECT_NEAR(series(two, 1, "serum_25ohd_nmol_per_L").front(), alone, 1e-6 * alone);
+  EXPECT_GT(series(two, 0, "serum_25ohd_nmol_per_L").front(), alone + 5.0);
 }
 
 }  // namespace

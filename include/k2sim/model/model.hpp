@@ -107,6 +107,8 @@ class Model : public OdeModel {
   /// The diet's daily calcium, magnesium and vitamin D as the model's background inputs (called
   /// for every arm, with `given` false when the arm has no diet). The default ignores it.
   virtual void set_diet(const DietInput& /*diet*/) {}
+  /// Whether the model takes a [diet] at all (as doses or as background inputs).
+  [[nodiscard]] virtual bool takes_diet() const { return !diet_substances().empty(); }
   /// Substances this model takes from a [diet] (docs/diet.md); others of the diet are reported
   /// (`k2sim diet`, intake outputs) but not dosed. The default takes none.
   [[nodiscard]] virtual std::vector<std::string> diet_substances() const { return {}; }

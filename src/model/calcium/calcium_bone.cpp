@@ -125,6 +125,13 @@ void CalciumBone::set_subject(const SubjectCovariates& s) {
   gfr_decline_h_ = s.egfr_decline_h;
   age0_y_ = s.female && s.menopause_age_y > 0.0 ? s.age_y : -1.0;
   menopause_age_y_ = s.menopause_age_y;
+  if (s.sun && (s.sun->skin_type < 1 || s.sun->skin_type > 6 ||
+                std::abs(s.sun->latitude_deg) > 90.0 || s.sun->minutes_per_day < 0.0)) {
+    throw InputError(fmt::format(
+        "subject.sun: skin_type {}, latitude {} deg, {} min (rule: Fitzpatrick 1-6, -90 to 90 deg, "
+        "minutes >= 0)",
+        s.sun->skin_type, s.sun->latitude_deg, s.sun->minutes_per_day));
+  }
   sun_ = s.sun;
   if (sun_) {
     if (sun_->skin_exposed < 0.0) sun_->skin_exposed = own_[kSunSkinExposed];
@@ -203,17 +210,19 @@ void CalciumBone::set_diet(const DietInput& d) {
   mg_background_ug_per_h_ = own_[kMgIntakeBackground];
   d_input_nmol_per_h_ = own_[kDBackground] * d3_ug_to_nmol;
   d2_input_nmol_per_h_ = 0.0;
-  if (!d.given) return;
-  // mg/d over g/mol (= mg/mmol) gives mmol/d.
-  oral_ca_mmol_per_h_ =
-      d.ca_mg_per_d / units::find_substance("calcium").mw_g_per_mol / kHoursPerDay;
-  mg_background_ug_per_h_ = d.mg_mg_per_d * 1e3 / kHoursPerDay;
-  d_input_nmol_per_h_ =
-      std::max(0.0, own_[kDBackground] - own_[kDFoodReference] + d.d3_ug_per_d / kHoursPerDay) *
-      d3_ug_to_nmol;
-  d2_input_nmol_per_h_ =
-      d.d2_ug_per_d / kHoursPerDay * 1e3 / units::find_substance("D2").mw_g_per_mol;
-  if (sun_) sun_start_ = periodic_vitamin_d_start();  // eq. (56) with these inputs
+  if (d.given) {
+    // mg/d over g/mol (= mg/mmol) gives mmol/d.
+    oral_ca_mmol_per_h_ =
+        d.ca_mg_per_d / units::find_substance("calcium").mw_g_per_mol / kHoursPerDay;
+    mg_background_ug_per_h_ = d.mg_mg_per_d * 1e3 / kHoursPerDay;
+    d_input_nmol_per_h_ =
+        std::max(0.0, own_[kDBackground] - own_[kDFoodReference] + d.d3_ug_per_d / kHoursPerDay) *
+        d3_ug_to_nmol;
+    d2_input_nmol_per_h_ =
+        d.d2_ug_per_d / kHoursPerDay * 1e3 / units::find_substance("D2").mw_g_per_mol;
+  }
+  // Eq. (56): the periodic start depends on these inputs (a model serves arm after arm).
+  if (sun_) sun_start_ = periodic_vitamin_d_start();
 }
 
 double CalciumBone::estrogen(double t_h) const {
