@@ -196,6 +196,16 @@ std::string run_error(const Scenario& sc) {
   return {};
 }
 
+// The message of the InputError that parsing `text` (as bad.toml) raises, or "" when none.
+std::string error_of(const std::string& text) {
+  try {
+    (void)parse_scenario(text, "bad.toml");
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
 // Subject keys of the calcium-bone model: egfr_decline (both keys, units) and menopause_age
 // (women only), with errors that name the file, the line and the rule.
 TEST(Scenario, EgfrDeclineAndMenopauseAge) {
@@ -213,14 +223,6 @@ menopause_age = "50 y"
   EXPECT_NEAR(c.egfr_end, 2.4, 1e-12);  // L/h/1.73m2
   EXPECT_DOUBLE_EQ(c.egfr_decline_h, 10 * 8766.0);
   EXPECT_DOUBLE_EQ(c.menopause_age_y, 50.0);
-  auto error_of = [](const std::string& text) {
-    try {
-      (void)parse_scenario(text, "bad.toml");
-    } catch (const InputError& e) {
-      return std::string(e.what());
-    }
-    return std::string();
-  };
   const std::string head = "name = \"x\"\nduration = \"1 y\"\n[subject]\n";
   EXPECT_NE(error_of(head + "egfr_decline = { to = \"40 mL/min/1.73m2\" }\n").find("bad.toml:4"),
             std::string::npos);
@@ -249,14 +251,6 @@ sun = { latitude = "-33.9 deg", skin_type = 4, minutes_midday = "0.25 h", skin_e
   EXPECT_DOUBLE_EQ(c.sun->minutes_per_day, 15.0);
   EXPECT_DOUBLE_EQ(c.sun->skin_exposed, 0.1);
   EXPECT_EQ(c.sun->start_day_of_year, 60);
-  auto error_of = [](const std::string& text) {
-    try {
-      (void)parse_scenario(text, "bad.toml");
-    } catch (const InputError& e) {
-      return std::string(e.what());
-    }
-    return std::string();
-  };
   const std::string head = "name = \"x\"\nduration = \"1 y\"\n[subject]\n";
   const std::string good = "latitude = \"52 deg\", skin_type = 2, minutes_midday = \"15 min\"";
   auto sun = [&](const std::string& body) { return error_of(head + "sun = { " + body + " }\n"); };
