@@ -71,7 +71,10 @@ CalciumBone::CalciumBone(const ParameterTable& table)
            kDose / units::dim::time(), kDose, kDose, kDose, kDose, kDose, kDose, units::dim::mass(),
            units::Dimension::none(), units::Dimension::none(),
            // eq. (57): the food part of the background vitamin D
-           units::dim::mass_rate()})) {
+           units::dim::mass_rate(),
+           // eq. (58): body weight of the calibrated vitamin D parameters
+           units::dim::mass()})),
+      own_table_(own_) {
   // The SBML's parameters, in the units its equations use (pr2010::kParams): the table may
   // state a value in another unit of the same dimension.
   for (std::size_t i = 0; i < pr2010::kParamCount; ++i) {
@@ -104,6 +107,18 @@ CalciumBone::CalciumBone(const ParameterTable& table)
 }
 
 void CalciumBone::set_subject(const SubjectCovariates& s) {
+  // Eq. (58): volumetric dilution (Drincic et al. 2012: 25(OH)D falls hyperbolically with total
+  // body weight at the same input): the volumes and clearances of vitamin D and 25(OH)D scale
+  // with body weight; the saturable hydroxylation (an amount of enzyme) does not.
+  own_ = own_table_;
+  const double w = s.body_weight_kg * 1e9 / own_table_[kWeightReferenceVitd];  // kg -> ug
+  if (!(w > 0.0)) {
+    throw InputError(
+        fmt::format("subject.body_weight = {} kg (rule: more than 0)", s.body_weight_kg));
+  }
+  for (Own i : {kVD3, kQD3, kVpD3, kCl25Linear, kClDOther, kV25ohd, kCl25ohd, kClmax25ohd}) {
+    own_[i] *= w;
+  }
   if (s.newborn) {
     throw InputError("subject.newborn (rule: model calcium-bone describes adults)");
   }

@@ -122,6 +122,7 @@ class CalciumBone {
     kSunSaturationMed,
     kSunSkinExposed,
     kDFoodReference,
+    kWeightReferenceVitd,
     kOwnCount
   };
   static constexpr std::array<std::string_view, kOwnCount> kOwnNames = {
@@ -187,7 +188,8 @@ class CalciumBone {
       "sun_d3_per_med_whole_body",
       "sun_saturation_med",
       "sun_skin_exposed_default",
-      "d_food_reference"};
+      "d_food_reference",
+      "weight_reference_vitd"};
 
   static_assert(
       [] {
@@ -382,7 +384,8 @@ class CalciumBone {
 
   std::array<double, pr2010::kParamCount> p_{};  // in the units of pr2010::kParams
   std::array<double, pr2010::kDerivedCount> derived_{};
-  std::vector<double> own_;  // canonical units
+  std::vector<double> own_;        // canonical units; vitamin D volumes scaled to the subject
+  std::vector<double> own_table_;  // as in the table (the reference subject)
   double gfr0_l_per_h_ = 6.0;
   double gfr_end_l_per_h_ = 6.0;
   double gfr_decline_h_ = 0.0;
