@@ -131,8 +131,21 @@ int cmd_params(const std::string& query, bool csv) {
   if (csv) {
     fmt::print("module,name,value,unit,lower,upper,ci_low,ci_high,provenance,source,meaning\n");
   }
+  // Each module's table once (a composed model's module "a+b" lists its parts).
+  std::vector<std::string> modules;
   for (const std::string& m : k2sim::model_names()) {
-    const std::string module = k2sim::parameter_module(m);
+    const std::string composed = k2sim::parameter_module(m);
+    std::size_t pos = 0;
+    while (pos <= composed.size()) {
+      const std::size_t plus = std::min(composed.find('+', pos), composed.size());
+      const std::string part = composed.substr(pos, plus - pos);
+      if (std::find(modules.begin(), modules.end(), part) == modules.end()) {
+        modules.push_back(part);
+      }
+      pos = plus + 1;
+    }
+  }
+  for (const std::string& module : modules) {
     const auto table = k2sim::ParameterTable::builtin(module);
     for (const auto& p : table.parameters()) {
       if (!query.empty() && p.name.find(query) == std::string::npos &&

@@ -573,8 +573,8 @@ std::vector<ValidationRow> run_validation(const ValidationOptions& options) {
           }
           const std::string module = parameter_module(p.scenario.model);
           if (!tables.count(module)) {
-            ParameterTable table = ParameterTable::from_file(
-                (fs::path(options.data_dir) / "parameters" / (module + ".csv")).string());
+            ParameterTable table = ParameterTable::from_dir(
+                (fs::path(options.data_dir) / "parameters").string(), module);
             for (const auto& [name, value] : parameter_sets) {
               bool known = true;
               try {

@@ -456,7 +456,9 @@ SolveSummary periodic_steady_state(const OdeModel& model, const std::vector<Dose
   }
   std::vector<double> y(n);
   model.reset_state(y);
-  const std::vector<std::size_t> accumulators = model.accumulators();
+  const std::vector<std::size_t> accumulators = model.periodic_held();
+  std::vector<char> held(n, 0);
+  for (std::size_t a : accumulators) held[a] = 1;
   std::vector<double> p(n);
   std::vector<double> p_pert(n);
   Eigen::MatrixXd jac(n, n);
@@ -479,6 +481,11 @@ SolveSummary periodic_steady_state(const OdeModel& model, const std::vector<Dose
     // Jacobian of the one-period map by forward differences, refreshed every 4 iterations.
     if (iter % 4 == 0) {
       for (std::size_t j = 0; j < n; ++j) {
+        // A held state's column multiplies dy_j = 0: no one-period run is needed for it.
+        if (held[j]) {
+          jac.col(static_cast<Eigen::Index>(j)).setZero();
+          continue;
+        }
         std::vector<double> yp = y;
         const double h = 1e-4 * std::max(std::abs(y[j]), scale);
         yp[j] += h;

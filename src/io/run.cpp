@@ -271,7 +271,14 @@ RunResult run_scenario(const Scenario& scenario, const ParameterTable& table,
       output_grid(0.0, scenario.duration_h, scenario.output_interval_h);
   RunResult result;
   result.model_version = model_version();
-  const std::vector<ArmSpec> arms = scenario.resolved_arms();
+  std::vector<ArmSpec> arms = scenario.resolved_arms();
+  // A model that needs a background diet (model full: its vitamin K, calcium and vitamin D) gives
+  // an arm without one its default preset.
+  if (const std::string preset = model->default_diet_preset(); !preset.empty()) {
+    for (ArmSpec& a : arms) {
+      if (a.diet.empty() && !a.subject.covariates().newborn) a.diet.preset = preset;
+    }
+  }
   const std::vector<IntakeColumn> intakes = intake_columns(arms);
   std::vector<std::pair<std::string, Titration>> titrated;
   for (const ArmSpec& arm : arms) {
@@ -288,7 +295,8 @@ RunResult run_scenario(const Scenario& scenario, const ParameterTable& table,
     }
     for (const DoseSpec& d : arm.doses) {
       if (d.steady_state) {
-        if (const std::string why = model->periodic_steady_state_unsupported(); !why.empty()) {
+        if (const std::string why = model->steady_state_dose_unsupported(d.substance);
+            !why.empty()) {
           throw InputError(fmt::format("{}: {} dose with steady_state = true (rule: {})",
                                        d.where.str(), d.substance, why));
         }

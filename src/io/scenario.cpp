@@ -36,6 +36,11 @@ void SubjectSpec::override_with(const SubjectSpec& over) {
   if (over.cyp2c9) cyp2c9 = over.cyp2c9;
   if (over.feeding) feeding = over.feeding;
   if (over.sun) sun = over.sun;
+  if (over.cholestasis) cholestasis = over.cholestasis;
+  if (over.cac_au) cac_au = over.cac_au;
+  if (over.cac_percentile) cac_percentile = over.cac_percentile;
+  if (over.risk_factors) risk_factors = over.risk_factors;
+  if (over.life_table) life_table = over.life_table;
 }
 
 SubjectCovariates SubjectSpec::covariates() const {
@@ -61,6 +66,11 @@ SubjectCovariates SubjectSpec::covariates() const {
   // it (the reference adult has none) estrogen stays at its published reference level.
   c.menopause_age_y = c.female ? menopause_age_y.value_or(-1.0) : -1.0;
   c.sun = sun;
+  c.cholestasis = cholestasis.value_or(false);
+  c.cac_au = cac_au;
+  c.cac_percentile = cac_percentile.value_or(50.0);
+  if (risk_factors) c.risk_factors = *risk_factors;
+  c.life_table = life_table.value_or("USA 2020");
   return c;
 }
 
@@ -75,9 +85,9 @@ const std::vector<std::string> kTopKeysLater = {"population", "analysis"};
 const std::vector<std::string> kSubjectKeys = {
     "age",     "sex",          "newborn",       "body_weight",
     "height",  "egfr",         "dialysis",      "warfarin_genotype",
-    "feeding", "egfr_decline", "menopause_age", "sun"};
-const std::vector<std::string> kSubjectKeysLater = {"cac", "cac_percentile", "risk_factors",
-                                                    "cholestasis"};
+    "feeding", "egfr_decline", "menopause_age", "sun",
+    "cac",     "cac_percentile", "risk_factors", "life_table"};
+const std::vector<std::string> kSubjectKeysLater = {"cholestasis"};
 const std::vector<std::string> kDoseKeys = {"substance", "amount",       "route",         "every",
                                             "start",     "stop",         "meal_fat",      "matrix",
                                             "rate",      "steady_state", "titrate_to_inr"};
@@ -238,6 +248,58 @@ SunExposure read_sun(const Reader& r, const toml::node& n, const std::string& se
   return sun;
 }
 
+/// risk_factors = { smoker = false, diabetes = false, systolic_bp = "130 mmHg",
+/// total_cholesterol = "5.2 mmol/L", hdl_cholesterol = "1.4 mmol/L", lipid_lowering = false,
+/// antihypertensive = false, family_history = false } (MESA's risk factors, docs/model.md eq. 64).
+RiskFactors read_risk_factors(const Reader& r, const toml::node& n, const std::string& section) {
+  const toml::table* t = n.as_table();
+  if (t == nullptr) {
+    r.fail(n, section, "a table { smoker = false, systolic_bp = \"130 mmHg\", ... }");
+  }
+  r.check_keys(*t, section,
+               {"smoker", "diabetes", "lipid_lowering", "antihypertensive", "family_history",
+                "systolic_bp", "total_cholesterol", "hdl_cholesterol"});
+  auto key = [&](std::string_view k) { return fmt::format("{}.{}", section, k); };
+  RiskFactors rf;
+  if (auto* b = t->get("smoker")) rf.smoker = r.boolean(*b, key("smoker"));
+  if (auto* b = t->get("diabetes")) rf.diabetes = r.boolean(*b, key("diabetes"));
+  if (auto* b = t->get("lipid_lowering")) rf.lipid_lowering = r.boolean(*b, key("lipid_lowering"));
+  if (auto* b = t->get("antihypertensive")) {
+    rf.antihypertensive = r.boolean(*b, key("antihypertensive"));
+  }
+  if (auto* b = t->get("family_history")) rf.family_history = r.boolean(*b, key("family_history"));
+  if (auto* v = t->get("systolic_bp")) {
+    const double p =
+        units::to_unit(r.quantity(*v, key("systolic_bp"), units::dim::pressure(), "130 mmHg"),
+                       "mmHg");
+    if (!(p >= 70.0 && p <= 260.0)) r.fail(*v, key("systolic_bp"), "70 to 260 mmHg");
+    rf.systolic_bp_mmHg = p;
+  }
+  // Cholesterol in mmol/L or mg/dL (386.65 g/mol), as MESA's coefficients are per mg/dL.
+  auto cholesterol = [&](const char* k) {
+    const toml::node* v = t->get(k);
+    if (v == nullptr) return -1.0;
+    const std::string text = r.string(*v, key(k));
+    double mg_dl = 0.0;
+    try {
+      mg_dl = units::to_unit(units::parse_quantity(text, units::dim::amount_conc()), "mmol/L") *
+              38.665;
+    } catch (const UnitError&) {
+      try {
+        mg_dl = units::to_unit(units::parse_quantity(text, units::dim::mass_conc()), "mg/L") /
+                10.0;
+      } catch (const UnitError&) {
+        r.fail(*v, key(k), "a concentration such as \"5.2 mmol/L\" or \"200 mg/dL\"");
+      }
+    }
+    if (!(mg_dl >= 10.0 && mg_dl <= 600.0)) r.fail(*v, key(k), "10 to 600 mg/dL (0.26-15.5 mmol/L)");
+    return mg_dl;
+  };
+  rf.total_cholesterol_mg_per_dL = cholesterol("total_cholesterol");
+  rf.hdl_cholesterol_mg_per_dL = cholesterol("hdl_cholesterol");
+  return rf;
+}
+
 SubjectSpec read_subject(const Reader& r, const toml::table& t, std::string_view section) {
   r.check_keys(t, section, kSubjectKeys, kSubjectKeysLater);
   SubjectSpec s;
@@ -363,6 +425,32 @@ SubjectSpec read_subject(const Reader& r, const toml::table& t, std::string_view
     if (!any) r.fail(*n, key("warfarin_genotype"), rule);
   }
   if (auto* n = t.get("sun")) s.sun = read_sun(r, *n, key("sun"));
+  if (auto* n = t.get("cac")) {
+    const double v =
+        units::to_unit(r.quantity(*n, key("cac"), units::dim::agatston(), "100 AU"), "AU");
+    if (!(v >= 0.0 && v <= 20000.0)) r.fail(*n, key("cac"), "0 to 20000 AU");
+    if (t.get("cac_percentile") != nullptr) {
+      r.fail(*n, key("cac"), "cac or cac_percentile, not both (a score sets the percentile)");
+    }
+    s.cac_au = v;
+  }
+  if (auto* n = t.get("cac_percentile")) {
+    const auto v = n->value<double>();
+    if (n->is_string() || !v || !(*v > 0.0 && *v < 100.0)) {
+      r.fail(*n, key("cac_percentile"), "a number more than 0 and less than 100");
+    }
+    s.cac_percentile = *v;
+  }
+  if (auto* n = t.get("life_table")) {
+    const std::string v = r.string(*n, key("life_table"));
+    const std::vector<std::string> names = {"USA 2020", "USA 2021", "Netherlands 1995-2000"};
+    if (std::find(names.begin(), names.end(), v) == names.end()) {
+      r.fail(*n, key("life_table"), fmt::format("one of {}", fmt::join(names, ", ")) +
+                                        did_you_mean(v, names));
+    }
+    s.life_table = v;
+  }
+  if (auto* n = t.get("risk_factors")) s.risk_factors = read_risk_factors(r, *n, key("risk_factors"));
   return s;
 }
 

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "calcium/calcium_bone.hpp"
+#include "full/full.hpp"
 #include "k2sim/error.hpp"
 #include "k2sim/model/model.hpp"
 #include "k2sim/units/substances.hpp"
@@ -360,6 +361,15 @@ class CalciumBoneModel final : public AdaptedModel<internal::CalciumBone, Model>
 
 }  // namespace
 
+namespace internal {
+std::unique_ptr<Model> make_vitk_model(const ParameterTable& table) {
+  return std::make_unique<VitKModel>(table);
+}
+std::unique_ptr<Model> make_calcium_bone_model(const ParameterTable& table) {
+  return std::make_unique<CalciumBoneModel>(table);
+}
+}  // namespace internal
+
 std::string_view to_string(Matrix m) {
   switch (m) {
     case Matrix::kSupplement:
@@ -372,12 +382,13 @@ std::string_view to_string(Matrix m) {
   return "?";
 }
 
-std::vector<std::string> model_names() { return {"vitk", "calcium-bone", "pk-1cmt"}; }
+std::vector<std::string> model_names() { return {"full", "vitk", "calcium-bone", "pk-1cmt"}; }
 
 std::string parameter_module(std::string_view model_name) {
   if (model_name == "pk-1cmt") return "pk_1cmt";
   if (model_name == "vitk") return "vitk";
   if (model_name == "calcium-bone") return "calcium";
+  if (model_name == "full") return "vitk+calcium+vascular";
   throw InputError(fmt::format("unknown model '{}' (rule: one of {}){}", model_name,
                                fmt::join(model_names(), ", "),
                                did_you_mean(model_name, model_names())));
@@ -387,6 +398,7 @@ std::unique_ptr<Model> make_model(std::string_view model_name, const ParameterTa
   if (model_name == "pk-1cmt") return std::make_unique<Pk1CmtModel>(table);
   if (model_name == "vitk") return std::make_unique<VitKModel>(table);
   if (model_name == "calcium-bone") return std::make_unique<CalciumBoneModel>(table);
+  if (model_name == "full") return internal::make_full_model(table);
   (void)parameter_module(model_name);  // throws with the suggestion
   return nullptr;
 }

@@ -111,6 +111,7 @@ ParameterTable ParameterTable::parse(std::string_view csv_text, const std::strin
     }
     Parameter p;
     p.line = line_no;
+    p.file = file;
     p.name = f[0];
     if (p.name.empty()) throw InputError(fmt::format("{}: empty name", where));
     if (seen.count(p.name)) {
@@ -172,7 +173,53 @@ ParameterTable ParameterTable::from_file(const std::string& path) {
   return parse(text.str(), path);
 }
 
+namespace {
+std::vector<std::string> module_parts(const std::string& module) {
+  std::vector<std::string> parts;
+  std::size_t pos = 0;
+  while (true) {
+    const std::size_t plus = module.find('+', pos);
+    parts.push_back(module.substr(pos, plus - pos));
+    if (plus == std::string::npos) break;
+    pos = plus + 1;
+  }
+  return parts;
+}
+}  // namespace
+
+ParameterTable ParameterTable::merge(const std::vector<ParameterTable>& parts) {
+  ParameterTable out;
+  std::vector<std::string> files;
+  for (const ParameterTable& t : parts) {
+    files.push_back(t.file_);
+    for (const Parameter& p : t.params_) {
+      for (const Parameter& q : out.params_) {
+        if (q.name == p.name) {
+          throw InputError(fmt::format("{}:{}: parameter '{}' (rule: a name once across the "
+                                       "composed tables; also {}:{})",
+                                       p.file, p.line, p.name, q.file, q.line));
+        }
+      }
+      out.params_.push_back(p);
+    }
+  }
+  out.file_ = fmt::format("{}", fmt::join(files, " + "));
+  return out;
+}
+
+ParameterTable ParameterTable::from_dir(const std::string& dir, const std::string& module) {
+  std::vector<ParameterTable> parts;
+  for (const std::string& m : module_parts(module))
+    parts.push_back(from_file(fmt::format("{}/{}.csv", dir, m)));
+  return parts.size() == 1 ? parts.front() : merge(parts);
+}
+
 ParameterTable ParameterTable::builtin(const std::string& module) {
+  if (module.find('+') != std::string::npos) {
+    std::vector<ParameterTable> parts;
+    for (const std::string& m : module_parts(module)) parts.push_back(builtin(m));
+    return merge(parts);
+  }
   const std::string path = fmt::format("data/parameters/{}.csv", module);
   const std::string_view text = internal::embedded_file(path);
   if (text.empty()) throw InputError(fmt::format("no parameter table for module '{}'", module));
@@ -201,7 +248,8 @@ void ParameterTable::set(std::string_view name, std::string_view value_text,
   const double v = parse_number(std::string(value_text), where, name);
   if (!(p.lower <= v && v <= p.upper)) {
     throw InputError(fmt::format("{}: {} = {} {} (rule: within the bounds [{}, {}] {} of {})",
-                                 where, p.name, v, p.unit, p.lower, p.upper, p.unit, file_));
+                                 where, p.name, v, p.unit, p.lower, p.upper, p.unit,
+                                 p.file.empty() ? file_ : p.file));
   }
   p.value = v;
 }

@@ -28,6 +28,10 @@ class OdeModel {
   /// a net flux): they have no equilibrium of their own, so the steady-state search keeps them
   /// at their reset value and solves for the others.
   [[nodiscard]] virtual std::vector<std::size_t> accumulators() const { return {}; }
+  /// States the periodic steady-state search holds at their reset value: the accumulators, and
+  /// states too slow for a one-period search that the regimen does not reach (a composed model's
+  /// calcium and bone states, which start from their own equilibrium).
+  [[nodiscard]] virtual std::vector<std::size_t> periodic_held() const { return accumulators(); }
 };
 
 /// Adapts a model class with a `template <class T> void rhs(T t, const T* y, T* dydt) const`

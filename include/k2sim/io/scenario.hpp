@@ -32,6 +32,11 @@ struct SubjectSpec {
   std::optional<std::string> cyp2c9;          // "*1/*1" ... "*3/*3"
   std::optional<std::string> feeding;         // newborn: "breast milk" | "formula" | "none"
   std::optional<SunExposure> sun;             // skin synthesis inputs (replaced as a whole)
+  std::optional<bool> cholestasis;            // newborn: impaired bile flow
+  std::optional<double> cac_au;               // starting coronary calcium score, AU
+  std::optional<double> cac_percentile;       // 0-100
+  std::optional<RiskFactors> risk_factors;    // MESA risk factors (replaced as a whole)
+  std::optional<std::string> life_table;      // background mortality
 
   /// The covariates a model reads (omitted keys: the reference values).
   [[nodiscard]] SubjectCovariates covariates() const;

@@ -70,6 +70,19 @@ struct DietInput {
   double d2_ug_per_d = 0.0;
 };
 
+/// MESA risk factors (subject key `risk_factors`; docs/model.md eq. 64). Values below 0: the
+/// reference population's (data/parameters/vascular.csv).
+struct RiskFactors {
+  bool smoker = false;
+  bool diabetes = false;
+  bool lipid_lowering = false;
+  bool antihypertensive = false;
+  bool family_history = false;
+  double systolic_bp_mmHg = -1.0;
+  double total_cholesterol_mg_per_dL = -1.0;
+  double hdl_cholesterol_mg_per_dL = -1.0;
+};
+
 struct SubjectCovariates {
   double egfr = 5.4;            ///< L/h/1.73m2 (90 mL/min/1.73m2)
   double egfr_end = 5.4;        ///< with egfr_decline_h > 0: eGFR at the end of the decline
@@ -85,6 +98,11 @@ struct SubjectCovariates {
   bool female = true;
   double menopause_age_y = -1.0;   ///< women: centre of the estrogen decline; < 0: none
   std::optional<SunExposure> sun;  ///< none: no skin synthesis beyond the background input
+  bool cholestasis = false;        ///< newborn: bile flow impaired (fat-soluble vitamins)
+  std::optional<double> cac_au;    ///< starting coronary calcium score (model full)
+  double cac_percentile = 50.0;    ///< latent CAC percentile for age and sex (0-100)
+  RiskFactors risk_factors;
+  std::string life_table = "USA 2020";  ///< background mortality (model full)
 };
 
 class Model : public OdeModel {
@@ -97,6 +115,14 @@ class Model : public OdeModel {
   /// Empty when `steady_state = true` doses (a periodic steady state) work with this model;
   /// otherwise the reason they do not.
   [[nodiscard]] virtual std::string periodic_steady_state_unsupported() const { return {}; }
+  /// Empty when a `steady_state = true` dose of this substance works with this model; otherwise
+  /// the reason. The default: periodic_steady_state_unsupported().
+  [[nodiscard]] virtual std::string steady_state_dose_unsupported(
+      std::string_view /*substance*/) const {
+    return periodic_steady_state_unsupported();
+  }
+  /// The diet preset (data/foods/presets.toml) an arm without a [diet] gets; empty: none.
+  [[nodiscard]] virtual std::string default_diet_preset() const { return {}; }
   [[nodiscard]] virtual std::string_view name() const = 0;
   [[nodiscard]] virtual const std::vector<OutputSpec>& outputs() const = 0;
   /// Output values at time t_h (h from the start of the run) and state y (out has

@@ -31,6 +31,7 @@ struct Parameter {
   std::string meaning;
   units::Unit parsed_unit;  ///< factor to canonical units and dimension
   std::size_t line = 0;     ///< line in the table file (1-based)
+  std::string file;         ///< the table file the row comes from
 
   /// Value in canonical internal units (h, L, nmol, mmol).
   [[nodiscard]] double canonical() const { return value * parsed_unit.factor; }
@@ -46,8 +47,16 @@ class ParameterTable {
   /// Reads a table from a file. Throws IoError when it cannot be read, InputError otherwise.
   [[nodiscard]] static ParameterTable from_file(const std::string& path);
 
-  /// The built-in table of a module (data/parameters/<module>.csv, compiled in).
+  /// The built-in table of a module (data/parameters/<module>.csv, compiled in). A composed
+  /// module "a+b+c" merges the tables of its parts.
   [[nodiscard]] static ParameterTable builtin(const std::string& module);
+
+  /// The table of a module read from `dir`/<module>.csv (composed modules: each part's file).
+  [[nodiscard]] static ParameterTable from_dir(const std::string& dir, const std::string& module);
+
+  /// The rows of several tables in one; throws InputError naming both files for a name that
+  /// appears twice.
+  [[nodiscard]] static ParameterTable merge(const std::vector<ParameterTable>& parts);
 
   [[nodiscard]] const std::vector<Parameter>& parameters() const { return params_; }
   [[nodiscard]] const std::string& file() const { return file_; }

@@ -1,0 +1,300 @@
+#include "full.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "../calcium/calcium_bone.hpp"
+#include "../vascular/vascular.hpp"
+#include "../vitk/vitk.hpp"
+#include "k2sim/engine/simulation.hpp"
+#include "k2sim/error.hpp"
+#include "k2sim/units/substances.hpp"
+
+namespace k2sim::internal {
+
+namespace {
+
+constexpr double kHoursPerYear = 365.25 * 24.0;
+
+// Substances the vitamin K module takes; every other goes to calcium-bone.
+bool vitk_substance(std::string_view name) {
+  static const std::set<std::string_view> kVitk = {
+      "K1", "MK-4", "MK-7", "MK-8", "MK-9", "DHP", "atorvastatin", "warfarin", "acenocoumarol"};
+  return kVitk.count(name) > 0;
+}
+
+class FullModel final : public Model {
+ public:
+  // The vascular and outcome states after the two sub-models' (eq. 59-65).
+  enum Vasc : std::size_t {
+    kCoronaryAge,  // y: the age that enters the CAC curve (eq. 62)
+    kAorticAge,    // y: the age that enters the AAC curve
+    kEventFree,    // probability alive and free of a coronary event (eq. 65)
+    kPostEvent,    // probability alive after a non-fatal first coronary event
+    kChdEventCum,  // cumulative incidence of a first coronary event
+    kChdDeathCum,  // cumulative incidence of coronary death (fatal first events)
+    kDeathCum,     // cumulative incidence of death from any cause
+    kVascStates
+  };
+
+  explicit FullModel(const ParameterTable& table)
+      : vitk_(make_vitk_model(table)),
+        ca_(make_calcium_bone_model(table)),
+        vasc_(table),
+        life_(LifeTable::builtin("USA 2020")),
+        nv_(vitk_->state_count()),
+        nc_(ca_->state_count()),
+        v1_l_(table.at("V1").canonical()) {
+    outputs_ = vitk_->outputs();
+    const auto& co = ca_->outputs();
+    outputs_.insert(outputs_.end(), co.begin(), co.end());
+    const std::vector<OutputSpec> own = {
+        {"cac_agatston", "AU", "coronary artery calcium score (eq. 60-62)"},
+        {"cac_percentile", "1",
+         "the subject's CAC as a percentile (0-100) of people of their age and sex"},
+        {"cac_prob_positive", "1",
+         "P(CAC > 0) at the subject's coronary vascular age: the population curve (eq. 60)"},
+        {"cac_onset_hazard_per_y", "1/y",
+         "hazard of new detectable CAC among those without, at the subject's pace (eq. 61)"},
+        {"vascular_age_y", "y", "coronary vascular age: the age that enters the CAC curve"},
+        {"calcification_pace", "1",
+         "pace of vascular calcification relative to the reference population (eq. 62)"},
+        {"aac_score", "1", "abdominal aortic calcification, AAC-24 score (0-24; eq. 63)"},
+        {"aac_prob_positive", "1", "P(AAC > 0) at the subject's aortic vascular age (eq. 63)"},
+        {"chd_hazard_per_y", "1/y", "hazard of a first coronary event now (MESA; eq. 64)"},
+        {"chd_event_cum_prob", "1", "cumulative probability of a first coronary event since start"},
+        {"chd_death_cum_prob", "1", "cumulative probability of coronary death since start"},
+        {"death_cum_prob", "1", "cumulative probability of death from any cause since start"},
+        {"age_y", "y", "age of the subject"}};
+    outputs_.insert(outputs_.end(), own.begin(), own.end());
+    std::set<std::string> seen;
+    for (const auto& o : outputs_) {
+      if (!seen.insert(o.name).second) {
+        throw std::logic_error("model full: output '" + o.name + "' appears twice");
+      }
+    }
+    set_subject(SubjectCovariates{});
+    set_diet(DietInput{});
+  }
+
+  [[nodiscard]] std::string_view name() const override { return "full"; }
+  [[nodiscard]] std::size_t state_count() const override { return nv_ + nc_ + kVascStates; }
+  [[nodiscard]] std::vector<std::string> state_names() const override {
+    std::vector<std::string> n = vitk_->state_names();
+    for (const auto& s : ca_->state_names()) n.push_back(s);
+    for (const char* s : {"coronary_vascular_age_y", "aortic_vascular_age_y", "event_free_prob",
+                          "post_event_prob", "chd_event_cum_prob", "chd_death_cum_prob",
+                          "death_cum_prob"}) {
+      n.emplace_back(s);
+    }
+    return n;
+  }
+
+  void set_subject(const SubjectCovariates& s) override {
+    if (s.newborn) {
+      throw InputError(
+          "subject.newborn (rule: model full is for adults: its calcium and bone module is "
+          "adult physiology; run newborns with model vitk)");
+    }
+    // The vitamin K module takes a constant eGFR and no sun; calcium-bone takes both.
+    SubjectCovariates vs = s;
+    vs.egfr_end = vs.egfr;
+    vs.egfr_decline_h = 0.0;
+    vs.sun.reset();
+    vitk_->set_subject(vs);
+    ca_->set_subject(s);
+    subject_ = s;
+    life_ = LifeTable::builtin(s.life_table);
+    q_ = s.cac_au ? vasc_.cac_percentile_of(*s.cac_au, s.age_y, s.female)
+                  : std::clamp(s.cac_percentile / 100.0, 1e-6, 1.0 - 1e-6);
+    // Eq. (65): coronary deaths are removed from the life table's all-cause hazard at the
+    // reference population's mean coronary death hazard by age (tabulated every 0.25 y).
+    const RiskFactors ref = vasc_.reference_risk_factors();
+    const double pf = vasc_.param(Vascular::kChdFatalFraction);
+    other_hazard_.assign(kAgeSteps, 0.0);
+    for (std::size_t i = 0; i < kAgeSteps; ++i) {
+      const double age = static_cast<double>(i) * kAgeStep;
+      double mean = 0.0;
+      constexpr int kQ = 40;
+      for (int k = 0; k < kQ; ++k) {
+        const double q = (k + 0.5) / kQ;
+        mean += vasc_.chd_hazard_per_y(age, s.female, ref, vasc_.cac_at(q, age, s.female)) / kQ;
+      }
+      other_hazard_[i] = std::max(0.0, life_.hazard_per_y(age, s.female) - pf * mean);
+    }
+  }
+
+  void set_diet(const DietInput& d) override {
+    ca_->set_diet(d);
+    // The calcium and bone states start from their own equilibrium for this subject and diet,
+    // and the periodic steady state of the vitamin K regimen holds them there.
+    ca_start_.assign(nc_, 0.0);
+    ca_->reset_state(ca_start_);
+    SimulationOptions options;
+    const SolveSummary s = equilibrium(*ca_, options, ca_start_);
+    if (!s.ok()) {
+      throw Error("model full: equilibrium of the calcium and bone states: " +
+                           s.message);
+    }
+  }
+  [[nodiscard]] bool takes_diet() const override { return true; }
+  [[nodiscard]] std::vector<std::string> diet_substances() const override {
+    return vitk_->diet_substances();
+  }
+  [[nodiscard]] std::string default_diet_preset() const override { return "united-states"; }
+
+  void rhs(double t_h, const double* y, double* dydt) const override {
+    vitk_->rhs(t_h, y, dydt);
+    ca_->rhs(t_h, y + nv_, dydt + nv_);
+    const double* v = y + nv_ + nc_;
+    double* dv = dydt + nv_ + nc_;
+    // Eq. (62): the pace of vascular ageing from carboxylated MGP, phosphate and dialysis.
+    const double m = pace(y);
+    dv[kCoronaryAge] = m / kHoursPerYear;
+    dv[kAorticAge] = m / kHoursPerYear;
+    // Eq. (66): carboxylated osteocalcin on bone formation (a hypothesis, neutral by default).
+    const double oc_term = vasc_.param(Vascular::kOcBmdEffect) / kHoursPerYear *
+                           (y[VitK::kOcCarboxylated] -
+                            vasc_.param(Vascular::kOcCarboxylatedReference));
+    dydt[nv_ + CalciumBone::kBmdLumbarSpine] += oc_term * y[nv_ + CalciumBone::kBmdLumbarSpine];
+    dydt[nv_ + CalciumBone::kBmdFemoralNeck] += oc_term * y[nv_ + CalciumBone::kBmdFemoralNeck];
+    // Eq. (64)-(65): first coronary events (MESA, with the CAC of now), their fatal fraction,
+    // and death from other causes (life table less the reference coronary deaths).
+    const double age = age_y(t_h);
+    const double cac = vasc_.cac_at(q_, v[kCoronaryAge], subject_.female);
+    const double he =
+        vasc_.chd_hazard_per_y(age, subject_.female, subject_.risk_factors, cac) / kHoursPerYear;
+    const double ho = other_hazard(age) / kHoursPerYear;
+    const double pf = vasc_.param(Vascular::kChdFatalFraction);
+    const double a = v[kEventFree];
+    const double b = v[kPostEvent];
+    dv[kEventFree] = -a * (he + ho);
+    dv[kPostEvent] = a * he * (1.0 - pf) - b * ho;
+    dv[kChdEventCum] = a * he;
+    dv[kChdDeathCum] = a * he * pf;
+    dv[kDeathCum] = a * (he * pf + ho) + b * ho;
+  }
+
+  void reset_state(std::span<double> y) const override {
+    vitk_->reset_state(y.subspan(0, nv_));
+    std::copy(ca_start_.begin(), ca_start_.end(), y.begin() + static_cast<std::ptrdiff_t>(nv_));
+    double* v = y.data() + nv_ + nc_;
+    v[kCoronaryAge] = subject_.age_y;
+    v[kAorticAge] = subject_.age_y;
+    v[kEventFree] = 1.0;
+    v[kPostEvent] = 0.0;
+    v[kChdEventCum] = v[kChdDeathCum] = v[kDeathCum] = 0.0;
+  }
+
+  [[nodiscard]] std::vector<std::size_t> accumulators() const override {
+    std::vector<std::size_t> held = vitk_->accumulators();
+    for (std::size_t i : ca_->accumulators()) held.push_back(nv_ + i);
+    for (std::size_t i = 0; i < kVascStates; ++i) held.push_back(nv_ + nc_ + i);
+    return held;
+  }
+  [[nodiscard]] std::vector<std::size_t> periodic_held() const override {
+    std::vector<std::size_t> held = vitk_->accumulators();
+    for (std::size_t i = 0; i < nc_ + kVascStates; ++i) held.push_back(nv_ + i);
+    return held;
+  }
+  [[nodiscard]] std::string steady_state_dose_unsupported(
+      std::string_view substance) const override {
+    const units::Substance& s = units::find_substance(substance);
+    if (vitk_substance(s.name)) return {};
+    return "in model full, steady_state = true is for the vitamin K forms and the drugs of the "
+           "vitamin K module; " +
+           ca_->periodic_steady_state_unsupported();
+  }
+
+  void set_start_state(std::span<const double> y0) override {
+    vitk_->set_start_state(y0.subspan(0, nv_));
+    ca_->set_start_state(y0.subspan(nv_, nc_));
+  }
+  [[nodiscard]] const std::vector<OutputSpec>& outputs() const override { return outputs_; }
+
+  void compute_outputs(double t_h, const double* y, double* out) const override {
+    const std::size_t nvo = vitk_->outputs().size();
+    const std::size_t nco = ca_->outputs().size();
+    vitk_->compute_outputs(t_h, y, out);
+    ca_->compute_outputs(t_h, y + nv_, out + nvo);
+    const double* v = y + nv_ + nc_;
+    double* o = out + nvo + nco;
+    const bool female = subject_.female;
+    const double age = age_y(t_h);
+    const double cac = vasc_.cac_at(q_, v[kCoronaryAge], female);
+    o[0] = cac;
+    o[1] = 100.0 * vasc_.cac_percentile_of(cac, age, female);
+    o[2] = vasc_.cac_prob_positive(v[kCoronaryAge], female);
+    const double m = pace(y);
+    o[3] = vasc_.cac_onset_hazard_per_y(v[kCoronaryAge], female) * m;
+    o[4] = v[kCoronaryAge];
+    o[5] = m;
+    o[6] = vasc_.aac_at(q_, v[kAorticAge]);
+    o[7] = vasc_.aac_prob_positive(v[kAorticAge]);
+    o[8] = vasc_.chd_hazard_per_y(age, female, subject_.risk_factors, cac);
+    o[9] = v[kChdEventCum];
+    o[10] = v[kChdDeathCum];
+    o[11] = v[kDeathCum];
+    o[12] = age;
+  }
+
+  [[nodiscard]] DoseTarget dose_target(const DoseContext& dose) const override {
+    const units::Substance& s = units::find_substance(dose.substance);
+    if (vitk_substance(s.name)) return vitk_->dose_target(dose);
+    try {
+      DoseTarget t = ca_->dose_target(dose);
+      t.cmt += nv_;
+      return t;
+    } catch (const InputError&) {
+      if (s.name == "calcium" || s.name == "magnesium" || s.name == "D3" || s.name == "D2" ||
+          s.name == "teriparatide" || s.name == "denosumab") {
+        throw;
+      }
+      throw InputError(fmt::format(
+          "substance '{}' (rule: model full takes K1, DHP, MK-4, MK-7, MK-8, MK-9, atorvastatin, "
+          "warfarin, acenocoumarol, calcium, magnesium, D3, D2, teriparatide and denosumab)",
+          dose.substance));
+    }
+  }
+
+ private:
+  static constexpr double kAgeStep = 0.25;
+  static constexpr std::size_t kAgeSteps = 481;  // 0-120 y
+
+  [[nodiscard]] double age_y(double t_h) const { return subject_.age_y + t_h / kHoursPerYear; }
+  [[nodiscard]] double pace(const double* y) const {
+    const double phosphate = y[nv_ + pr2010::kECCPhos] / v1_l_;
+    return vasc_.pace(y[VitK::kMgpCarboxylated], phosphate, subject_.dialysis);
+  }
+  [[nodiscard]] double other_hazard(double age) const {
+    const double x = std::clamp(age / kAgeStep, 0.0, static_cast<double>(kAgeSteps - 1));
+    const auto i = std::min(static_cast<std::size_t>(x), kAgeSteps - 2);
+    const double f = x - static_cast<double>(i);
+    return other_hazard_[i] * (1.0 - f) + other_hazard_[i + 1] * f;
+  }
+
+  std::unique_ptr<Model> vitk_;
+  std::unique_ptr<Model> ca_;
+  Vascular vasc_;
+  LifeTable life_;
+  std::size_t nv_;
+  std::size_t nc_;
+  double v1_l_;
+  std::vector<OutputSpec> outputs_;
+  SubjectCovariates subject_;
+  double q_ = 0.5;
+  std::vector<double> other_hazard_;
+  std::vector<double> ca_start_;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_full_model(const ParameterTable& table) {
+  return std::make_unique<FullModel>(table);
+}
+
+}  // namespace k2sim::internal

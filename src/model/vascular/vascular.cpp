@@ -1,0 +1,273 @@
+#include "vascular.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "k2sim/error.hpp"
+#include "k2sim/units/units.hpp"
+
+namespace k2sim {
+namespace internal {
+std::string_view embedded_file(std::string_view path);  // generated at build time
+}  // namespace internal
+}  // namespace k2sim
+
+namespace k2sim::internal {
+
+namespace {
+
+constexpr double kHoursPerYear = 365.25 * 24.0;
+
+double normal_cdf(double z) { return 0.5 * std::erfc(-z / std::sqrt(2.0)); }
+
+// Inverse of the standard normal CDF: Acklam's rational approximation (relative error below
+// 1.2e-9) refined by one Newton step.
+double normal_quantile(double p) {
+  if (p <= 0.0) return -INFINITY;
+  if (p >= 1.0) return INFINITY;
+  static constexpr double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
+                                 -2.759285104469687e+02, 1.383577518672690e+02,
+                                 -3.066479806614716e+01, 2.506628277459239e+00};
+  static constexpr double b[] = {-5.447609879822406e+01, 1.615858368580409e+02,
+                                 -1.556989798598866e+02, 6.680131188771972e+01,
+                                 -1.328068155288572e+01};
+  static constexpr double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
+                                 -2.400758277161838e+00, -2.549732539343734e+00,
+                                 4.374664141464968e+00,  2.938163982698783e+00};
+  static constexpr double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
+                                 2.445134137142996e+00, 3.754408661907416e+00};
+  double x = 0.0;
+  if (p < 0.02425) {
+    const double q = std::sqrt(-2.0 * std::log(p));
+    x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+        ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0);
+  } else if (p > 1.0 - 0.02425) {
+    const double q = std::sqrt(-2.0 * std::log(1.0 - p));
+    x = -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+        ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0);
+  } else {
+    const double q = p - 0.5;
+    const double r = q * q;
+    x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
+        (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1.0);
+  }
+  const double e = normal_cdf(x) - p;
+  const double u = e * std::sqrt(2.0 * M_PI) * std::exp(x * x / 2.0);
+  return x - u / (1.0 + x * u / 2.0);
+}
+
+double logistic(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+
+// Percentile q of a zero-inflated log-normal: 0 below the zero fraction, else exp(mu + sigma z).
+double zero_inflated_quantile(double q, double p_positive, double mu, double sigma) {
+  if (q <= 1.0 - p_positive) return 0.0;
+  const double u = 1.0 - (1.0 - q) / p_positive;
+  return std::exp(mu + sigma * normal_quantile(u));
+}
+
+}  // namespace
+
+const std::array<std::string_view, Vascular::kParams> Vascular::kParamNames = {
+    "cac_a50_male",
+    "cac_a50_female",
+    "cac_onset_scale",
+    "cac_log_median_male_60",
+    "cac_log_median_female_60",
+    "cac_log_sd_male",
+    "cac_log_sd_female",
+    "cac_log_growth",
+    "mgp_cac_effect",
+    "mgp_carboxylated_reference",
+    "phosphate_cac_effect",
+    "phosphate_reference",
+    "dialysis_cac_factor",
+    "aac_a50",
+    "aac_onset_scale",
+    "aac_log_median_60",
+    "aac_log_sd",
+    "aac_log_growth",
+    "mesa_baseline_survival",
+    "mesa_age",
+    "mesa_male",
+    "mesa_diabetes",
+    "mesa_smoker",
+    "mesa_total_cholesterol",
+    "mesa_hdl",
+    "mesa_lipid_medication",
+    "mesa_sbp",
+    "mesa_antihypertensive",
+    "mesa_family_history",
+    "mesa_ln_cac",
+    "mesa_age_min",
+    "mesa_age_max",
+    "chd_fatal_fraction",
+    "ref_systolic_bp",
+    "ref_total_cholesterol",
+    "ref_hdl_cholesterol",
+    "oc_bmd_effect",
+    "oc_carboxylated_reference"};
+
+namespace {
+
+std::vector<units::Dimension> vascular_dims() {
+  namespace d = units::dim;
+  const units::Dimension one = units::Dimension::none();
+  return {d::time(),  d::time(),     d::time(), one,      one, one, one, d::per_time(), one, one,
+          one / d::amount_conc(), d::amount_conc(), one,    d::time(), d::time(), one, one, d::per_time(),
+          one,        one,           one,       one,      one, one, one, one, one, one, one, one,
+          d::time(),  d::time(),     one,       d::pressure(), one, one, d::per_time(), one};
+}
+
+// Time parameters to years, rates to 1/y (the natural-history curves are in years of age).
+std::vector<double> resolve_vascular(const ParameterTable& table) {
+  std::vector<std::string_view> names(Vascular::kParamNames.begin(), Vascular::kParamNames.end());
+  const std::vector<units::Dimension> dims = vascular_dims();
+  std::vector<double> v = resolve(table, names, dims);
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (dims[i] == units::dim::time()) v[i] /= kHoursPerYear;
+    if (dims[i] == units::dim::per_time()) v[i] *= kHoursPerYear;
+    if (dims[i] == units::dim::amount_conc()) v[i] *= 1e-6;  // nmol/L -> mmol/L
+    if (dims[i] == units::Dimension::none() / units::dim::amount_conc()) v[i] *= 1e6;  // L/mmol
+  }
+  // mmHg is the canonical pressure unit.
+  return v;
+}
+
+}  // namespace
+
+Vascular::Vascular(const ParameterTable& table) : p_(resolve_vascular(table)) {}
+
+double Vascular::cac_prob_positive(double age_y, bool female) const {
+  const double a50 = female ? p_[kCacA50Female] : p_[kCacA50Male];
+  return logistic((age_y - a50) / p_[kCacOnsetScale]);
+}
+
+double Vascular::cac_at(double q, double age_y, bool female) const {
+  const double mu = (female ? p_[kCacLogMedianFemale] : p_[kCacLogMedianMale]) +
+                    p_[kCacLogGrowth] * (age_y - 60.0);
+  const double sigma = female ? p_[kCacLogSdFemale] : p_[kCacLogSdMale];
+  return zero_inflated_quantile(q, cac_prob_positive(age_y, female), mu, sigma);
+}
+
+double Vascular::cac_percentile_of(double cac_au, double age_y, bool female) const {
+  const double p = cac_prob_positive(age_y, female);
+  if (cac_au <= 0.0) return (1.0 - p) / 2.0;
+  const double mu = (female ? p_[kCacLogMedianFemale] : p_[kCacLogMedianMale]) +
+                    p_[kCacLogGrowth] * (age_y - 60.0);
+  const double sigma = female ? p_[kCacLogSdFemale] : p_[kCacLogSdMale];
+  const double u = normal_cdf((std::log(cac_au) - mu) / sigma);
+  return 1.0 - p * (1.0 - u);
+}
+
+double Vascular::cac_onset_hazard_per_y(double age_y, bool female) const {
+  // d/da of the logistic over the fraction still at zero: p / s.
+  return cac_prob_positive(age_y, female) / p_[kCacOnsetScale];
+}
+
+double Vascular::aac_prob_positive(double age_y) const {
+  return logistic((age_y - p_[kAacA50]) / p_[kAacOnsetScale]);
+}
+
+double Vascular::aac_at(double q, double age_y) const {
+  const double mu = p_[kAacLogMedian] + p_[kAacLogGrowth] * (age_y - 60.0);
+  return std::min(24.0, zero_inflated_quantile(q, aac_prob_positive(age_y), mu, p_[kAacLogSd]));
+}
+
+double Vascular::pace(double mgp_carboxylated, double phosphate_mmol_per_L, bool dialysis) const {
+  // Eq. (62): uncarboxylated MGP relative to the reference population's, linear with a bounded
+  // effect; phosphate exponential in its excess (the odds ratio per mg/dL of the cohorts); a
+  // factor for haemodialysis.
+  const double uc_ref = 1.0 - p_[kMgpCarboxylatedReference];
+  const double uc = std::clamp(1.0 - mgp_carboxylated, 0.0, 1.0);
+  const double m_mgp = 1.0 + p_[kMgpCacEffect] * (uc / uc_ref - 1.0);
+  const double m_p =
+      std::exp(p_[kPhosphateCacEffect] * (phosphate_mmol_per_L - p_[kPhosphateReference]));
+  const double m_d = dialysis ? p_[kDialysisCacFactor] : 1.0;
+  return std::max(0.0, m_mgp) * m_p * m_d;
+}
+
+RiskFactors Vascular::reference_risk_factors() const {
+  RiskFactors rf;
+  rf.systolic_bp_mmHg = p_[kRefSbp];
+  rf.total_cholesterol_mg_per_dL = p_[kRefTotalCholesterol];
+  rf.hdl_cholesterol_mg_per_dL = p_[kRefHdl];
+  return rf;
+}
+
+double Vascular::mesa_linear_predictor(double age_y, bool female, const RiskFactors& given,
+                                       double cac_au) const {
+  const RiskFactors ref = reference_risk_factors();
+  auto pick = [](double v, double r) { return v >= 0.0 ? v : r; };
+  const double age = std::clamp(age_y, p_[kMesaAgeMin], p_[kMesaAgeMax]);
+  return p_[kMesaAge] * age + p_[kMesaMale] * (female ? 0.0 : 1.0) +
+         p_[kMesaDiabetes] * (given.diabetes ? 1.0 : 0.0) +
+         p_[kMesaSmoker] * (given.smoker ? 1.0 : 0.0) +
+         p_[kMesaTotalCholesterol] *
+             pick(given.total_cholesterol_mg_per_dL, ref.total_cholesterol_mg_per_dL) +
+         p_[kMesaHdl] * pick(given.hdl_cholesterol_mg_per_dL, ref.hdl_cholesterol_mg_per_dL) +
+         p_[kMesaLipidMedication] * (given.lipid_lowering ? 1.0 : 0.0) +
+         p_[kMesaSbp] * pick(given.systolic_bp_mmHg, ref.systolic_bp_mmHg) +
+         p_[kMesaAntihypertensive] * (given.antihypertensive ? 1.0 : 0.0) +
+         p_[kMesaFamilyHistory] * (given.family_history ? 1.0 : 0.0) +
+         p_[kMesaLnCac] * std::log(std::max(0.0, cac_au) + 1.0);
+}
+
+double Vascular::chd_hazard_per_y(double age_y, bool female, const RiskFactors& rf,
+                                  double cac_au) const {
+  return -std::log(p_[kMesaBaselineSurvival]) *
+         std::exp(mesa_linear_predictor(age_y, female, rf, cac_au)) / 10.0;
+}
+
+std::vector<std::string> LifeTable::names() {
+  return {"USA 2020", "USA 2021", "Netherlands 1995-2000"};
+}
+
+LifeTable LifeTable::builtin(std::string_view name) {
+  const std::string file = "data/outcomes/lifetables.csv";
+  std::string country;
+  std::string period;
+  std::string kind;
+  if (name == "USA 2020") {
+    country = "USA", period = "2020", kind = "qx";
+  } else if (name == "USA 2021") {
+    country = "USA", period = "2021", kind = "qx";
+  } else if (name == "Netherlands 1995-2000") {
+    country = "Netherlands", period = "1995/96-1999/2000", kind = "nqx";
+  } else {
+    throw InputError(fmt::format("life table '{}' (rule: one of {}){}", name,
+                                 fmt::join(names(), ", "), did_you_mean(name, names())));
+  }
+  const std::string_view text = embedded_file(file);
+  std::istringstream in{std::string(text)};
+  std::string line;
+  std::getline(in, line);  // header
+  LifeTable t;
+  while (std::getline(in, line)) {
+    const std::vector<std::string> f = split_csv_line(line);
+    if (f.size() < 7 || f[0] != country || f[1] != period || f[5] != kind) continue;
+    const int s = f[2] == "female" ? 1 : 0;
+    const double from = std::stod(f[3]);
+    const double to = std::stod(f[4]);
+    const double q = std::stod(f[6]);
+    t.rows_[s].push_back({from, to, -std::log1p(-std::min(q, 0.999999)) / (to - from)});
+  }
+  for (auto& r : t.rows_) {
+    if (r.empty()) throw InputError(fmt::format("{}: no rows for life table '{}'", file, name));
+    std::sort(r.begin(), r.end(), [](const Row& a, const Row& b) { return a.from < b.from; });
+  }
+  return t;
+}
+
+double LifeTable::hazard_per_y(double age_y, bool female) const {
+  const std::vector<Row>& r = rows_[female ? 1 : 0];
+  if (age_y < r.front().from) return r.front().hazard;
+  for (const Row& row : r) {
+    if (age_y < row.to) return row.hazard;
+  }
+  return r.back().hazard;
+}
+
+}  // namespace k2sim::internal
