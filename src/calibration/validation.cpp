@@ -96,9 +96,10 @@ Statistic read_statistic(const nlohmann::json& j, const std::string& where) {
 
 Statistic read_statistic_unchecked(const nlohmann::json& j, const std::string& where) {
   static const std::set<std::string> kKeys = {
-      "kind",    "output", "arm",         "from",      "to",          "at",        "fraction",
-      "samples", "unit",   "substance",   "offset",    "scale",       "numerator", "denominator",
-      "arms",    "doses",  "baseline_at", "threshold", "effect_unit", "of",        "minus"};
+      "kind",        "output",      "arm",   "from",      "to",          "at",
+      "fraction",    "samples",     "unit",  "substance", "offset",      "scale",
+      "numerator",   "denominator", "arms",  "doses",     "baseline_at", "threshold",
+      "effect_unit", "of",          "minus", "terms",     "weight"};
   static const std::set<std::string> kKinds = {"value_at",
                                                "max",
                                                "min",
@@ -112,7 +113,9 @@ Statistic read_statistic_unchecked(const nlohmann::json& j, const std::string& w
                                                "percent_change",
                                                "difference",
                                                "reciprocal",
-                                               "lowest_dose"};
+                                               "lowest_dose",
+                                               "odds_ratio",
+                                               "weighted_mean"};
   if (!j.is_object()) throw InputError(fmt::format("{}: statistic must be a table", where));
   for (const auto& [k, v] : j.items()) {
     if (!kKeys.count(k)) {
@@ -139,7 +142,33 @@ Statistic read_statistic_unchecked(const nlohmann::json& j, const std::string& w
                                    where, e.what(), s.unit));
     }
   }
-  if (s.kind == "ratio" || s.kind == "percent_change") {
+  if (s.kind == "weighted_mean") {
+    // terms = [ { weight = 0.47, kind = "value_at", ... }, ... ]: a mixture of subgroups or arms.
+    if (!j.contains("terms") || !j["terms"].is_array() || j["terms"].empty()) {
+      throw InputError(fmt::format("{}: a weighted_mean needs a non-empty array 'terms'", where));
+    }
+    for (std::size_t i = 0; i < j["terms"].size(); ++i) {
+      nlohmann::json term = j["terms"][i];
+      const std::string w = fmt::format("{}.terms[{}]", where, i);
+      if (!term.is_object() || !term.contains("weight") || !term["weight"].is_number() ||
+          !(term["weight"].get<double>() > 0.0)) {
+        throw InputError(fmt::format("{}: weight (rule: a number more than 0)", w));
+      }
+      const double weight = term["weight"].get<double>();
+      term.erase("weight");
+      auto sub = std::make_shared<Statistic>(read_statistic_unchecked(term, w));
+      if (sub->unit != s.unit) {
+        throw InputError(fmt::format("{}: unit '{}' (rule: the weighted mean's unit '{}')", w,
+                                     sub->unit, s.unit));
+      }
+      s.terms.emplace_back(weight, sub);
+    }
+    return s;
+  }
+  if (j.contains("terms") || j.contains("weight")) {
+    throw InputError(fmt::format("{}: 'terms' and 'weight' belong to a weighted_mean", where));
+  }
+  if (s.kind == "ratio" || s.kind == "percent_change" || s.kind == "odds_ratio") {
     if (!j.contains("numerator") || !j.contains("denominator")) {
       throw InputError(fmt::format("{}: a ratio needs numerator and denominator tables", where));
     }
@@ -336,11 +365,29 @@ Protocol read_protocol(const std::string& path) {
 }
 
 double compute_statistic(const Statistic& s, const RunResult& run, const std::string& where) {
-  if (s.kind == "ratio" || s.kind == "percent_change") {
+  if (s.kind == "ratio" || s.kind == "percent_change" || s.kind == "odds_ratio") {
     const double num = compute_statistic(*s.numerator, run, where);
     const double den = compute_statistic(*s.denominator, run, where);
-    const double value = s.kind == "ratio" ? num / den : 100.0 * (num / den - 1.0);
+    double value = s.kind == "ratio" ? num / den : 100.0 * (num / den - 1.0);
+    if (s.kind == "odds_ratio") {
+      if (!(num > 0.0 && num < 1.0 && den > 0.0 && den < 1.0)) {
+        throw InputError(
+            fmt::format("{}: odds_ratio of {} and {} (rule: probabilities strictly "
+                        "between 0 and 1)",
+                        where, num, den));
+      }
+      value = (num / (1.0 - num)) / (den / (1.0 - den));
+    }
     return value * s.scale + s.offset;
+  }
+  if (s.kind == "weighted_mean") {
+    double sum = 0.0;
+    double weights = 0.0;
+    for (const auto& [w, sub] : s.terms) {
+      sum += w * compute_statistic(*sub, run, where);
+      weights += w;
+    }
+    return sum / weights * s.scale + s.offset;
   }
   if (s.kind == "difference") {
     const double value =
@@ -479,7 +526,8 @@ Tolerance tolerance_of(const Target& t, const std::optional<double>& lod) {
     return {t.value - half, t.value + half,
             fmt::format("mean +- 2 SD/sqrt(n) (SD {:g}, n {:g})", *t.high, n)};
   }
-  if (t.units.rfind('%', 0) == 0) {
+  // A fraction in percent (not a rate such as %/y, which takes the relative rule).
+  if (t.units.rfind('%', 0) == 0 && t.units.find('/') == std::string::npos) {
     return {t.value - 10.0, t.value + 10.0, "fraction: +- 0.1 absolute"};
   }
   const double a = 0.75 * t.value;
@@ -532,78 +580,79 @@ std::vector<ValidationRow> run_validation(const ValidationOptions& options) {
     wanted_family = fs::exists(file) ? read_protocol(file.string()).family : std::string();
   }
   const std::vector<std::string> header = {"id", "status", "reason", "issue"};
-  for_each_csv_row(
-      (dir / "expected.csv").string(), header,
-      [&](const std::vector<std::string>& f, std::size_t line) {
-        ValidationRow row;
-        row.id = f[0];
-        row.expected = f[1];
-        row.reason = f[2];
-        // Every row runs, even with --only or --id: families are judged on all their members.
-        static const std::set<std::string> kStatus = {"pass", "known-fail", "not-covered",
-                                                      "deferred"};
-        if (!kStatus.count(row.expected)) {
-          throw InputError(
-              fmt::format("{}:{}: status '{}' (rule: pass | known-fail | not-covered | "
-                          "deferred)",
-                          (dir / "expected.csv").string(), line, row.expected));
-        }
-        const auto t = targets.find(row.id);
-        if (t == targets.end()) {
-          throw InputError(fmt::format("{}:{}: id '{}' is not in targets.csv",
-                                       (dir / "expected.csv").string(), line, row.id));
-        }
-        row.quantity = t->second.quantity;
-        row.published = t->second.value;
-        row.units = t->second.units;
-        if (row.expected == "deferred" || row.expected == "not-covered") {
-          row.status = row.expected;
-          rows.push_back(row);
-          return;
-        }
-        try {
-          Protocol p = read_protocol((dir / "protocols" / (row.id + ".toml")).string());
-          row.role = p.role;
-          row.family = p.family;
-          if (wanted_family && row.id != options.only_id &&
-              (wanted_family->empty() || p.family != *wanted_family)) {
-            row.status = "skipped";
-            rows.push_back(row);
-            return;
-          }
-          const std::string module = parameter_module(p.scenario.model);
-          if (!tables.count(module)) {
-            ParameterTable table = ParameterTable::from_dir(
-                (fs::path(options.data_dir) / "parameters").string(), module);
-            for (const auto& [name, value] : parameter_sets) {
-              bool known = true;
-              try {
-                (void)table.index(name);
-              } catch (const InputError&) {
-                known = false;
-              }
-              if (!known) continue;  // another module's parameter
-              matched.insert(name);
-              try {
-                table.set(name, value, fmt::format("--set {}={}", name, value));
-              } catch (const InputError& e) {
-                throw OptionError(e.what());
-              }
-            }
-            tables.emplace(module, table);
-          }
-          for (const auto& [name, value] : solver_sets)
-            p.scenario.solver.set(name.substr(7), value);
-          row.model = protocol_statistic(p, tables.at(module));
-          row.tolerance = tolerance_of(t->second, p.lod);
-        } catch (const OptionError&) {
-          throw;
-        } catch (const Error& e) {
-          row.status = "error";
-          row.reason = e.what();
-        }
-        rows.push_back(row);
-      });
+  for_each_csv_row((dir / "expected.csv").string(), header,
+                   [&](const std::vector<std::string>& f, std::size_t line) {
+                     ValidationRow row;
+                     row.id = f[0];
+                     row.expected = f[1];
+                     row.reason = f[2];
+                     // Every row runs, even with --only or --id: families are judged on all their
+                     // members.
+                     static const std::set<std::string> kStatus = {"pass", "known-fail",
+                                                                   "not-covered", "deferred"};
+                     if (!kStatus.count(row.expected)) {
+                       throw InputError(fmt::format(
+                           "{}:{}: status '{}' (rule: pass | known-fail | not-covered | "
+                           "deferred)",
+                           (dir / "expected.csv").string(), line, row.expected));
+                     }
+                     const auto t = targets.find(row.id);
+                     if (t == targets.end()) {
+                       throw InputError(fmt::format("{}:{}: id '{}' is not in targets.csv",
+                                                    (dir / "expected.csv").string(), line, row.id));
+                     }
+                     row.quantity = t->second.quantity;
+                     row.published = t->second.value;
+                     row.units = t->second.units;
+                     if (row.expected == "deferred" || row.expected == "not-covered") {
+                       row.status = row.expected;
+                       rows.push_back(row);
+                       return;
+                     }
+                     try {
+                       Protocol p =
+                           read_protocol((dir / "protocols" / (row.id + ".toml")).string());
+                       row.role = p.role;
+                       row.family = p.family;
+                       if (wanted_family && row.id != options.only_id &&
+                           (wanted_family->empty() || p.family != *wanted_family)) {
+                         row.status = "skipped";
+                         rows.push_back(row);
+                         return;
+                       }
+                       const std::string module = parameter_module(p.scenario.model);
+                       if (!tables.count(module)) {
+                         ParameterTable table = ParameterTable::from_dir(
+                             (fs::path(options.data_dir) / "parameters").string(), module);
+                         for (const auto& [name, value] : parameter_sets) {
+                           bool known = true;
+                           try {
+                             (void)table.index(name);
+                           } catch (const InputError&) {
+                             known = false;
+                           }
+                           if (!known) continue;  // another module's parameter
+                           matched.insert(name);
+                           try {
+                             table.set(name, value, fmt::format("--set {}={}", name, value));
+                           } catch (const InputError& e) {
+                             throw OptionError(e.what());
+                           }
+                         }
+                         tables.emplace(module, table);
+                       }
+                       for (const auto& [name, value] : solver_sets)
+                         p.scenario.solver.set(name.substr(7), value);
+                       row.model = protocol_statistic(p, tables.at(module));
+                       row.tolerance = tolerance_of(t->second, p.lod);
+                     } catch (const OptionError&) {
+                       throw;
+                     } catch (const Error& e) {
+                       row.status = "error";
+                       row.reason = e.what();
+                     }
+                     rows.push_back(row);
+                   });
   for (const auto& [name, value] : parameter_sets) {
     if (!matched.count(name) && !tables.empty()) {
       throw OptionError(

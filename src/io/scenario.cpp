@@ -82,11 +82,14 @@ const std::vector<std::string> kTopKeys = {
     "name",    "model", "initialize", "duration", "output_interval",
     "subject", "dose",  "arm",        "solver",   "diet"};
 const std::vector<std::string> kTopKeysLater = {"population", "analysis"};
-const std::vector<std::string> kSubjectKeys = {
-    "age",     "sex",          "newborn",       "body_weight",
-    "height",  "egfr",         "dialysis",      "warfarin_genotype",
-    "feeding", "egfr_decline", "menopause_age", "sun",
-    "cac",     "cac_percentile", "risk_factors", "life_table"};
+const std::vector<std::string> kSubjectKeys = {"age",           "sex",
+                                               "newborn",       "body_weight",
+                                               "height",        "egfr",
+                                               "dialysis",      "warfarin_genotype",
+                                               "feeding",       "egfr_decline",
+                                               "menopause_age", "sun",
+                                               "cac",           "cac_percentile",
+                                               "risk_factors",  "life_table"};
 const std::vector<std::string> kSubjectKeysLater = {"cholestasis"};
 const std::vector<std::string> kDoseKeys = {"substance", "amount",       "route",         "every",
                                             "start",     "stop",         "meal_fat",      "matrix",
@@ -269,9 +272,8 @@ RiskFactors read_risk_factors(const Reader& r, const toml::node& n, const std::s
   }
   if (auto* b = t->get("family_history")) rf.family_history = r.boolean(*b, key("family_history"));
   if (auto* v = t->get("systolic_bp")) {
-    const double p =
-        units::to_unit(r.quantity(*v, key("systolic_bp"), units::dim::pressure(), "130 mmHg"),
-                       "mmHg");
+    const double p = units::to_unit(
+        r.quantity(*v, key("systolic_bp"), units::dim::pressure(), "130 mmHg"), "mmHg");
     if (!(p >= 70.0 && p <= 260.0)) r.fail(*v, key("systolic_bp"), "70 to 260 mmHg");
     rf.systolic_bp_mmHg = p;
   }
@@ -282,17 +284,17 @@ RiskFactors read_risk_factors(const Reader& r, const toml::node& n, const std::s
     const std::string text = r.string(*v, key(k));
     double mg_dl = 0.0;
     try {
-      mg_dl = units::to_unit(units::parse_quantity(text, units::dim::amount_conc()), "mmol/L") *
-              38.665;
+      mg_dl =
+          units::to_unit(units::parse_quantity(text, units::dim::amount_conc()), "mmol/L") * 38.665;
     } catch (const UnitError&) {
       try {
-        mg_dl = units::to_unit(units::parse_quantity(text, units::dim::mass_conc()), "mg/L") /
-                10.0;
+        mg_dl = units::to_unit(units::parse_quantity(text, units::dim::mass_conc()), "mg/L") / 10.0;
       } catch (const UnitError&) {
         r.fail(*v, key(k), "a concentration such as \"5.2 mmol/L\" or \"200 mg/dL\"");
       }
     }
-    if (!(mg_dl >= 10.0 && mg_dl <= 600.0)) r.fail(*v, key(k), "10 to 600 mg/dL (0.26-15.5 mmol/L)");
+    if (!(mg_dl >= 10.0 && mg_dl <= 600.0))
+      r.fail(*v, key(k), "10 to 600 mg/dL (0.26-15.5 mmol/L)");
     return mg_dl;
   };
   rf.total_cholesterol_mg_per_dL = cholesterol("total_cholesterol");
@@ -445,12 +447,13 @@ SubjectSpec read_subject(const Reader& r, const toml::table& t, std::string_view
     const std::string v = r.string(*n, key("life_table"));
     const std::vector<std::string> names = {"USA 2020", "USA 2021", "Netherlands 1995-2000"};
     if (std::find(names.begin(), names.end(), v) == names.end()) {
-      r.fail(*n, key("life_table"), fmt::format("one of {}", fmt::join(names, ", ")) +
-                                        did_you_mean(v, names));
+      r.fail(*n, key("life_table"),
+             fmt::format("one of {}", fmt::join(names, ", ")) + did_you_mean(v, names));
     }
     s.life_table = v;
   }
-  if (auto* n = t.get("risk_factors")) s.risk_factors = read_risk_factors(r, *n, key("risk_factors"));
+  if (auto* n = t.get("risk_factors"))
+    s.risk_factors = read_risk_factors(r, *n, key("risk_factors"));
   return s;
 }
 

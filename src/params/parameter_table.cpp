@@ -195,9 +195,10 @@ ParameterTable ParameterTable::merge(const std::vector<ParameterTable>& parts) {
     for (const Parameter& p : t.params_) {
       for (const Parameter& q : out.params_) {
         if (q.name == p.name) {
-          throw InputError(fmt::format("{}:{}: parameter '{}' (rule: a name once across the "
-                                       "composed tables; also {}:{})",
-                                       p.file, p.line, p.name, q.file, q.line));
+          throw InputError(
+              fmt::format("{}:{}: parameter '{}' (rule: a name once across the "
+                          "composed tables; also {}:{})",
+                          p.file, p.line, p.name, q.file, q.line));
         }
       }
       out.params_.push_back(p);

@@ -41,7 +41,8 @@ struct Statistic {
   std::string kind;  // value_at | max | min | tmax | mean | auc | half_life | last_detectable |
                      // time_to_fraction | ratio | percent_change (100 * (numerator/denominator -
                      // 1)) | difference (of - minus, both in `unit`) | reciprocal (scale / of) |
-                     // lowest_dose
+                     // lowest_dose | odds_ratio (odds of numerator over odds of denominator,
+                     // both probabilities) | weighted_mean (of `terms`)
   std::string output;
   std::string arm = "main";
   double from_h = 0.0;
@@ -56,6 +57,8 @@ struct Statistic {
   std::shared_ptr<Statistic> numerator;    ///< ratio, percent_change; `of` of a difference
                                            ///< or a reciprocal
   std::shared_ptr<Statistic> denominator;  ///< ratio, percent_change; `minus` of a difference
+  /// weighted_mean: (weight, statistic) terms; the result is sum(w s) / sum(w).
+  std::vector<std::pair<double, std::shared_ptr<Statistic>>> terms;
   // lowest_dose: the dose (in `unit`) of the first of `arms` (ascending doses) in which `output`
   // at `at` differs from its value at `baseline_at` by at least `threshold` (in `effect_unit`).
   std::vector<std::string> arms;

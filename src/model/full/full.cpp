@@ -86,9 +86,9 @@ class FullModel final : public Model {
   [[nodiscard]] std::vector<std::string> state_names() const override {
     std::vector<std::string> n = vitk_->state_names();
     for (const auto& s : ca_->state_names()) n.push_back(s);
-    for (const char* s : {"coronary_vascular_age_y", "aortic_vascular_age_y", "event_free_prob",
-                          "post_event_prob", "chd_event_cum_prob", "chd_death_cum_prob",
-                          "death_cum_prob"}) {
+    for (const char* s :
+         {"coronary_vascular_age_y", "aortic_vascular_age_y", "event_free_prob", "post_event_prob",
+          "chd_event_cum_prob", "chd_death_cum_prob", "death_cum_prob"}) {
       n.emplace_back(s);
     }
     return n;
@@ -137,8 +137,7 @@ class FullModel final : public Model {
     SimulationOptions options;
     const SolveSummary s = equilibrium(*ca_, options, ca_start_);
     if (!s.ok()) {
-      throw Error("model full: equilibrium of the calcium and bone states: " +
-                           s.message);
+      throw Error("model full: equilibrium of the calcium and bone states: " + s.message);
     }
   }
   [[nodiscard]] bool takes_diet() const override { return true; }
@@ -157,9 +156,9 @@ class FullModel final : public Model {
     dv[kCoronaryAge] = m / kHoursPerYear;
     dv[kAorticAge] = m / kHoursPerYear;
     // Eq. (66): carboxylated osteocalcin on bone formation (a hypothesis, neutral by default).
-    const double oc_term = vasc_.param(Vascular::kOcBmdEffect) / kHoursPerYear *
-                           (y[VitK::kOcCarboxylated] -
-                            vasc_.param(Vascular::kOcCarboxylatedReference));
+    const double oc_term =
+        vasc_.param(Vascular::kOcBmdEffect) / kHoursPerYear *
+        (y[VitK::kOcCarboxylated] - vasc_.param(Vascular::kOcCarboxylatedReference));
     dydt[nv_ + CalciumBone::kBmdLumbarSpine] += oc_term * y[nv_ + CalciumBone::kBmdLumbarSpine];
     dydt[nv_ + CalciumBone::kBmdFemoralNeck] += oc_term * y[nv_ + CalciumBone::kBmdFemoralNeck];
     // Eq. (64)-(65): first coronary events (MESA, with the CAC of now), their fatal fraction,

@@ -115,10 +115,44 @@ namespace {
 std::vector<units::Dimension> vascular_dims() {
   namespace d = units::dim;
   const units::Dimension one = units::Dimension::none();
-  return {d::time(),  d::time(),     d::time(), one,      one, one, one, d::per_time(), one, one,
-          one / d::amount_conc(), d::amount_conc(), one,    d::time(), d::time(), one, one, d::per_time(),
-          one,        one,           one,       one,      one, one, one, one, one, one, one, one,
-          d::time(),  d::time(),     one,       d::pressure(), one, one, d::per_time(), one};
+  return {d::time(),
+          d::time(),
+          d::time(),
+          one,
+          one,
+          one,
+          one,
+          d::per_time(),
+          one,
+          one,
+          one / d::amount_conc(),
+          d::amount_conc(),
+          one,
+          d::time(),
+          d::time(),
+          one,
+          one,
+          d::per_time(),
+          one,
+          one,
+          one,
+          one,
+          one,
+          one,
+          one,
+          one,
+          one,
+          one,
+          one,
+          one,
+          d::time(),
+          d::time(),
+          one,
+          d::pressure(),
+          one,
+          one,
+          d::per_time(),
+          one};
 }
 
 // Time parameters to years, rates to 1/y (the natural-history curves are in years of age).

@@ -1,0 +1,195 @@
+// Model full (docs/model.md eq. 59-66): the natural history of coronary calcium, the pace of its
+// drivers, the MESA hazard and the bookkeeping of the outcome probabilities.
+#include <cmath>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "k2sim/error.hpp"
+#include "k2sim/io/run.hpp"
+#include "k2sim/io/scenario.hpp"
+#include "k2sim/model/model.hpp"
+#include "k2sim/params/parameter_table.hpp"
+#include "model/vascular/vascular.hpp"
+
+namespace k2sim {
+namespace {
+
+using internal::Vascular;
+
+const ParameterTable& vascular_table() {
+  static const ParameterTable t = ParameterTable::builtin("vascular");
+  return t;
+}
+
+double output_at(const ArmResult& a, const std::string& name, std::size_t i) {
+  for (std::size_t k = 0; k < a.outputs.size(); ++k) {
+    if (a.outputs[k].name == name) return a.values[i * a.outputs.size() + k];
+  }
+  throw std::runtime_error("no output " + name);
+}
+
+TEST(Vascular, PercentileOfTheQuantileIsTheQuantile) {
+  const Vascular v(vascular_table());
+  for (bool female : {false, true}) {
+    for (double age : {45.0, 60.0, 80.0}) {
+      const double p0 = 1.0 - v.cac_prob_positive(age, female);
+      for (double q : {0.3, 0.6, 0.9, 0.99}) {
+        if (q <= p0) {
+          EXPECT_EQ(v.cac_at(q, age, female), 0.0);
+          continue;
+        }
+        const double cac = v.cac_at(q, age, female);
+        EXPECT_GT(cac, 0.0);
+        EXPECT_NEAR(v.cac_percentile_of(cac, age, female), q, 1e-7) << age << " " << q;
+      }
+    }
+  }
+}
+
+TEST(Vascular, ZeroInflatedDistributionMatchesItsDefinition) {
+  // The median of those with CAC > 0 is exp(mu) (eq. 60): the percentile 1 - P / 2.
+  const Vascular v(vascular_table());
+  const double p = v.cac_prob_positive(70.0, false);
+  const double mu = v.param(Vascular::kCacLogMedianMale) + v.param(Vascular::kCacLogGrowth) * 10;
+  EXPECT_NEAR(v.cac_at(1.0 - p / 2.0, 70.0, false), std::exp(mu), 1e-6 * std::exp(mu));
+  // P(CAC > 0) is one half at a50.
+  EXPECT_NEAR(v.cac_prob_positive(v.param(Vascular::kCacA50Female), true), 0.5, 1e-12);
+}
+
+TEST(Vascular, MesaHazardIsTheTenYearRiskFormula) {
+  // McClelland 2015 by hand: a 62-year-old male smoker, total cholesterol 200 and HDL 45 mg/dL,
+  // SBP 140 mmHg, CAC 100 AU: 10-y risk = 1 - 0.99833^exp(L).
+  const Vascular v(vascular_table());
+  RiskFactors rf;
+  rf.smoker = true;
+  rf.total_cholesterol_mg_per_dL = 200.0;
+  rf.hdl_cholesterol_mg_per_dL = 45.0;
+  rf.systolic_bp_mmHg = 140.0;
+  const double l = 0.0172 * 62 + 0.4079 + 0.3717 + 0.0043 * 200 - 0.0114 * 45 + 0.0066 * 140 +
+                   0.2743 * std::log(101.0);
+  const double risk10 = 1.0 - std::pow(0.99833, std::exp(l));
+  const double h = v.chd_hazard_per_y(62.0, false, rf, 100.0);
+  EXPECT_NEAR(1.0 - std::exp(-10.0 * h), risk10, 1e-9);
+  EXPECT_NEAR(v.mesa_linear_predictor(62.0, false, rf, 100.0), l, 1e-12);
+}
+
+TEST(Vascular, PaceIsBoundedByTheMgpEffect) {
+  const Vascular v(vascular_table());
+  const double ref_c = v.param(Vascular::kMgpCarboxylatedReference);
+  const double ref_p = v.param(Vascular::kPhosphateReference);
+  EXPECT_NEAR(v.pace(ref_c, ref_p, false), 1.0, 1e-12);
+  // Fully carboxylated MGP slows the pace by mgp_cac_effect at most; it never reverses it.
+  EXPECT_NEAR(v.pace(1.0, ref_p, false), 1.0 - v.param(Vascular::kMgpCacEffect), 1e-12);
+  EXPECT_GT(v.pace(1.0, ref_p, false), 0.0);
+  EXPECT_GT(v.pace(0.0, ref_p, false), 1.0);
+  EXPECT_NEAR(v.pace(ref_c, ref_p, true), v.param(Vascular::kDialysisCacFactor), 1e-12);
+}
+
+TEST(LifeTable, HazardOfTheSingleYearTable) {
+  // USA 2020 men, 60 to 61: q = 0.013 order; the hazard is -ln(1 - q).
+  const auto t = internal::LifeTable::builtin("USA 2020");
+  const double h = t.hazard_per_y(60.5, false);
+  EXPECT_GT(h, 0.005);
+  EXPECT_LT(h, 0.03);
+  EXPECT_GT(t.hazard_per_y(80.5, false), t.hazard_per_y(60.5, false));
+  EXPECT_LT(t.hazard_per_y(60.5, true), h);
+  EXPECT_THROW((void)internal::LifeTable::builtin("Mars 2020"), InputError);
+}
+
+RunResult run_text(const std::string& text) {
+  return run_scenario(parse_scenario(text, "full_test.toml"));
+}
+
+TEST(FullModel, ReferencePaceIsOneAndDeathsFollowTheLifeTable) {
+  // The reference diet (the default united-states preset) gives pace 1 (the source of
+  // mgp_carboxylated_reference and phosphate_reference), and deaths follow the life table.
+  const RunResult r = run_text(R"(
+name = "t"
+model = "full"
+duration = "60 d"
+output_interval = "30 d"
+[subject]
+age = "70 y"
+sex = "male"
+cac = "400 AU"
+)");
+  ASSERT_TRUE(r.arms[0].solve.ok()) << r.arms[0].solve.message;
+  const ArmResult& a = r.arms[0];
+  EXPECT_NEAR(output_at(a, "calcification_pace", 0), 1.0, 2e-3);
+  EXPECT_NEAR(output_at(a, "cac_agatston", 0), 400.0, 1e-6);
+  const double dead = output_at(a, "death_cum_prob", 2);
+  const double chd = output_at(a, "chd_event_cum_prob", 2);
+  const double chd_death = output_at(a, "chd_death_cum_prob", 2);
+  EXPECT_GT(dead, 0.0);
+  EXPECT_NEAR(chd_death, 0.4 * chd, 1e-9);  // chd_fatal_fraction of first events
+  // The all-cause hazard over 60 days is near the life table's plus the excess of a CAC above
+  // the population mean: between the table's and twice it.
+  const auto lt = internal::LifeTable::builtin("USA 2020");
+  const double table = 1.0 - std::exp(-lt.hazard_per_y(70.1, false) * 60.0 / 365.25);
+  EXPECT_GT(dead, 0.8 * table);
+  EXPECT_LT(dead, 2.0 * table);
+}
+
+TEST(FullModel, VitaminKAntagonistSpeedsAndMk7SlowsCalcification) {
+  const RunResult r = run_text(R"(
+name = "t"
+model = "full"
+duration = "180 d"
+output_interval = "180 d"
+[subject]
+age = "65 y"
+sex = "male"
+cac_percentile = 75
+[[arm]]
+name = "none"
+[[arm]]
+name = "mk7"
+dose = [ { substance = "MK-7", amount = "180 ug", every = "1 d", steady_state = true } ]
+[[arm]]
+name = "warfarin"
+dose = [ { substance = "warfarin", amount = "7.5 mg", every = "1 d", steady_state = true } ]
+)");
+  auto rise = [&](std::size_t arm) {
+    return output_at(r.arms[arm], "cac_agatston", 1) - output_at(r.arms[arm], "cac_agatston", 0);
+  };
+  for (const auto& a : r.arms) ASSERT_TRUE(a.solve.ok()) << a.solve.message;
+  EXPECT_GT(rise(0), 0.0);
+  // Slower with MK-7 (at most by mgp_cac_effect), faster with warfarin; never a regression.
+  EXPECT_LT(rise(1), rise(0));
+  EXPECT_GT(rise(1), (1.0 - 0.179) * 0.95 * rise(0));
+  EXPECT_GT(rise(2), rise(0));
+}
+
+TEST(FullModel, RefusesNewbornsAndCalciumSteadyState) {
+  EXPECT_THROW((void)run_text(R"(
+name = "t"
+model = "full"
+duration = "1 d"
+[subject]
+newborn = true
+)"),
+               InputError);
+  EXPECT_THROW((void)run_text(R"(
+name = "t"
+model = "full"
+duration = "1 d"
+[[dose]]
+substance = "calcium"
+amount = "500 mg"
+every = "1 d"
+steady_state = true
+)"),
+               InputError);
+}
+
+TEST(ParameterTableMerge, DuplicateNamesAcrossTablesAreRefused) {
+  const ParameterTable a = ParameterTable::builtin("vascular");
+  EXPECT_THROW((void)ParameterTable::merge({a, a}), InputError);
+  const ParameterTable full = ParameterTable::builtin("vitk+calcium+vascular");
+  EXPECT_EQ(full.at("mgp_cac_effect").file, "data/parameters/vascular.csv");
+  EXPECT_EQ(full.at("V1").file, "data/parameters/calcium.csv");
+}
+
+}  // namespace
+}  // namespace k2sim
