@@ -106,7 +106,11 @@ class FullModel final : public Model {
     vs.egfr_decline_h = 0.0;
     vs.sun.reset();
     vitk_->set_subject(vs);
-    ca_->set_subject(s);
+    // Calcium-bone reads the kidney through the eGFR; dialysis acts on the vitamin K module
+    // (dp-ucMGP clearance) and on the pace of calcification (eq. 62).
+    SubjectCovariates cs = s;
+    cs.dialysis = false;
+    ca_->set_subject(cs);
     subject_ = s;
     life_ = LifeTable::builtin(s.life_table);
     q_ = s.cac_au ? vasc_.cac_percentile_of(*s.cac_au, s.age_y, s.female)
