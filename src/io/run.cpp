@@ -293,6 +293,10 @@ RunResult run_scenario(const Scenario& scenario, const ParameterTable& table,
                       "newborn = true)",
                       arm.name, subject.feeding));
     }
+    if (!subject.newborn && subject.cholestasis) {
+      throw InputError(fmt::format(
+          "arm '{}': subject.cholestasis = true (rule: only with newborn = true)", arm.name));
+    }
     for (const DoseSpec& d : arm.doses) {
       if (d.steady_state) {
         if (const std::string why = model->steady_state_dose_unsupported(d.substance);

@@ -89,8 +89,9 @@ const std::vector<std::string> kSubjectKeys = {"age",           "sex",
                                                "feeding",       "egfr_decline",
                                                "menopause_age", "sun",
                                                "cac",           "cac_percentile",
-                                               "risk_factors",  "life_table"};
-const std::vector<std::string> kSubjectKeysLater = {"cholestasis"};
+                                               "risk_factors",  "life_table",
+                                               "cholestasis"};
+const std::vector<std::string> kSubjectKeysLater = {};
 const std::vector<std::string> kDoseKeys = {"substance", "amount",       "route",         "every",
                                             "start",     "stop",         "meal_fat",      "matrix",
                                             "rate",      "steady_state", "titrate_to_inr"};
@@ -427,6 +428,9 @@ SubjectSpec read_subject(const Reader& r, const toml::table& t, std::string_view
     if (!any) r.fail(*n, key("warfarin_genotype"), rule);
   }
   if (auto* n = t.get("sun")) s.sun = read_sun(r, *n, key("sun"));
+  if (auto* n = t.get("cholestasis")) {
+    s.cholestasis = r.boolean(*n, key("cholestasis"));
+  }
   if (auto* n = t.get("cac")) {
     const double v =
         units::to_unit(r.quantity(*n, key("cac"), units::dim::agatston(), "100 AU"), "AU");

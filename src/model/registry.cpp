@@ -104,7 +104,9 @@ class VitKModel final : public AdaptedModel<internal::VitK, Model> {
         {"plasma_acenocoumarol_ug_per_L", "ug/L", "plasma acenocoumarol"},
         {"body_weight_kg", "kg", "body weight (a newborn grows; an adult keeps the subject's)"},
         {"feeding_k1_ug_per_d", "ug/d", "K1 drunk with breast milk or formula (newborn)"},
-        {"im_depot_k1_nmol", "nmol", "K1 left at an intramuscular injection site"}};
+        {"im_depot_k1_nmol", "nmol", "K1 left at an intramuscular injection site"},
+        {"vkdb_cum_prob", "1",
+         "newborns: cumulative probability of late vitamin K deficiency bleeding (eq. 34)"}};
     return kOutputs;
   }
   void set_subject(const SubjectCovariates& s) override { VitK::set_subject(s); }
@@ -143,6 +145,7 @@ class VitKModel final : public AdaptedModel<internal::VitK, Model> {
     out[25] = body_weight_kg(t_h);
     out[26] = feeding_k1_ug_per_d(t_h);
     out[27] = y[VitK::kImDepotK1];
+    out[28] = -std::expm1(-y[VitK::kVkdbHazard]);
   }
   [[nodiscard]] std::vector<std::string> diet_substances() const override {
     return {"K1", "MK-4", "MK-7", "MK-8", "MK-9", "DHP"};

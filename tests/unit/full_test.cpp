@@ -193,3 +193,47 @@ TEST(ParameterTableMerge, DuplicateNamesAcrossTablesAreRefused) {
 
 }  // namespace
 }  // namespace k2sim
+
+namespace k2sim {
+namespace {
+
+TEST(Vkdb, CholestasisCutsOralAbsorptionAndRaisesTheBleedingHazard) {
+  const RunResult r = run_text(R"(
+name = "t"
+model = "vitk"
+initialize = "reference"
+duration = "26 wk"
+output_interval = "1 d"
+[subject]
+newborn = true
+feeding = "breast milk"
+[[arm]]
+name = "healthy"
+[[arm]]
+name = "cholestasis"
+subject = { cholestasis = true }
+)");
+  for (const auto& a : r.arms) ASSERT_TRUE(a.solve.ok()) << a.solve.message;
+  const std::size_t last = r.arms[0].time_h.size() - 1;
+  const double healthy = output_at(r.arms[0], "vkdb_cum_prob", last);
+  const double chol = output_at(r.arms[1], "vkdb_cum_prob", last);
+  // Nothing before the late window (14 d).
+  EXPECT_EQ(output_at(r.arms[1], "vkdb_cum_prob", 13), 0.0);
+  EXPECT_GT(chol, 100.0 * healthy);
+  EXPECT_GT(chol, 0.0);
+  EXPECT_LT(chol, 1.0);
+  // Factor II falls with cholestasis (little vitamin K reaches the liver).
+  EXPECT_LT(output_at(r.arms[1], "factor_ii_percent", last),
+            0.7 * output_at(r.arms[0], "factor_ii_percent", last));
+  EXPECT_THROW((void)run_text(R"(
+name = "t"
+model = "vitk"
+duration = "1 d"
+[subject]
+cholestasis = true
+)"),
+               InputError);
+}
+
+}  // namespace
+}  // namespace k2sim

@@ -51,7 +51,9 @@ std::vector<units::Dimension> dims() {
       d::per_time(), d::mass(), Dimension::none(), Dimension::none(), d::time(), d::mass(),
       Dimension::none(), Dimension::none(), Dimension::none(), Dimension::none(), Dimension::none(),
       Dimension::none(), d::time(), d::mass_conc(), d::mass_conc(), d::volume() / d::time(),
-      d::time(), Dimension::none(), Dimension::none()};
+      d::time(), Dimension::none(), Dimension::none(),
+      // eq. (34)
+      Dimension::none(), d::per_time(), Dimension::none(), Dimension::none(), d::time(), d::time()};
   out.insert(out.end(), shared.begin(), shared.end());
   return out;
 }
@@ -104,6 +106,7 @@ void VitK::set_subject(const SubjectCovariates& s) {
   ic50_warfarin_ = shared(kIc50Warfarin) * ic50_ratio;
   // Eq. (30)-(31): the newborn's size and feeding.
   newborn_ = s.newborn;
+  cholestasis_ = s.newborn && s.cholestasis;
   body_weight_kg_ = s.body_weight_kg;
   birth_size_ = newborn_ ? s.body_weight_kg * 1e9 / shared(kWeightReference) : 1.0;  // kg -> ug
   double ug_per_l = 0.0;
@@ -175,7 +178,8 @@ double VitK::meal_fat_g(const DoseContext& dose) const {
 
 double VitK::absorbed_fraction(Form f, const DoseContext& dose) const {
   // Eq. (31): a newborn absorbs one fraction whatever the meal (milk) or preparation.
-  if (newborn_) return shared(kFAbsNewborn);
+  // Eq. (34): cholestasis (too little bile for micelles) cuts it, whatever the preparation.
+  if (newborn_) return shared(kFAbsNewborn) * (cholestasis_ ? shared(kFAbsCholestasis) : 1.0);
   // Eq. (12): F = f_abs_form * m_matrix * h(fat) / h(standard meal), with
   // h(g) = fat_fasting + (1 - fat_fasting) * g^n / (g50^n + g^n).
   const double g50 = shared(kFatHalf) * 1e-6;

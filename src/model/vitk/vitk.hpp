@@ -58,7 +58,11 @@ class VitK {
   // K1 injected intramuscularly stays in a depot at the injection site and is released into
   // plasma (eq. 29), nmol.
   static constexpr std::size_t kImDepotK1 = kBodyAcenocoumarol + 1;
-  static constexpr std::size_t kStateCount = kImDepotK1 + 1;
+  // Eq. (34): a newborn's cumulative hazard of late vitamin K deficiency bleeding (an
+  // accumulator: nothing depends on it).
+  static constexpr std::size_t kVkdbHazard = kImDepotK1 + 1;
+  static constexpr std::size_t kStateCount = kVkdbHazard + 1;
+  static constexpr std::array<std::size_t, 1> kAccumulators = {kVkdbHazard};
   static constexpr std::array<std::string_view, kStateCount> kStateNames = {
       "gut_supp_k1_nmol",
       "gut_food_k1_nmol",
@@ -117,7 +121,8 @@ class VitK {
       "peripheral_s_warfarin_nmol",
       "gut_acenocoumarol_nmol",
       "body_acenocoumarol_nmol",
-      "im_depot_k1_nmol"};
+      "im_depot_k1_nmol",
+      "vkdb_cumulative_hazard"};
   static constexpr std::size_t index(Form f, Pool p) {
     return static_cast<std::size_t>(f) * kPools + static_cast<std::size_t>(p);
   }
@@ -213,13 +218,19 @@ class VitK {
     kFactorBirthX,
     kFactorBirthProteinC,
     kFactorBirthProteinS,
-    kFactorMaturationTime,  // time constant of the maturation of the newborn liver, h
-    kBreastMilkK1,          // phylloquinone in mature breast milk, ug/L
-    kFormulaK1,             // phylloquinone in infant formula, ug/L
-    kMilkVolume,            // milk or formula drunk per day once feeding is established, L/h
-    kMilkRampTime,          // time constant of the rise of milk intake after birth, h
-    kClearanceBirth,        // vitamin K clearance from plasma at birth relative to adults, 1
-    kFAbsNewborn,           // absorbed fraction of oral vitamin K in a newborn, 1
+    kFactorMaturationTime,         // time constant of the maturation of the newborn liver, h
+    kBreastMilkK1,                 // phylloquinone in mature breast milk, ug/L
+    kFormulaK1,                    // phylloquinone in infant formula, ug/L
+    kMilkVolume,                   // milk or formula drunk per day once feeding is established, L/h
+    kMilkRampTime,                 // time constant of the rise of milk intake after birth, h
+    kClearanceBirth,               // vitamin K clearance from plasma at birth relative to adults, 1
+    kFAbsNewborn,                  // absorbed fraction of oral vitamin K in a newborn, 1
+    kFAbsCholestasis,              // oral absorption with cholestasis relative to without, 1
+    kVkdbHazardScale,              // late VKDB hazard at the reference uncarboxylated share, 1/h
+    kVkdbHazardExponent,           // steepness of the hazard in the uncarboxylated share, 1
+    kVkdbUncarboxylatedReference,  // uncarboxylated share of new prothrombin of the scale, 1
+    kVkdbWindowStart,              // start of the late VKDB window after birth, h
+    kVkdbWindowEnd,                // end of the late VKDB window, h
     kSharedParams
   };
   static constexpr std::array<std::string_view, kSharedParams> kSharedParamNames = {
@@ -302,7 +313,13 @@ class VitK {
       "milk_volume",
       "milk_ramp_time",
       "clearance_birth",
-      "f_abs_newborn"};
+      "f_abs_newborn",
+      "f_abs_cholestasis",
+      "vkdb_hazard_scale",
+      "vkdb_hazard_exponent",
+      "vkdb_uncarboxylated_reference",
+      "vkdb_window_start",
+      "vkdb_window_end"};
 
   explicit VitK(const ParameterTable& table);
 
@@ -423,6 +440,16 @@ class VitK {
       const T capacity = newborn_ ? factor_capacity(fk, t_h) : T(1.0);
       dydt[factor(fk)] = kdeg * (capacity * carboxylated - y[factor(fk)]);
     }
+    // Eq. (34): late VKDB, a hazard that rises steeply with the uncarboxylated share of the
+    // prothrombin the liver makes (PIVKA-II; 1 - factor II / its capacity at this age), within
+    // the window of late VKDB after birth.
+    dydt[kVkdbHazard] = 0.0;
+    if (newborn_ && t_h >= shared(kVkdbWindowStart) && t_h <= shared(kVkdbWindowEnd)) {
+      T u = 1.0 - y[factor(kII)] / factor_capacity(kII, t_h);
+      if (!(u > 0.0)) u = 0.0;
+      dydt[kVkdbHazard] = shared(kVkdbHazardScale) * pow(u / shared(kVkdbUncarboxylatedReference),
+                                                         shared(kVkdbHazardExponent));
+    }
   }
 
   /// Eq. (23): carboxylated fraction made by the liver at hepatic cofactor c (nmol, per
@@ -510,6 +537,7 @@ class VitK {
   double ug_per_nmol_k1_ = 0.0;
   double body_weight_kg_ = 70.0;
   bool newborn_ = false;
+  bool cholestasis_ = false;
   double birth_size_ = 1.0;        // birth weight over weight_reference
   double feeding_rate_ = 0.0;      // K1 absorbed from milk or formula once established, nmol/h
   double feeding_ug_per_h_ = 0.0;  // K1 drunk, ug/h
