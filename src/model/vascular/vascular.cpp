@@ -179,20 +179,25 @@ double Vascular::cac_prob_positive(double age_y, bool female) const {
   return logistic((age_y - a50) / p_[kCacOnsetScale]);
 }
 
+double Vascular::cac_log_median(double age_y, bool female) const {
+  return (female ? p_[kCacLogMedianFemale] : p_[kCacLogMedianMale]) +
+         p_[kCacLogGrowth] * (age_y - 60.0);
+}
+
+double Vascular::cac_log_sd(bool female) const {
+  return female ? p_[kCacLogSdFemale] : p_[kCacLogSdMale];
+}
+
 double Vascular::cac_at(double q, double age_y, bool female) const {
-  const double mu = (female ? p_[kCacLogMedianFemale] : p_[kCacLogMedianMale]) +
-                    p_[kCacLogGrowth] * (age_y - 60.0);
-  const double sigma = female ? p_[kCacLogSdFemale] : p_[kCacLogSdMale];
-  return zero_inflated_quantile(q, cac_prob_positive(age_y, female), mu, sigma);
+  return zero_inflated_quantile(q, cac_prob_positive(age_y, female), cac_log_median(age_y, female),
+                                cac_log_sd(female));
 }
 
 double Vascular::cac_percentile_of(double cac_au, double age_y, bool female) const {
   const double p = cac_prob_positive(age_y, female);
   if (cac_au <= 0.0) return (1.0 - p) / 2.0;
-  const double mu = (female ? p_[kCacLogMedianFemale] : p_[kCacLogMedianMale]) +
-                    p_[kCacLogGrowth] * (age_y - 60.0);
-  const double sigma = female ? p_[kCacLogSdFemale] : p_[kCacLogSdMale];
-  const double u = normal_cdf((std::log(cac_au) - mu) / sigma);
+  const double u =
+      normal_cdf((std::log(cac_au) - cac_log_median(age_y, female)) / cac_log_sd(female));
   return 1.0 - p * (1.0 - u);
 }
 

@@ -94,6 +94,9 @@ class Vascular {
 
   // Eq. (60): the zero-inflated CAC distribution at (vascular) age a.
   [[nodiscard]] double cac_prob_positive(double age_y, bool female) const;
+  /// Median ln CAC (AU) and its SD among those with CAC > 0 at age a (eq. 60).
+  [[nodiscard]] double cac_log_median(double age_y, bool female) const;
+  [[nodiscard]] double cac_log_sd(bool female) const;
   /// CAC (AU) of percentile q (0-1) at age a.
   [[nodiscard]] double cac_at(double q, double age_y, bool female) const;
   /// The percentile of a score at age a (for a score of 0: the middle of the zero range).
