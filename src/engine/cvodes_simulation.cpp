@@ -523,12 +523,13 @@ SolveSummary periodic_steady_state(const OdeModel& model, const std::vector<Dose
                  total);
 }
 
-SolveSummary equilibrium(const OdeModel& model, const SimulationOptions& options,
-                         std::span<double> y_out) {
+namespace {
+
+// Newton on f(y) = 0 from `y` (held states fixed), with positivity-preserving damping.
+SolveSummary newton_equilibrium(const OdeModel& model, const SimulationOptions& options,
+                                std::vector<double> y, std::span<double> y_out,
+                                SolveSummary& total) {
   const std::size_t n = model.state_count();
-  SolveSummary total;
-  std::vector<double> y(n);
-  model.reset_state(y);
   const std::vector<std::size_t> accumulators = model.accumulators();
   std::vector<double> f(n);
   std::vector<double> f_pert(n);
@@ -557,16 +558,34 @@ SolveSummary equilibrium(const OdeModel& model, const SimulationOptions& options
       rhs_vec(static_cast<Eigen::Index>(a)) = 0.0;
     }
     const Eigen::VectorXd dy = jac.fullPivLu().solve(rhs_vec);
-    double change = 0.0;
+    // Positivity-preserving damping: a full step that would take a positive state (an amount,
+    // a concentration, a cell count) below zero is shortened so that it keeps at least a tenth of
+    // its value; otherwise Newton can land on a root with negative amounts.
+    double alpha = 1.0;
     for (std::size_t i = 0; i < n; ++i) {
       if (!std::isfinite(dy(i))) {
         return failure(SolveStatus::kSteadyStateNotFound, "equilibrium: singular Jacobian", total);
       }
-      y[i] += dy(i);
-      change = std::max(change, std::abs(dy(i)));
+      if (y[i] > 0.0 && y[i] + dy(i) < 0.0) alpha = std::min(alpha, 0.9 * y[i] / -dy(i));
     }
-    // Relative to the state, or below the integrator's absolute tolerance (an equilibrium at 0).
-    if (change <= options.ss_tolerance * scale || change <= options.atol) {
+    double change = 0.0;
+    for (std::size_t i = 0; i < n; ++i) {
+      y[i] += alpha * dy(i);
+      change = std::max(change, std::abs(alpha * dy(i)));
+    }
+    // Relative to the state, or below the integrator's absolute tolerance (an equilibrium at 0);
+    // a damped step has not converged.
+    if (alpha == 1.0 && (change <= options.ss_tolerance * scale || change <= options.atol)) {
+      model.rhs(0.0, y.data(), f.data());
+      ++total.rhs_evals;
+      for (std::size_t i = 0; i < n; ++i) {
+        if (!std::isfinite(f[i]) || !std::isfinite(y[i])) {
+          return failure(SolveStatus::kSteadyStateNotFound,
+                         "equilibrium: the Newton iteration reached a state where the model "
+                         "is not finite",
+                         total);
+        }
+      }
       std::copy(y.begin(), y.end(), y_out.begin());
       return total;
     }
@@ -575,6 +594,33 @@ SolveSummary equilibrium(const OdeModel& model, const SimulationOptions& options
       SolveStatus::kSteadyStateNotFound,
       fmt::format("equilibrium not reached in {} Newton iterations", options.ss_max_iterations),
       total);
+}
+
+}  // namespace
+
+SolveSummary equilibrium(const OdeModel& model, const SimulationOptions& options,
+                         std::span<double> y_out) {
+  const std::size_t n = model.state_count();
+  SolveSummary total;
+  std::vector<double> y(n);
+  model.reset_state(y);
+  const std::vector<double> reset = y;
+  SolveSummary first = newton_equilibrium(model, options, y, y_out, total);
+  if (first.ok()) return first;
+  // Fallback (pseudo-transient continuation): let the model relax without doses for 20 years
+  // ending at time 0, put the held states back at their reset values, and start Newton there.
+  constexpr double kRelax_h = 20.0 * 365.25 * 24.0;
+  const std::vector<double> grid = {-kRelax_h, 0.0};
+  Trajectory traj;
+  SolveSummary relax = simulate(model, reset, -kRelax_h, {}, grid, options, traj);
+  accumulate(total, relax);
+  if (!relax.ok()) return first;
+  for (std::size_t i = 0; i < n; ++i) y[i] = traj.at(1, i);
+  for (std::size_t a : model.accumulators()) y[a] = reset[a];
+  SolveSummary second = newton_equilibrium(model, options, y, y_out, total);
+  if (!second.ok())
+    second.message = first.message + "; after 20 years of relaxation: " + second.message;
+  return second;
 }
 
 }  // namespace k2sim
