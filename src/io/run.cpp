@@ -293,6 +293,20 @@ RunResult run_scenario(const Scenario& scenario, const ParameterTable& table,
                       "newborn = true)",
                       arm.name, subject.feeding));
     }
+    if (model->name() != "full") {
+      const SubjectSpec& spec = arm.subject;
+      for (const auto& [given, key] : {std::pair{spec.cac_au.has_value(), "cac"},
+                                       std::pair{spec.cac_percentile.has_value(), "cac_percentile"},
+                                       std::pair{spec.risk_factors.has_value(), "risk_factors"},
+                                       std::pair{spec.life_table.has_value(), "life_table"}}) {
+        if (given) {
+          throw InputError(fmt::format(
+              "{}: arm '{}': subject.{} (rule: only model full has coronary calcium and "
+              "outcomes; this scenario runs model '{}')",
+              scenario.file, arm.name, key, model->name()));
+        }
+      }
+    }
     if (!subject.newborn && subject.cholestasis) {
       throw InputError(fmt::format(
           "arm '{}': subject.cholestasis = true (rule: only with newborn = true)", arm.name));

@@ -271,3 +271,20 @@ subject = { egfr = "15 mL/min/1.73m2" }
 
 }  // namespace
 }  // namespace k2sim
+
+namespace k2sim {
+namespace {
+
+TEST(FullModel, OtherModelsRefuseItsSubjectKeys) {
+  for (const char* key : {"cac = \"10 AU\"", "cac_percentile = 80",
+                          "risk_factors = { smoker = true }", "life_table = \"USA 2021\""}) {
+    EXPECT_THROW((void)run_text(std::string("name = \"t\"\nmodel = \"vitk\"\nduration = \"1 d\"\n"
+                                            "[subject]\n") +
+                                key + "\n"),
+                 InputError)
+        << key;
+  }
+}
+
+}  // namespace
+}  // namespace k2sim
