@@ -144,6 +144,14 @@ Statistic read_statistic_unchecked(const nlohmann::json& j, const std::string& w
   }
   if (s.kind == "weighted_mean") {
     // terms = [ { weight = 0.47, kind = "value_at", ... }, ... ]: a mixture of subgroups or arms.
+    for (const auto& [k, v] : j.items()) {
+      if (k != "kind" && k != "unit" && k != "terms" && k != "scale" && k != "offset") {
+        throw InputError(fmt::format(
+            "{}: '{}' (rule: a weighted_mean takes kind, unit, terms, scale and offset; the "
+            "terms carry their own keys)",
+            where, k));
+      }
+    }
     if (!j.contains("terms") || !j["terms"].is_array() || j["terms"].empty()) {
       throw InputError(fmt::format("{}: a weighted_mean needs a non-empty array 'terms'", where));
     }

@@ -469,9 +469,13 @@ SolveSummary periodic_steady_state(const OdeModel& model, const std::vector<Dose
     accumulate(total, s);
     return s;
   };
+  // The scale of the solved states (held ones, such as a composed model's bone calcium, would
+  // set a step and a tolerance far too coarse for the regimen's states).
   auto scale_of = [&](const std::vector<double>& v) {
     double s = amount_scale;
-    for (double x : v) s = std::max(s, std::abs(x));
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      if (!held[i]) s = std::max(s, std::abs(v[i]));
+    }
     return s > 0.0 ? s : 1.0;
   };
 
@@ -566,7 +570,10 @@ SolveSummary newton_equilibrium(const OdeModel& model, const SimulationOptions& 
       if (!std::isfinite(dy(i))) {
         return failure(SolveStatus::kSteadyStateNotFound, "equilibrium: singular Jacobian", total);
       }
-      if (y[i] > 0.0 && y[i] + dy(i) < 0.0) alpha = std::min(alpha, 0.9 * y[i] / -dy(i));
+      // (A state heading for 0 that overshoots by rounding, less than atol, is not damped.)
+      if (y[i] > 0.0 && y[i] + dy(i) < -options.atol) {
+        alpha = std::min(alpha, 0.9 * y[i] / -dy(i));
+      }
     }
     double change = 0.0;
     for (std::size_t i = 0; i < n; ++i) {

@@ -37,8 +37,15 @@ void SubjectSpec::override_with(const SubjectSpec& over) {
   if (over.feeding) feeding = over.feeding;
   if (over.sun) sun = over.sun;
   if (over.cholestasis) cholestasis = over.cholestasis;
-  if (over.cac_au) cac_au = over.cac_au;
-  if (over.cac_percentile) cac_percentile = over.cac_percentile;
+  // A score and a percentile say the same thing: the one an override gives replaces the other.
+  if (over.cac_au) {
+    cac_au = over.cac_au;
+    cac_percentile.reset();
+  }
+  if (over.cac_percentile) {
+    cac_percentile = over.cac_percentile;
+    cac_au.reset();
+  }
   if (over.risk_factors) risk_factors = over.risk_factors;
   if (over.life_table) life_table = over.life_table;
 }

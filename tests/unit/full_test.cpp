@@ -95,6 +95,22 @@ TEST(LifeTable, HazardOfTheSingleYearTable) {
   EXPECT_GT(t.hazard_per_y(80.5, false), t.hazard_per_y(60.5, false));
   EXPECT_LT(t.hazard_per_y(60.5, true), h);
   EXPECT_THROW((void)internal::LifeTable::builtin("Mars 2020"), InputError);
+  // Every table, both sexes, from its first age to 110 y: finite, positive, rising with age
+  // past 60 (the open last interval of the Dutch table keeps the previous hazard).
+  for (const std::string& name : internal::LifeTable::names()) {
+    const auto lt = internal::LifeTable::builtin(name);
+    for (bool female : {false, true}) {
+      double previous = 0.0;
+      for (double age = lt.first_age_y(); age <= 110.0; age += 1.0) {
+        const double hz = lt.hazard_per_y(age, female);
+        EXPECT_TRUE(std::isfinite(hz) && hz > 0.0) << name << " " << age;
+        if (age >= 60.0) {
+          EXPECT_GE(hz, previous) << name << " " << age;
+        }
+        previous = hz;
+      }
+    }
+  }
 }
 
 RunResult run_text(const std::string& text) {
@@ -276,14 +292,36 @@ namespace k2sim {
 namespace {
 
 TEST(FullModel, OtherModelsRefuseItsSubjectKeys) {
-  for (const char* key : {"cac = \"10 AU\"", "cac_percentile = 80",
-                          "risk_factors = { smoker = true }", "life_table = \"USA 2021\""}) {
-    EXPECT_THROW((void)run_text(std::string("name = \"t\"\nmodel = \"vitk\"\nduration = \"1 d\"\n"
-                                            "[subject]\n") +
-                                key + "\n"),
-                 InputError)
-        << key;
+  for (const char* model : {"vitk", "calcium-bone"}) {
+    for (const char* key : {"cac = \"10 AU\"", "cac_percentile = 80",
+                            "risk_factors = { smoker = true }", "life_table = \"USA 2021\""}) {
+      EXPECT_THROW((void)run_text(std::string("name = \"t\"\nmodel = \"") + model +
+                                  "\"\nduration = \"1 d\"\n[subject]\n" + key + "\n"),
+                   InputError)
+          << model << " " << key;
+    }
   }
+}
+
+TEST(FullModel, AnArmsPercentileReplacesTheBaseScore) {
+  const Scenario sc = parse_scenario(R"(
+name = "t"
+model = "full"
+duration = "1 d"
+[subject]
+age = "70 y"
+cac = "400 AU"
+[[arm]]
+name = "base"
+[[arm]]
+name = "p90"
+subject = { cac_percentile = 90 }
+)",
+                                     "t.toml");
+  const auto arms = sc.resolved_arms();
+  EXPECT_TRUE(arms[0].subject.covariates().cac_au.has_value());
+  EXPECT_FALSE(arms[1].subject.covariates().cac_au.has_value());
+  EXPECT_DOUBLE_EQ(arms[1].subject.covariates().cac_percentile, 90.0);
 }
 
 }  // namespace

@@ -113,8 +113,15 @@ class FullModel final : public Model {
     ca_->set_subject(cs);
     subject_ = s;
     life_ = LifeTable::builtin(s.life_table);
-    q_ = s.cac_au ? vasc_.cac_percentile_of(*s.cac_au, s.age_y, s.female)
-                  : std::clamp(s.cac_percentile / 100.0, 1e-6, 1.0 - 1e-6);
+    if (s.age_y < life_.first_age_y()) {
+      throw InputError(fmt::format(
+          "subject.age = {} y with life_table \"{}\" (rule: the table starts at {} y; \"USA 2020\" "
+          "covers all ages)",
+          s.age_y, s.life_table, life_.first_age_y()));
+    }
+    q_ = std::clamp(
+        s.cac_au ? vasc_.cac_percentile_of(*s.cac_au, s.age_y, s.female) : s.cac_percentile / 100.0,
+        1e-6, 1.0 - 1e-6);
     // Eq. (65): coronary deaths are removed from the life table's all-cause hazard at the
     // reference population's mean coronary death hazard by age (tabulated every 0.25 y).
     const RiskFactors ref = vasc_.reference_risk_factors();

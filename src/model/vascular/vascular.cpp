@@ -219,7 +219,7 @@ double Vascular::pace(double mgp_carboxylated, double phosphate_mmol_per_L, bool
   // Eq. (62): uncarboxylated MGP relative to the reference population's, linear with a bounded
   // effect; phosphate exponential in its excess (the odds ratio per mg/dL of the cohorts); a
   // factor for haemodialysis.
-  const double uc_ref = 1.0 - p_[kMgpCarboxylatedReference];
+  const double uc_ref = std::max(1e-6, 1.0 - p_[kMgpCarboxylatedReference]);
   const double uc = std::clamp(1.0 - mgp_carboxylated, 0.0, 1.0);
   const double m_mgp = 1.0 + p_[kMgpCacEffect] * (uc / uc_ref - 1.0);
   const double m_p =
@@ -284,13 +284,31 @@ LifeTable LifeTable::builtin(std::string_view name) {
   std::string line;
   std::getline(in, line);  // header
   LifeTable t;
+  std::size_t line_no = 1;
   while (std::getline(in, line)) {
+    ++line_no;
     const std::vector<std::string> f = split_csv_line(line);
     if (f.size() < 7 || f[0] != country || f[1] != period || f[5] != kind) continue;
+    if (f[4].empty())
+      continue;  // the open last interval (everyone dies): the previous hazard holds
     const int s = f[2] == "female" ? 1 : 0;
-    const double from = std::stod(f[3]);
-    const double to = std::stod(f[4]);
-    const double q = std::stod(f[6]);
+    double from = 0.0;
+    double to = 0.0;
+    double q = 0.0;
+    try {
+      from = std::stod(f[3]);
+      to = std::stod(f[4]);
+      q = std::stod(f[6]);
+    } catch (const std::exception&) {
+      throw InputError(fmt::format("{}:{}: ages '{}'-'{}', value '{}' (rule: numbers)", file,
+                                   line_no, f[3], f[4], f[6]));
+    }
+    if (!(to > from) || !(q >= 0.0 && q <= 1.0)) {
+      throw InputError(
+          fmt::format("{}:{}: ages {}-{}, value {} (rule: an interval of ages and a "
+                      "probability of dying in it)",
+                      file, line_no, from, to, q));
+    }
     t.rows_[s].push_back({from, to, -std::log1p(-std::min(q, 0.999999)) / (to - from)});
   }
   for (auto& r : t.rows_) {
@@ -298,6 +316,10 @@ LifeTable LifeTable::builtin(std::string_view name) {
     std::sort(r.begin(), r.end(), [](const Row& a, const Row& b) { return a.from < b.from; });
   }
   return t;
+}
+
+double LifeTable::first_age_y() const {
+  return std::max(rows_[0].front().from, rows_[1].front().from);
 }
 
 double LifeTable::hazard_per_y(double age_y, bool female) const {

@@ -33,6 +33,8 @@ class LifeTable {
   /// All-cause mortality hazard at age a (1/y): -ln(1 - nqx) / n over the interval holding a; the
   /// last interval's hazard beyond the table.
   [[nodiscard]] double hazard_per_y(double age_y, bool female) const;
+  /// The youngest age the table covers for both sexes.
+  [[nodiscard]] double first_age_y() const;
 
  private:
   struct Row {
