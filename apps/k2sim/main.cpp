@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -23,7 +24,10 @@
 #include "k2sim/io/run.hpp"
 #include "k2sim/io/scenario.hpp"
 #include "k2sim/model/model.hpp"
+#include "k2sim/params/hypotheses.hpp"
 #include "k2sim/params/parameter_table.hpp"
+#include "k2sim/uncertainty/analysis.hpp"
+#include "k2sim/units/units.hpp"
 
 namespace {
 
@@ -48,10 +52,81 @@ k2sim::Overrides parse_sets(const std::vector<std::string>& sets) {
 
 using k2sim::csv_field;
 
+/// `--hypothesis NAME` (on at its stated strength), `NAME=off`, or `NAME=VALUE` (table unit):
+/// replaces the scenario's [hypotheses] entry of that name.
+void apply_cli_hypotheses(k2sim::Scenario& sc, const std::vector<std::string>& items) {
+  for (const std::string& item : items) {
+    const auto eq = item.find('=');
+    const std::string name = item.substr(0, eq);
+    const k2sim::Hypothesis* h = nullptr;
+    try {
+      h = &k2sim::hypothesis(name);
+    } catch (const k2sim::InputError& e) {
+      throw k2sim::OptionError(fmt::format("--hypothesis {}: {}", item, e.what()));
+    }
+    k2sim::HypothesisSetting s{h->name, true, h->strength};
+    if (eq != std::string::npos) {
+      const std::string v = item.substr(eq + 1);
+      if (v == "off" || v == "false") {
+        s.on = false;
+        s.value = h->neutral;
+      } else if (v != "on" && v != "true") {
+        try {
+          std::size_t used = 0;
+          s.value = std::stod(v, &used);
+          if (used != v.size()) throw std::invalid_argument(v);
+        } catch (const std::exception&) {
+          throw k2sim::OptionError(fmt::format(
+              "--hypothesis {} (rule: NAME, NAME=off or NAME=VALUE in {}; stated strength {})",
+              item, h->unit, h->strength));
+        }
+      }
+    }
+    std::erase_if(sc.hypotheses, [&](const auto& x) { return x.name == s.name; });
+    sc.hypotheses.push_back(s);
+  }
+}
+
+/// A progress printer for runs of an analysis: a line with rate and ETA on a terminal, nothing
+/// otherwise (CI logs stay short).
+k2sim::AnalysisProgress analysis_progress(bool quiet, const char* what) {
+  if (quiet || ::isatty(::fileno(stderr)) == 0) return {};
+  const auto start = std::chrono::steady_clock::now();
+  return [start, what, last = start](std::size_t done, std::size_t total) mutable {
+    const auto now = std::chrono::steady_clock::now();
+    if (done < total && now - last < std::chrono::milliseconds(200)) return;
+    last = now;
+    const double s = std::chrono::duration<double>(now - start).count();
+    const double rate = s > 0.0 ? static_cast<double>(done) / s : 0.0;
+    const double eta = rate > 0.0 ? static_cast<double>(total - done) / rate : 0.0;
+    fmt::print(stderr, "\r  {}: {}/{} runs, {:.2g} runs/s, ETA {:.0f} s   ", what, done, total,
+               rate, eta);
+    if (done == total) fmt::print(stderr, "\r{:70}\r", "");
+    std::fflush(stderr);
+  };
+}
+
+std::string hypotheses_on(const k2sim::Scenario& sc) {
+  std::vector<std::string> on;
+  for (const auto& h : sc.hypotheses) {
+    if (h.on) on.push_back(fmt::format("{} = {:g}", h.name, h.value));
+  }
+  return on.empty() ? "none (all neutral)" : fmt::format("{}", fmt::join(on, ", "));
+}
+
+struct UncertaintyArgs {
+  std::size_t members = 0;
+  std::uint64_t seed = 1;
+  unsigned threads = 0;
+};
+
 int cmd_run(const std::string& scenario_path, std::string out_dir,
-            const std::vector<std::string>& sets, bool quiet) {
-  const k2sim::Scenario sc = k2sim::read_scenario(scenario_path);
+            const std::vector<std::string>& sets, const std::vector<std::string>& hyps,
+            const UncertaintyArgs& unc, bool quiet) {
+  k2sim::Scenario sc = k2sim::read_scenario(scenario_path);
+  apply_cli_hypotheses(sc, hyps);
   const k2sim::Overrides overrides = parse_sets(sets);
+  const k2sim::PreparedRun prepared = k2sim::prepare_run(sc, overrides);
   if (out_dir.empty()) out_dir = "out/" + sc.name;
   // Progress on stderr for runs that take a while, when it is a terminal (never in pipes or CI).
   const bool show_progress = !quiet && ::isatty(::fileno(stderr)) != 0;
@@ -73,12 +148,28 @@ int cmd_run(const std::string& scenario_path, std::string out_dir,
       std::fflush(stderr);
     };
   }
-  const k2sim::RunResult result = k2sim::run_scenario(sc, overrides, progress);
+  k2sim::RunResult result =
+      k2sim::run_scenario(prepared.scenario, prepared.table, prepared.options, progress);
   if (printed) fmt::print(stderr, "\r{:60}\r", "");
+  if (unc.members > 0 && result.ok()) {
+    k2sim::EnsembleOptions eo;
+    eo.members = unc.members;
+    eo.seed = unc.seed;
+    eo.threads = unc.threads;
+    k2sim::add_ensemble(prepared, eo, result, analysis_progress(quiet, "ensemble"));
+  }
   k2sim::write_run_directory(sc, result, out_dir);
   if (!quiet) {
     fmt::print("k2sim {}: scenario '{}' (model {}), {:g} d, output every {:g} h\n",
                result.model_version, sc.name, sc.model, sc.duration_h / 24.0, sc.output_interval_h);
+    fmt::print("hypotheses on: {}\n", hypotheses_on(sc));
+    if (result.uncertainty) {
+      const auto& u = *result.uncertainty;
+      fmt::print(
+          "ensemble: {} members (seed {}), {} parameters varied, {} members failed; "
+          "columns p05/p95 are the 5-95% band\n",
+          u.members, u.seed, u.varied.size(), u.failures.size());
+    }
     for (const k2sim::ArmResult& a : result.arms) {
       fmt::print("\narm {}: {}, {} steps, {} RHS evaluations, {} restarts\n", a.name,
                  a.solve.ok() ? "ok" : "FAILED", a.solve.steps, a.solve.rhs_evals,
@@ -87,8 +178,9 @@ int cmd_run(const std::string& scenario_path, std::string out_dir,
         fmt::print("  {}\n", a.solve.message);
         continue;
       }
-      fmt::print("  {:<32} {:<8} {:>12} {:>12} {:>12} {:>12}\n", "output", "unit", "start", "end",
-                 "mean", "max");
+      const bool bands = a.bands && a.bands->members_ok > 0;
+      fmt::print("  {:<32} {:<8} {:>12} {:>12} {:>12} {:>12}{}\n", "output", "unit", "start", "end",
+                 "mean", "max", bands ? fmt::format(" {:>12} {:>12}", "end p05", "end p95") : "");
       std::size_t zero = 0;
       for (std::size_t k = 0; k < a.outputs.size(); ++k) {
         const auto& s = a.stats[k];
@@ -96,8 +188,11 @@ int cmd_run(const std::string& scenario_path, std::string out_dir,
           ++zero;
           continue;
         }
-        fmt::print("  {:<32} {:<8} {:>12.4g} {:>12.4g} {:>12.4g} {:>12.4g}\n", a.outputs[k].name,
-                   a.outputs[k].unit, s.start, s.end, s.mean, s.max);
+        fmt::print("  {:<32} {:<8} {:>12.4g} {:>12.4g} {:>12.4g} {:>12.4g}{}\n", a.outputs[k].name,
+                   a.outputs[k].unit, s.start, s.end, s.mean, s.max,
+                   bands ? fmt::format(" {:>12.4g} {:>12.4g}", a.bands->stats[k][0].end,
+                                       a.bands->stats[k][2].end)
+                         : "");
       }
       if (zero > 0) fmt::print("  ({} more outputs stay 0 throughout; see the files)\n", zero);
     }
@@ -112,6 +207,179 @@ int cmd_run(const std::string& scenario_path, std::string out_dir,
     }
     return kExitNumerical;
   }
+  return kExitOk;
+}
+
+/// What `sensitivity` and `screen` share: the scenario with its switches and overrides, the run
+/// with the table's values, and the quantities to analyse.
+struct AnalysisArgs {
+  std::string scenario_path;
+  std::string out_dir;
+  std::vector<std::string> sets;
+  std::vector<std::string> hypotheses;
+  std::vector<std::string> outputs;
+  std::vector<std::string> at;
+  std::vector<std::string> params;
+  unsigned threads = 0;
+  std::size_t top = 10;
+  bool quiet = false;
+};
+
+struct AnalysisSetup {
+  k2sim::PreparedRun prepared;
+  k2sim::RunResult central;
+  std::vector<k2sim::Quantity> quantities;
+};
+
+AnalysisSetup analysis_setup(const AnalysisArgs& args) {
+  k2sim::Scenario sc = k2sim::read_scenario(args.scenario_path);
+  apply_cli_hypotheses(sc, args.hypotheses);
+  AnalysisSetup s{k2sim::prepare_run(sc, parse_sets(args.sets)), {}, {}};
+  std::vector<double> times_h;
+  for (const std::string& t : args.at) {
+    if (t == "end") {
+      times_h.push_back(s.prepared.scenario.duration_h);
+      continue;
+    }
+    try {
+      times_h.push_back(k2sim::units::parse_quantity(t, k2sim::units::dim::time()).value);
+    } catch (const k2sim::InputError& e) {
+      throw k2sim::OptionError(fmt::format("--at {}: {}", t, e.what()));
+    }
+  }
+  s.central = k2sim::run_scenario(s.prepared.scenario, s.prepared.table, s.prepared.options);
+  s.quantities = k2sim::select_quantities(s.central, args.outputs, times_h);
+  return s;
+}
+
+void write_csv(const std::string& dir, const std::string& file, const std::string& csv) {
+  if (dir.empty()) return;
+  std::filesystem::create_directories(dir);
+  k2sim::write_file_atomically((std::filesystem::path(dir) / file).string(), csv);
+  fmt::print("wrote {}\n", (std::filesystem::path(dir) / file).string());
+}
+
+std::string quantity_title(const k2sim::Quantity& q, double value) {
+  return fmt::format("{} at {:g} d, arm {}: {:.6g} {}", q.output_name, q.time_h / 24.0, q.arm_name,
+                     value, q.unit);
+}
+
+int cmd_sensitivity(const AnalysisArgs& args, double step) {
+  const AnalysisSetup s = analysis_setup(args);
+  k2sim::SensitivityOptions so;
+  so.parameters = args.params;
+  so.relative_step = step;
+  so.threads = args.threads;
+  const k2sim::SensitivityResult r = k2sim::local_sensitivities(
+      s.prepared, s.central, s.quantities, so, analysis_progress(args.quiet, "sensitivity"));
+  std::string csv =
+      "arm,output,unit,time_d,value,parameter,parameter_value,parameter_unit,derivative,"
+      "normalized,per_range,one_sided\n";
+  fmt::print(
+      "k2sim {}: local sensitivities of scenario '{}' (model {}), {} runs, central "
+      "differences at a relative step of {:g}; hypotheses on: {}\n",
+      k2sim::model_version(), s.prepared.scenario.name, s.prepared.scenario.model, r.runs, step,
+      hypotheses_on(s.prepared.scenario));
+  fmt::print(
+      "normalized = (p / y) dy/dp; [range] = (upper - lower) / y dy/dp for a parameter at "
+      "0; * = one-sided at a bound\n");
+  for (std::size_t i = 0; i < r.quantities.size(); ++i) {
+    const k2sim::Quantity& q = r.quantities[i];
+    std::vector<k2sim::Sensitivity> rows = r.by_quantity[i];
+    for (const auto& x : rows) {
+      csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{}\n", q.arm_name, q.output_name,
+                         csv_field(q.unit), q.time_h / 24.0, r.values[i], x.parameter, x.value,
+                         csv_field(x.unit), x.derivative, x.normalized, x.per_range, x.one_sided);
+    }
+    std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
+      const double x = std::isfinite(a.normalized) ? std::abs(a.normalized) : -1.0;
+      const double y = std::isfinite(b.normalized) ? std::abs(b.normalized) : -1.0;
+      return x > y;
+    });
+    fmt::print("\n{}\n  {:<30} {:>12} {:<10} {:>12} {:>14}\n", quantity_title(q, r.values[i]),
+               "parameter", "value", "unit", "normalized", "dy/dp");
+    for (std::size_t j = 0; j < std::min(args.top, rows.size()); ++j) {
+      const auto& x = rows[j];
+      fmt::print("  {:<30} {:>12.5g} {:<10} {:>12.4g} {:>14.5g}{}{}\n", x.parameter, x.value,
+                 x.unit, x.normalized, x.derivative, x.per_range ? " [range]" : "",
+                 x.one_sided ? " *" : "");
+    }
+  }
+  for (const std::string& f : r.failures) fmt::print(stderr, "k2sim: failed run: {}\n", f);
+  write_csv(args.out_dir, "sensitivity.csv", csv);
+  return r.failures.empty() ? kExitOk : kExitNumerical;
+}
+
+int cmd_screen(const AnalysisArgs& args, const k2sim::ScreenOptions& base) {
+  const AnalysisSetup s = analysis_setup(args);
+  k2sim::ScreenOptions so = base;
+  so.parameters = args.params;
+  so.threads = args.threads;
+  const bool morris = so.method == k2sim::ScreenMethod::kMorris;
+  const k2sim::ScreenResult r = k2sim::screen(s.prepared, s.central, s.quantities, so,
+                                              analysis_progress(args.quiet, "screen"));
+  fmt::print(
+      "k2sim {}: {} of scenario '{}' (model {}), {} factors, {} runs, seed {}; hypotheses "
+      "on: {}\n",
+      k2sim::model_version(),
+      morris
+          ? fmt::format("Morris screening ({} trajectories, {} levels)", so.trajectories, so.levels)
+          : fmt::format("Sobol indices ({} base samples)", so.samples),
+      s.prepared.scenario.name, s.prepared.scenario.model, r.factors.size(), r.runs, so.seed,
+      hypotheses_on(s.prepared.scenario));
+  std::string csv = morris ? "arm,output,unit,time_d,parameter,spread,mu,mu_star,sigma,effects\n"
+                           : "arm,output,unit,time_d,parameter,spread,first,first_low,first_high,"
+                             "total,total_low,total_high,samples\n";
+  for (std::size_t i = 0; i < r.quantities.size(); ++i) {
+    const k2sim::Quantity& q = r.quantities[i];
+    const auto& central_arm = s.central.arms[q.arm];
+    const double v = central_arm.values[q.row * central_arm.outputs.size() + q.output];
+    std::vector<std::size_t> order(r.factors.size());
+    for (std::size_t f = 0; f < order.size(); ++f) order[f] = f;
+    auto key = [&](std::size_t f) {
+      const double x = morris ? r.morris[i].mu_star[f] : r.sobol[i].total[f];
+      return std::isfinite(x) ? x : -1.0;
+    };
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return key(a) > key(b); });
+    fmt::print("\n{}\n", quantity_title(q, v));
+    if (morris) {
+      fmt::print("  {:<30} {:>12} {:>12} {:>12}  (per whole 95% range, {})\n", "parameter", "mu*",
+                 "mu", "sigma", q.unit);
+    } else {
+      fmt::print("  {:<30} {:>20} {:>20}  (variance {:.4g} {}^2, {} samples)\n", "parameter",
+                 "first order [95%]", "total [95%]", r.sobol[i].variance, q.unit,
+                 r.sobol[i].samples);
+    }
+    for (std::size_t j = 0; j < order.size(); ++j) {
+      const std::size_t f = order[j];
+      const auto& fac = r.factors[f];
+      const std::string spread = k2sim::to_string(fac.spread.spread);
+      if (morris) {
+        const auto& m = r.morris[i];
+        if (j < args.top) {
+          fmt::print("  {:<30} {:>12.4g} {:>12.4g} {:>12.4g}\n", fac.parameter, m.mu_star[f],
+                     m.mu[f], m.sigma[f]);
+        }
+        csv += fmt::format("{},{},{},{},{},{},{},{},{},{}\n", q.arm_name, q.output_name,
+                           csv_field(q.unit), q.time_h / 24.0, fac.parameter, spread, m.mu[f],
+                           m.mu_star[f], m.sigma[f], m.effects[f]);
+      } else {
+        const auto& so2 = r.sobol[i];
+        if (j < args.top) {
+          fmt::print("  {:<30} {:>6.3f} [{:.2f}, {:.2f}] {:>6.3f} [{:.2f}, {:.2f}]\n",
+                     fac.parameter, so2.first[f], so2.first_low[f], so2.first_high[f], so2.total[f],
+                     so2.total_low[f], so2.total_high[f]);
+        }
+        csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{}\n", q.arm_name, q.output_name,
+                           csv_field(q.unit), q.time_h / 24.0, fac.parameter, spread, so2.first[f],
+                           so2.first_low[f], so2.first_high[f], so2.total[f], so2.total_low[f],
+                           so2.total_high[f], so2.samples);
+      }
+    }
+  }
+  for (const std::string& f : r.failures) fmt::print(stderr, "k2sim: failed run: {}\n", f);
+  write_csv(args.out_dir, morris ? "morris.csv" : "sobol.csv", csv);
   return kExitOk;
 }
 
@@ -302,6 +570,52 @@ int main(int argc, char** argv) {
       ->allow_extra_args(false);
   run->add_flag("--quiet,-q", quiet, "print nothing on success");
 
+  std::vector<std::string> run_hyps;
+  UncertaintyArgs unc;
+  run->add_option("--hypothesis", run_hyps,
+                  "switch a hypothesis on: NAME (stated strength), NAME=VALUE or NAME=off")
+      ->allow_extra_args(false);
+  run->add_option("--uncertainty", unc.members,
+                  "add 5-50-95% bands from an ensemble of N parameter sets");
+  run->add_option("--seed", unc.seed, "seed of the ensemble (default 1)");
+  run->add_option("--threads", unc.threads, "threads for the ensemble (default: all cores)");
+
+  AnalysisArgs aargs;
+  auto analysis_options = [&](CLI::App* c) {
+    c->add_option("scenario", aargs.scenario_path, "scenario file (TOML)")->required();
+    c->add_option("--out", aargs.out_dir, "write the table as CSV into this folder");
+    c->add_option("--set", aargs.sets, "override PARAM=VALUE (table unit)")
+        ->allow_extra_args(false);
+    c->add_option("--hypothesis", aargs.hypotheses, "switch a hypothesis on (as for run)")
+        ->allow_extra_args(false);
+    c->add_option("--outputs", aargs.outputs,
+                  "outputs (comma-separated; default: every output that is not 0)")
+        ->delimiter(',');
+    c->add_option("--at", aargs.at, "times with a unit, e.g. \"1 y,3 y\" (default: the end)")
+        ->delimiter(',');
+    c->add_option("--params", aargs.params, "parameters (comma-separated; default: all)")
+        ->delimiter(',');
+    c->add_option("--threads", aargs.threads, "threads (default: all cores)");
+    c->add_option("--top", aargs.top, "parameters printed per quantity (default 10)");
+    c->add_flag("--quiet,-q", aargs.quiet, "no progress line");
+  };
+  double sens_step = 1e-3;
+  CLI::App* sensitivity = app.add_subcommand(
+      "sensitivity", "local normalized sensitivities of outputs to parameters, ranked");
+  analysis_options(sensitivity);
+  sensitivity->add_option("--step", sens_step, "relative step of the central differences (1e-3)");
+  k2sim::ScreenOptions screen_opt;
+  std::string screen_method = "morris";
+  CLI::App* screen = app.add_subcommand(
+      "screen", "global sensitivity: Morris elementary effects or Sobol indices");
+  analysis_options(screen);
+  screen->add_option("--method", screen_method, "morris (default) or sobol")
+      ->check(CLI::IsMember({"morris", "sobol"}));
+  screen->add_option("--trajectories", screen_opt.trajectories, "Morris trajectories (10)");
+  screen->add_option("--levels", screen_opt.levels, "Morris grid levels (4)");
+  screen->add_option("--samples", screen_opt.samples, "Sobol base samples n; runs n (k + 2)");
+  screen->add_option("--seed", screen_opt.seed, "seed (default 1)");
+
   CLI::App* outputs = app.add_subcommand("outputs", "list the outputs: name, unit, meaning");
   std::string query;
   bool csv = false;
@@ -369,7 +683,13 @@ int main(int argc, char** argv) {
   }
 
   try {
-    if (*run) return cmd_run(scenario_path, out_dir, sets, quiet);
+    if (*run) return cmd_run(scenario_path, out_dir, sets, run_hyps, unc, quiet);
+    if (*sensitivity) return cmd_sensitivity(aargs, sens_step);
+    if (*screen) {
+      screen_opt.method =
+          screen_method == "sobol" ? k2sim::ScreenMethod::kSobol : k2sim::ScreenMethod::kMorris;
+      return cmd_screen(aargs, screen_opt);
+    }
     if (*outputs) return cmd_outputs();
     if (*foods) return cmd_foods(food_query, food_limit);
     if (*diet) return cmd_diet(diet_path, diet_top);

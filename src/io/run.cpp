@@ -255,13 +255,34 @@ Titration titrate(const Model& model, std::vector<DoseSpec>& doses, std::size_t 
 
 }  // namespace
 
+PreparedRun prepare_run(const Scenario& scenario, const Overrides& sets) {
+  PreparedRun p;
+  p.scenario = scenario;
+  p.table = ParameterTable::builtin(parameter_module(scenario.model));
+  p.options = scenario.solver;
+  try {
+    p.held = apply_hypotheses(scenario.hypotheses, p.table);
+  } catch (const InputError& e) {
+    throw InputError(fmt::format("{}: [hypotheses]: {}", scenario.file, e.what()));
+  }
+  for (const HypothesisSetting& h : scenario.hypotheses) {
+    const Hypothesis& def = hypothesis(h.name);
+    if (def.parameter == "diet.pasture_k2_factor" && h.on && !p.scenario.diet.pasture_k2_factor) {
+      p.scenario.diet.pasture_k2_factor = h.value;
+    }
+  }
+  apply_overrides(sets, p.table, p.options);
+  for (const auto& [name, value] : sets) {
+    if (name.rfind("solver.", 0) != 0) p.held.push_back(name);
+  }
+  p.options.validate();
+  return p;
+}
+
 RunResult run_scenario(const Scenario& scenario, const Overrides& sets,
                        const RunProgress& progress) {
-  ParameterTable table = ParameterTable::builtin(parameter_module(scenario.model));
-  SimulationOptions options = scenario.solver;
-  apply_overrides(sets, table, options);
-  options.validate();
-  return run_scenario(scenario, table, options, progress);
+  const PreparedRun p = prepare_run(scenario, sets);
+  return run_scenario(p.scenario, p.table, p.options, progress);
 }
 
 RunResult run_scenario(const Scenario& scenario, const ParameterTable& table,
@@ -505,6 +526,18 @@ nlohmann::json summary_json(const Scenario& scenario, const RunResult& result) {
                                       {"mean", s.mean},
                                       {"min", s.min},
                                       {"max", s.max}};
+        if (a.bands && a.bands->members_ok > 0) {
+          // 5-95% interval of each statistic over the ensemble, and its median.
+          const auto& b = a.bands->stats[k];
+          auto band = [&](double OutputStats::*m) {
+            return nlohmann::json{{"p05", b[0].*m}, {"p50", b[1].*m}, {"p95", b[2].*m}};
+          };
+          outputs[a.outputs[k].name]["interval"] = {{"start", band(&OutputStats::start)},
+                                                    {"end", band(&OutputStats::end)},
+                                                    {"mean", band(&OutputStats::mean)},
+                                                    {"min", band(&OutputStats::min)},
+                                                    {"max", band(&OutputStats::max)}};
+        }
       }
     }
     arm["outputs"] = outputs;
@@ -514,6 +547,7 @@ nlohmann::json summary_json(const Scenario& scenario, const RunResult& result) {
                      {"restarts", a.solve.restarts},
                      {"status", a.solve.ok() ? "ok" : "failed"}};
     if (!a.solve.ok()) arm["solver"]["message"] = a.solve.message;
+    if (a.bands) arm["ensemble_members_ok"] = a.bands->members_ok;
     for (const Titration& t : a.titrations) {
       const units::Substance& s = units::find_substance(t.substance);
       arm["titration"].push_back({{"substance", t.substance},
@@ -524,6 +558,25 @@ nlohmann::json summary_json(const Scenario& scenario, const RunResult& result) {
     arms[a.name] = arm;
   }
   j["arms"] = arms;
+  nlohmann::json hyp = nlohmann::json::object();
+  for (const Hypothesis& h : hypotheses()) {
+    const auto s = std::find_if(scenario.hypotheses.begin(), scenario.hypotheses.end(),
+                                [&](const HypothesisSetting& x) { return x.name == h.name; });
+    const bool on = s != scenario.hypotheses.end() && s->on;
+    hyp[h.name] = {{"on", on},
+                   {"parameter", h.parameter},
+                   {"value", on ? s->value : h.neutral},
+                   {"unit", h.unit}};
+  }
+  j["hypotheses"] = hyp;
+  if (result.uncertainty) {
+    const UncertaintyInfo& u = *result.uncertainty;
+    j["uncertainty"] = {{"members", u.members},
+                        {"seed", u.seed},
+                        {"quantiles", {0.05, 0.5, 0.95}},
+                        {"parameters_varied", u.varied},
+                        {"failed_members", u.failures}};
+  }
   return j;
 }
 
@@ -548,7 +601,14 @@ void write_run_directory(const Scenario& scenario, const RunResult& result,
     const std::filesystem::path path = std::filesystem::path(dir) / file;
     if (!a.solve.ok()) continue;
     std::string csv = "time_d";
+    // With an ensemble, the 5%, 50% and 95% bands follow the outputs' columns.
+    const bool bands = a.bands && a.bands->members_ok > 0;
     for (const OutputSpec& o : a.outputs) csv += "," + o.name;
+    if (bands) {
+      for (const char* q : {"p05", "p50", "p95"}) {
+        for (const OutputSpec& o : a.outputs) csv += fmt::format(",{}_{}", o.name, q);
+      }
+    }
     csv += "\n";
     const std::size_t n_out = a.outputs.size();
     for (std::size_t i = 0; i < a.time_h.size(); ++i) {
@@ -556,6 +616,14 @@ void write_run_directory(const Scenario& scenario, const RunResult& result,
       for (std::size_t k = 0; k < n_out; ++k) {
         csv += ",";
         csv += number(a.values[i * n_out + k]);
+      }
+      if (bands) {
+        for (const auto* band : {&a.bands->p05, &a.bands->p50, &a.bands->p95}) {
+          for (std::size_t k = 0; k < n_out; ++k) {
+            csv += ",";
+            csv += number((*band)[i * n_out + k]);
+          }
+        }
       }
       csv += "\n";
     }

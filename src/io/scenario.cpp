@@ -86,8 +86,8 @@ namespace {
 // Keys of INTERFACES.md that later issues implement: named in errors as "not implemented yet",
 // never silently ignored.
 const std::vector<std::string> kTopKeys = {
-    "name",    "model", "initialize", "duration", "output_interval",
-    "subject", "dose",  "arm",        "solver",   "diet"};
+    "name", "model", "initialize", "duration", "output_interval", "subject",
+    "dose", "arm",   "solver",     "diet",     "hypotheses"};
 const std::vector<std::string> kTopKeysLater = {"population", "analysis"};
 const std::vector<std::string> kSubjectKeys = {"age",           "sex",
                                                "newborn",       "body_weight",
@@ -694,6 +694,41 @@ void read_solver(const Reader& r, const toml::table& t, SimulationOptions& opt) 
   opt.validate();
 }
 
+/// [hypotheses]: each key a switch of data/parameters/hypotheses.csv; true (the stated strength),
+/// false, or a strength: a number for a dimensionless parameter, else a string with its unit.
+std::vector<HypothesisSetting> read_hypotheses(const Reader& r, const toml::table& t) {
+  std::vector<std::string> names;
+  for (const Hypothesis& h : hypotheses()) names.push_back(h.name);
+  r.check_keys(t, "hypotheses", names);
+  std::vector<HypothesisSetting> out;
+  for (auto&& [k, v] : t) {
+    const Hypothesis& h = hypothesis(k.str());
+    const std::string key = fmt::format("hypotheses.{}", k.str());
+    HypothesisSetting s;
+    s.name = h.name;
+    if (auto b = v.as_boolean()) {
+      s.on = b->get();
+      s.value = s.on ? h.strength : h.neutral;
+    } else if (h.unit == "1" && v.is_number()) {
+      s.on = true;
+      s.value = v.value<double>().value_or(0.0);
+    } else if (v.is_string()) {
+      const units::Unit u = units::parse_unit(h.unit);
+      const units::Quantity q =
+          r.quantity(v, key, u.dimension, fmt::format("{} {}", h.strength, h.unit));
+      s.on = true;
+      s.value = q.value / u.factor;
+    } else {
+      r.fail(v, key,
+             fmt::format("true, false or a strength in {} (stated strength {} {})",
+                         h.unit == "1" ? "1, a number" : h.unit + ", a string with the unit",
+                         h.strength, h.unit));
+    }
+    out.push_back(s);
+  }
+  return out;
+}
+
 Scenario parse_table(const toml::table& root, const Reader& r) {
   r.check_keys(root, "", kTopKeys, kTopKeysLater);
   Scenario sc;
@@ -761,6 +796,11 @@ Scenario parse_table(const toml::table& root, const Reader& r) {
     const toml::table* t = n->as_table();
     if (!t) r.fail(*n, "solver", "a table [solver]");
     read_solver(r, *t, sc.solver);
+  }
+  if (auto* n = root.get("hypotheses")) {
+    const toml::table* t = n->as_table();
+    if (!t) r.fail(*n, "hypotheses", "a table [hypotheses]");
+    sc.hypotheses = read_hypotheses(r, *t);
   }
   if (auto* n = root.get("arm")) {
     const toml::array* arr = n->as_array();

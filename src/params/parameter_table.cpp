@@ -237,6 +237,16 @@ std::size_t ParameterTable::index(std::string_view name) const {
                                did_you_mean(name, names)));
 }
 
+void ParameterTable::set_value(std::size_t i, double value) {
+  Parameter& p = params_.at(i);
+  if (!(p.lower <= value && value <= p.upper)) {
+    throw InputError(fmt::format("{}:{}: {} = {} {} (rule: within the bounds [{}, {}])",
+                                 p.file.empty() ? file_ : p.file, p.line, p.name, value, p.unit,
+                                 p.lower, p.upper));
+  }
+  p.value = value;
+}
+
 void ParameterTable::set(std::string_view name, std::string_view value_text,
                          const std::string& where) {
   std::size_t i = 0;

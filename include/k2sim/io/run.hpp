@@ -2,7 +2,10 @@
 // (or trajectory_<arm>.csv) and summary.json, as INTERFACES.md "Run directory" specifies.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -36,6 +39,22 @@ struct Titration {
   double achieved_inr = 0.0;  ///< mean INR over one interval at steady state
 };
 
+/// 5%, 50% and 95% quantiles over the members of an ensemble (`--uncertainty N`), laid out as
+/// ArmResult::values, and the same quantiles of each summary statistic.
+struct ArmBands {
+  std::size_t members_ok = 0;  ///< members whose run of this arm succeeded
+  std::vector<double> p05, p50, p95;
+  std::vector<std::array<OutputStats, 3>> stats;  ///< per output: p05, p50, p95 of each statistic
+};
+
+/// How an ensemble was drawn (summary.json "uncertainty").
+struct UncertaintyInfo {
+  std::size_t members = 0;
+  std::uint64_t seed = 0;
+  std::vector<std::string> varied;    ///< "name (spread)" of each parameter drawn
+  std::vector<std::string> failures;  ///< "member i, arm a: message"
+};
+
 struct ArmResult {
   std::string name;
   std::vector<double> time_h;
@@ -44,17 +63,31 @@ struct ArmResult {
   std::vector<OutputStats> stats;
   std::vector<Titration> titrations;
   SolveSummary solve;
+  std::optional<ArmBands> bands;  ///< with an ensemble
 };
 
 struct RunResult {
   std::string model_version;
   std::vector<ArmResult> arms;
+  std::optional<UncertaintyInfo> uncertainty;
   [[nodiscard]] bool ok() const;
 };
 
 /// Applies overrides to a parameter table and solver options; throws OptionError for an unknown
 /// name or a bad value, naming the option.
 void apply_overrides(const Overrides& sets, ParameterTable& table, SimulationOptions& options);
+
+/// What a run of a scenario uses: the model's built-in table with the scenario's hypotheses and
+/// then `sets` applied, the solver options, and the scenario with a diet hypothesis (pasture) put
+/// into its diet. `held`: parameters an ensemble keeps fixed (those `sets` gives, and those of
+/// hypotheses that are off). Throws OptionError / InputError.
+struct PreparedRun {
+  Scenario scenario;
+  ParameterTable table;
+  SimulationOptions options;
+  std::vector<std::string> held;
+};
+[[nodiscard]] PreparedRun prepare_run(const Scenario& scenario, const Overrides& sets = {});
 
 /// Runs every arm of the scenario. Numerical failures are in each arm's `solve`; bad input throws.
 /// `progress`, when given, is called with (arm index, number of arms, fraction of the arm done).

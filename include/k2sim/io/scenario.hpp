@@ -13,6 +13,7 @@
 #include "k2sim/engine/simulation.hpp"
 #include "k2sim/io/source_location.hpp"
 #include "k2sim/model/model.hpp"
+#include "k2sim/params/hypotheses.hpp"
 
 namespace k2sim {
 
@@ -87,9 +88,10 @@ struct Scenario {
   double output_interval_h = 24.0;
   SubjectSpec subject;  // the scenario's [subject] over the reference adult
   std::vector<DoseSpec> doses;
-  DietSpec diet;              // [diet]
-  std::vector<ArmSpec> arms;  // empty: one arm "main"
-  SimulationOptions solver;   // [solver] table
+  DietSpec diet;                              // [diet]
+  std::vector<ArmSpec> arms;                  // empty: one arm "main"
+  SimulationOptions solver;                   // [solver] table
+  std::vector<HypothesisSetting> hypotheses;  // [hypotheses]: switches turned on or off
   std::string file;
   nlohmann::json echo;  // the scenario as read, for summary.json
 

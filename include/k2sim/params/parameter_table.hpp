@@ -69,6 +69,10 @@ class ParameterTable {
   /// errors. Throws InputError for an unknown name, a non-number or a value outside [lower, upper].
   void set(std::string_view name, std::string_view value_text, const std::string& where);
 
+  /// Sets the value of parameter `i` (table unit) within its bounds (ensembles, sensitivities);
+  /// throws InputError naming the parameter for a value outside them.
+  void set_value(std::size_t i, double value);
+
  private:
   std::string file_;
   std::vector<Parameter> params_;

@@ -53,7 +53,9 @@ std::vector<units::Dimension> dims() {
       Dimension::none(), d::time(), d::mass_conc(), d::mass_conc(), d::volume() / d::time(),
       d::time(), Dimension::none(), Dimension::none(),
       // eq. (34)
-      Dimension::none(), d::per_time(), Dimension::none(), Dimension::none(), d::time(), d::time()};
+      Dimension::none(), d::per_time(), Dimension::none(), Dimension::none(), d::time(), d::time(),
+      // eq. (11), DHP hypothesis
+      Dimension::none()};
   out.insert(out.end(), shared.begin(), shared.end());
   return out;
 }

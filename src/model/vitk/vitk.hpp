@@ -231,6 +231,7 @@ class VitK {
     kVkdbUncarboxylatedReference,  // uncarboxylated share of new prothrombin of the scale, 1
     kVkdbWindowStart,              // start of the late VKDB window after birth, h
     kVkdbWindowEnd,                // end of the late VKDB window, h
+    kDhpUbiad1Competition,         // hypothesis: DHP's affinity for UBIAD1 relative to K1's, 1
     kSharedParams
   };
   static constexpr std::array<std::string_view, kSharedParams> kSharedParamNames = {
@@ -319,7 +320,8 @@ class VitK {
       "vkdb_hazard_exponent",
       "vkdb_uncarboxylated_reference",
       "vkdb_window_start",
-      "vkdb_window_end"};
+      "vkdb_window_end",
+      "dhp_ubiad1_competition"};
 
   explicit VitK(const ParameterTable& table);
 
@@ -375,7 +377,11 @@ class VitK {
     const T c_statin = y[kBodyStatin] / shared(kVStatin);
     const T ggpp_factor =
         1.0 - shared(kStatinGgppEffect) * c_statin / (shared(kIc50Statin) + c_statin);
-    const T j_ubiad1 = rs * shared(kKUbiad1) * ggpp_factor * y[index(kK1, kTissue)];  // eq. (11)
+    // Hypothesis (neutral at 0): tissue DHP competes with K1 for UBIAD1 but is not converted.
+    const T& k1_tissue = y[index(kK1, kTissue)];
+    const T competing = k1_tissue + shared(kDhpUbiad1Competition) * y[index(kDhp, kTissue)];
+    const T dhp_factor = competing > 0.0 ? T(k1_tissue / competing) : T(1.0);
+    const T j_ubiad1 = rs * shared(kKUbiad1) * ggpp_factor * dhp_factor * k1_tissue;  // eq. (11)
     // Eq. (29): the intramuscular K1 depot releases into plasma; eq. (31): a newborn's milk or
     // formula brings K1 into the gut at a rate that rises as feeding is established.
     const T j_im = rs * shared(kKImK1) * y[kImDepotK1];
