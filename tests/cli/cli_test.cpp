@@ -221,6 +221,97 @@ TEST_F(Cli, OutputsCatalogue) {
   EXPECT_NE(r.output.find("nmol/L"), std::string::npos);
 }
 
+constexpr const char* kPkCli = R"(
+name = "pk"
+model = "pk-1cmt"
+initialize = "reference"
+duration = "48 h"
+output_interval = "1 h"
+[[dose]]
+substance = "MK-7"
+amount = "1000 ug"
+)";
+
+TEST_F(Cli, UncertaintyAddsBandsToTrajectoryAndSummary) {
+  const std::string sc = write("pk.toml", kPkCli);
+  const fs::path out = dir_ / "out";
+  const CliResult r = run_cli(
+      fmt::format("run {} --out {} --uncertainty 20 --seed 3 --threads 2", sc, out.string()));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("ensemble: 20 members (seed 3)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("hypotheses on: none"), std::string::npos) << r.output;
+  std::ifstream csv(out / "trajectory.csv");
+  std::string header;
+  std::getline(csv, header);
+  EXPECT_NE(header.find("plasma_mk7_nmol_per_L_p05"), std::string::npos) << header;
+  EXPECT_NE(header.find("plasma_mk7_nmol_per_L_p95"), std::string::npos) << header;
+  std::ifstream js(out / "summary.json");
+  const nlohmann::json j = nlohmann::json::parse(js);
+  const auto& iv = j["arms"]["main"]["outputs"]["plasma_mk7_nmol_per_L"]["interval"]["max"];
+  EXPECT_LT(iv["p05"].get<double>(), iv["p95"].get<double>());
+  EXPECT_EQ(j["uncertainty"]["members"], 20);
+  EXPECT_EQ(j["uncertainty"]["failed_members"].size(), 0U);
+  // Too few members is a usage error.
+  EXPECT_EQ(run_cli(fmt::format("run {} --out {} --uncertainty 1", sc, out.string())).code, 2);
+}
+
+TEST_F(Cli, SensitivityRanksAndRejectsBadRequests) {
+  const std::string sc = write("pk.toml", kPkCli);
+  const CliResult r = run_cli(
+      fmt::format("sensitivity {} --outputs plasma_mk7_nmol_per_L --at \"24 h\" --out {} -q", sc,
+                  dir_.string()));
+  ASSERT_EQ(r.code, 0) << r.output;
+  // v_mk7 (normalized -1) ranks first, with ka_mk7 last.
+  const auto v = r.output.find("v_mk7");
+  const auto ka = r.output.find("ka_mk7");
+  ASSERT_NE(v, std::string::npos) << r.output;
+  EXPECT_LT(v, ka) << r.output;
+  EXPECT_TRUE(fs::exists(dir_ / "sensitivity.csv"));
+  EXPECT_EQ(run_cli(fmt::format("sensitivity {} --outputs plasma_mk8", sc)).code, 2);
+  EXPECT_EQ(run_cli(fmt::format("sensitivity {} --at \"2.5 h\"", sc)).code, 2);
+  EXPECT_EQ(run_cli(fmt::format("sensitivity {} --at 3", sc)).code, 2);
+  EXPECT_EQ(run_cli(fmt::format("sensitivity {} --params k_mk7_elm", sc)).code, 2);
+  EXPECT_EQ(run_cli(fmt::format("sensitivity {} --step 0.7", sc)).code, 2);
+}
+
+TEST_F(Cli, ScreenRunsMorrisAndSobol) {
+  const std::string sc = write("pk.toml", kPkCli);
+  CliResult r = run_cli(fmt::format(
+      "screen {} --outputs plasma_mk7_nmol_per_L --trajectories 4 --out {} -q", sc, dir_.string()));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("Morris screening (4 trajectories, 4 levels)"), std::string::npos);
+  EXPECT_TRUE(fs::exists(dir_ / "morris.csv"));
+  r = run_cli(
+      fmt::format("screen {} --method sobol --samples 16 --outputs plasma_mk7_nmol_per_L -q", sc));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("Sobol indices (16 base samples)"), std::string::npos);
+  // A fixed parameter (literature) cannot be screened.
+  EXPECT_EQ(run_cli(fmt::format("screen {} --params k_mk7_elim", sc)).code, 2);
+}
+
+TEST_F(Cli, HypothesisSwitchFromTheCommandLine) {
+  const std::string sc = write("h.toml", R"(
+name = "h"
+duration = "2 d"
+)");
+  CliResult r =
+      run_cli(fmt::format("run {} --out {} --hypothesis statin_ggpp", sc, (dir_ / "o").string()));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("hypotheses on: statin_ggpp = 0.45"), std::string::npos) << r.output;
+  std::ifstream js(dir_ / "o" / "summary.json");
+  const nlohmann::json j = nlohmann::json::parse(js);
+  EXPECT_EQ(j["hypotheses"]["statin_ggpp"]["on"], true);
+  EXPECT_EQ(j["hypotheses"]["statin_ggpp"]["value"], 0.45);
+  r = run_cli(fmt::format("run {} --hypothesis statin_gpp", sc));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("did you mean 'statin_ggpp'"), std::string::npos) << r.output;
+  EXPECT_EQ(run_cli(fmt::format("run {} --hypothesis statin_ggpp=abc", sc)).code, 2);
+  EXPECT_EQ(run_cli(fmt::format("run {} --hypothesis statin_ggpp=0.9 --out {}", sc,
+                                (dir_ / "o2").string()))
+                .code,
+            3);
+}
+
 // Every ```toml example of docs/scenarios.md parses and runs.
 TEST(DocsExamples, EveryScenarioExampleRuns) {
   const std::string docs = read_file(fs::path(K2SIM_SOURCE_DIR) / "docs" / "scenarios.md");
