@@ -296,14 +296,33 @@ int cmd_sensitivity(const AnalysisArgs& args, double step) {
       const double y = std::isfinite(b.normalized) ? std::abs(b.normalized) : -1.0;
       return x > y;
     });
-    fmt::print("\n{}\n  {:<30} {:>12} {:<10} {:>12} {:>14}\n", quantity_title(q, r.values[i]),
-               "parameter", "value", "unit", "normalized", "dy/dp");
-    for (std::size_t j = 0; j < std::min(args.top, rows.size()); ++j) {
-      const auto& x = rows[j];
-      fmt::print("  {:<30} {:>12.5g} {:<10} {:>12.4g} {:>14.5g}{}{}\n", x.parameter, x.value,
-                 x.unit, x.normalized, x.derivative, x.per_range ? " [range]" : "",
-                 x.one_sided ? " *" : "");
+    fmt::print("\n{}\n", quantity_title(q, r.values[i]));
+    if (r.values[i] == 0.0) {
+      fmt::print("  0 at this time: no relative sensitivity (derivatives in the CSV)\n");
+      continue;
     }
+    // Parameters at a value ranked by (p / y) dy/dp; those at 0, whose entry is per whole range
+    // (a first-order extrapolation, not comparable), after them.
+    fmt::print("  {:<30} {:>12} {:<10} {:>12} {:>14}\n", "parameter", "value", "unit", "normalized",
+               "dy/dp");
+    std::size_t shown = 0;
+    for (const auto& x : rows) {
+      if (x.per_range || shown >= args.top) continue;
+      ++shown;
+      fmt::print("  {:<30} {:>12.5g} {:<10} {:>12.4g} {:>14.5g}{}\n", x.parameter, x.value, x.unit,
+                 x.normalized, x.derivative, x.one_sided ? " *" : "");
+    }
+    std::string at_zero;
+    std::size_t listed = 0;
+    for (const auto& x : rows) {
+      if (!x.per_range || !std::isfinite(x.normalized) || x.normalized == 0.0 || listed >= 3) {
+        continue;
+      }
+      ++listed;
+      at_zero +=
+          fmt::format("{}{} {:+.3g}", at_zero.empty() ? "" : ", ", x.parameter, x.normalized);
+    }
+    if (!at_zero.empty()) fmt::print("  at 0, per whole range: {}\n", at_zero);
   }
   for (const std::string& f : r.failures) fmt::print(stderr, "k2sim: failed run: {}\n", f);
   write_csv(args.out_dir, "sensitivity.csv", csv);

@@ -654,6 +654,12 @@ std::vector<ValidationRow> run_validation(const ValidationOptions& options) {
                        }
                        for (const auto& [name, value] : solver_sets)
                          p.scenario.solver.set(name.substr(7), value);
+                       // --set wins over a protocol's [hypotheses] (as in k2sim run).
+                       std::erase_if(p.scenario.hypotheses, [&](const HypothesisSetting& h) {
+                         const std::string& param = hypothesis(h.name).parameter;
+                         return std::any_of(parameter_sets.begin(), parameter_sets.end(),
+                                            [&](const auto& s) { return s.first == param; });
+                       });
                        row.model = protocol_statistic(p, tables.at(module));
                        row.tolerance = tolerance_of(t->second, p.lod);
                      } catch (const OptionError&) {
