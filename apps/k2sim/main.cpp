@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,7 +65,7 @@ void apply_cli_hypotheses(k2sim::Scenario& sc, const std::vector<std::string>& i
     } catch (const k2sim::InputError& e) {
       throw k2sim::OptionError(fmt::format("--hypothesis {}: {}", item, e.what()));
     }
-    k2sim::HypothesisSetting s{h->name, true, h->strength};
+    k2sim::HypothesisSetting s{h->name, true, h->strength, "--hypothesis " + item};
     if (eq != std::string::npos) {
       const std::string v = item.substr(eq + 1);
       if (v == "off" || v == "false") {
@@ -74,7 +75,7 @@ void apply_cli_hypotheses(k2sim::Scenario& sc, const std::vector<std::string>& i
         try {
           std::size_t used = 0;
           s.value = std::stod(v, &used);
-          if (used != v.size()) throw std::invalid_argument(v);
+          if (used != v.size() || !std::isfinite(s.value)) throw std::invalid_argument(v);
         } catch (const std::exception&) {
           throw k2sim::OptionError(fmt::format(
               "--hypothesis {} (rule: NAME, NAME=off or NAME=VALUE in {}; stated strength {})",
@@ -123,6 +124,10 @@ struct UncertaintyArgs {
 int cmd_run(const std::string& scenario_path, std::string out_dir,
             const std::vector<std::string>& sets, const std::vector<std::string>& hyps,
             const UncertaintyArgs& unc, bool quiet) {
+  if (unc.members == 1) {
+    throw k2sim::OptionError(
+        "--uncertainty 1 (rule: at least 2 members; 100 or more for 5-95% bands)");
+  }
   k2sim::Scenario sc = k2sim::read_scenario(scenario_path);
   apply_cli_hypotheses(sc, hyps);
   const k2sim::Overrides overrides = parse_sets(sets);
@@ -158,11 +163,11 @@ int cmd_run(const std::string& scenario_path, std::string out_dir,
     eo.threads = unc.threads;
     k2sim::add_ensemble(prepared, eo, result, analysis_progress(quiet, "ensemble"));
   }
-  k2sim::write_run_directory(sc, result, out_dir);
+  k2sim::write_run_directory(prepared.scenario, result, out_dir);
   if (!quiet) {
     fmt::print("k2sim {}: scenario '{}' (model {}), {:g} d, output every {:g} h\n",
                result.model_version, sc.name, sc.model, sc.duration_h / 24.0, sc.output_interval_h);
-    fmt::print("hypotheses on: {}\n", hypotheses_on(sc));
+    fmt::print("hypotheses on: {}\n", hypotheses_on(prepared.scenario));
     if (result.uncertainty) {
       const auto& u = *result.uncertainty;
       fmt::print(
@@ -231,7 +236,10 @@ struct AnalysisSetup {
   std::vector<k2sim::Quantity> quantities;
 };
 
-AnalysisSetup analysis_setup(const AnalysisArgs& args) {
+/// Reads the scenario, prepares the run and runs it with the table's values; nullopt (after
+/// printing why) when that run failed. The output folder is created first, so that a folder that
+/// cannot be written fails before hours of runs.
+std::optional<AnalysisSetup> analysis_setup(const AnalysisArgs& args) {
   k2sim::Scenario sc = k2sim::read_scenario(args.scenario_path);
   apply_cli_hypotheses(sc, args.hypotheses);
   AnalysisSetup s{k2sim::prepare_run(sc, parse_sets(args.sets)), {}, {}};
@@ -247,14 +255,29 @@ AnalysisSetup analysis_setup(const AnalysisArgs& args) {
       throw k2sim::OptionError(fmt::format("--at {}: {}", t, e.what()));
     }
   }
+  if (!args.out_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(args.out_dir, ec);
+    if (ec) {
+      throw k2sim::IoError(
+          fmt::format("{}: cannot create the output folder: {}", args.out_dir, ec.message()));
+    }
+  }
   s.central = k2sim::run_scenario(s.prepared.scenario, s.prepared.table, s.prepared.options);
+  if (!s.central.ok()) {
+    for (const auto& a : s.central.arms) {
+      if (!a.solve.ok()) {
+        fmt::print(stderr, "k2sim: arm {} (the table's values): {}\n", a.name, a.solve.message);
+      }
+    }
+    return std::nullopt;
+  }
   s.quantities = k2sim::select_quantities(s.central, args.outputs, times_h);
   return s;
 }
 
 void write_csv(const std::string& dir, const std::string& file, const std::string& csv) {
   if (dir.empty()) return;
-  std::filesystem::create_directories(dir);
   k2sim::write_file_atomically((std::filesystem::path(dir) / file).string(), csv);
   fmt::print("wrote {}\n", (std::filesystem::path(dir) / file).string());
 }
@@ -265,7 +288,12 @@ std::string quantity_title(const k2sim::Quantity& q, double value) {
 }
 
 int cmd_sensitivity(const AnalysisArgs& args, double step) {
-  const AnalysisSetup s = analysis_setup(args);
+  if (!(step > 0.0 && step < 0.5)) {
+    throw k2sim::OptionError(fmt::format("--step {} (rule: a relative step in (0, 0.5))", step));
+  }
+  const std::optional<AnalysisSetup> setup = analysis_setup(args);
+  if (!setup) return kExitNumerical;
+  const AnalysisSetup& s = *setup;
   k2sim::SensitivityOptions so;
   so.parameters = args.params;
   so.relative_step = step;
@@ -330,7 +358,20 @@ int cmd_sensitivity(const AnalysisArgs& args, double step) {
 }
 
 int cmd_screen(const AnalysisArgs& args, const k2sim::ScreenOptions& base) {
-  const AnalysisSetup s = analysis_setup(args);
+  if (base.method == k2sim::ScreenMethod::kMorris &&
+      (base.levels < 2 || base.levels % 2 != 0 || base.trajectories < 1)) {
+    throw k2sim::OptionError(fmt::format(
+        "--levels {} --trajectories {} (rule: an even number of levels >= 2 and at least one "
+        "trajectory; Saltelli et al. 2008 suggest 4 levels and 10 or more trajectories)",
+        base.levels, base.trajectories));
+  }
+  if (base.method == k2sim::ScreenMethod::kSobol && base.samples < 2) {
+    throw k2sim::OptionError(
+        fmt::format("--samples {} (rule: at least 2 base samples; 64 or more)", base.samples));
+  }
+  const std::optional<AnalysisSetup> setup = analysis_setup(args);
+  if (!setup) return kExitNumerical;
+  const AnalysisSetup& s = *setup;
   k2sim::ScreenOptions so = base;
   so.parameters = args.params;
   so.threads = args.threads;
@@ -399,7 +440,7 @@ int cmd_screen(const AnalysisArgs& args, const k2sim::ScreenOptions& base) {
   }
   for (const std::string& f : r.failures) fmt::print(stderr, "k2sim: failed run: {}\n", f);
   write_csv(args.out_dir, morris ? "morris.csv" : "sobol.csv", csv);
-  return kExitOk;
+  return r.failures.empty() ? kExitOk : kExitNumerical;
 }
 
 int cmd_outputs() {
@@ -594,10 +635,11 @@ int main(int argc, char** argv) {
   run->add_option("--hypothesis", run_hyps,
                   "switch a hypothesis on: NAME (stated strength), NAME=VALUE or NAME=off")
       ->allow_extra_args(false);
-  run->add_option("--uncertainty", unc.members,
-                  "add 5-50-95% bands from an ensemble of N parameter sets");
-  run->add_option("--seed", unc.seed, "seed of the ensemble (default 1)");
-  run->add_option("--threads", unc.threads, "threads for the ensemble (default: all cores)");
+  CLI::Option* unc_opt = run->add_option("--uncertainty", unc.members,
+                                         "add 5-50-95% bands from an ensemble of N parameter sets");
+  run->add_option("--seed", unc.seed, "seed of the ensemble (default 1)")->needs(unc_opt);
+  run->add_option("--threads", unc.threads, "threads for the ensemble (default: all cores)")
+      ->needs(unc_opt);
 
   AnalysisArgs aargs;
   auto analysis_options = [&](CLI::App* c) {

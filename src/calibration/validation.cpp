@@ -546,8 +546,12 @@ Tolerance tolerance_of(const Target& t, const std::optional<double>& lod) {
 double protocol_statistic(const Protocol& p, const ParameterTable& table) {
   // A protocol's [hypotheses] switches act on the table it is run with.
   ParameterTable switched = table;
-  if (!p.scenario.hypotheses.empty()) (void)apply_hypotheses(p.scenario.hypotheses, switched);
-  const RunResult run = run_scenario(p.scenario, switched, p.scenario.solver);
+  Scenario scenario = p.scenario;
+  if (!scenario.hypotheses.empty()) {
+    (void)apply_hypotheses(scenario.hypotheses, switched);
+    apply_diet_hypotheses(scenario);
+  }
+  const RunResult run = run_scenario(scenario, switched, scenario.solver);
   const std::string where = p.file;
   if (p.statistic.kind == "last_detectable") {
     if (!p.lod) throw InputError(fmt::format("{}: last_detectable needs 'lod'", where));

@@ -255,25 +255,43 @@ Titration titrate(const Model& model, std::vector<DoseSpec>& doses, std::size_t 
 
 }  // namespace
 
+void apply_diet_hypotheses(Scenario& scenario) {
+  for (HypothesisSetting& h : scenario.hypotheses) {
+    if (hypothesis(h.name).parameter != "diet.pasture_k2_factor" || !h.on) continue;
+    if (!(h.value > 0.0 && h.value <= 20.0)) {
+      const std::string msg =
+          fmt::format("{}: hypothesis {} = {} (rule: a factor more than 0 and at most 20)", h.where,
+                      h.name, h.value);
+      if (h.where.rfind("--", 0) == 0) throw OptionError(msg);
+      throw InputError(msg);
+    }
+    // A [diet] that sets the factor itself wins; the switch reports the value used.
+    if (scenario.diet.pasture_k2_factor) {
+      h.value = *scenario.diet.pasture_k2_factor;
+    } else {
+      scenario.diet.pasture_k2_factor = h.value;
+    }
+  }
+}
+
 PreparedRun prepare_run(const Scenario& scenario, const Overrides& sets) {
   PreparedRun p;
   p.scenario = scenario;
   p.table = ParameterTable::builtin(parameter_module(scenario.model));
   p.options = scenario.solver;
-  try {
-    p.held = apply_hypotheses(scenario.hypotheses, p.table);
-  } catch (const InputError& e) {
-    throw InputError(fmt::format("{}: [hypotheses]: {}", scenario.file, e.what()));
-  }
-  for (const HypothesisSetting& h : scenario.hypotheses) {
-    const Hypothesis& def = hypothesis(h.name);
-    if (def.parameter == "diet.pasture_k2_factor" && h.on && !p.scenario.diet.pasture_k2_factor) {
-      p.scenario.diet.pasture_k2_factor = h.value;
-    }
-  }
+  p.held = apply_hypotheses(scenario.hypotheses, p.table);
+  apply_diet_hypotheses(p.scenario);
   apply_overrides(sets, p.table, p.options);
   for (const auto& [name, value] : sets) {
-    if (name.rfind("solver.", 0) != 0) p.held.push_back(name);
+    if (name.rfind("solver.", 0) == 0) continue;
+    p.held.push_back(name);
+    // --set wins over a switch: the switch reports the value used.
+    for (HypothesisSetting& h : p.scenario.hypotheses) {
+      const Hypothesis& def = hypothesis(h.name);
+      if (def.parameter != name) continue;
+      h.value = p.table.at(name).value;
+      h.on = h.value != def.neutral;
+    }
   }
   p.options.validate();
   return p;

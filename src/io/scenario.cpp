@@ -706,6 +706,7 @@ std::vector<HypothesisSetting> read_hypotheses(const Reader& r, const toml::tabl
     const std::string key = fmt::format("hypotheses.{}", k.str());
     HypothesisSetting s;
     s.name = h.name;
+    s.where = fmt::format("{} {}", r.where(v).str(), key);
     if (auto b = v.as_boolean()) {
       s.on = b->get();
       s.value = s.on ? h.strength : h.neutral;
@@ -724,6 +725,10 @@ std::vector<HypothesisSetting> read_hypotheses(const Reader& r, const toml::tabl
                          h.unit == "1" ? "1, a number" : h.unit + ", a string with the unit",
                          h.strength, h.unit));
     }
+    if (h.parameter == "diet.pasture_k2_factor" && s.on && !(s.value > 0.0 && s.value <= 20.0)) {
+      r.fail(v, key, "a factor more than 0 and at most 20 (1 = no effect)");
+    }
+    if (!std::isfinite(s.value)) r.fail(v, key, "a finite strength");
     out.push_back(s);
   }
   return out;

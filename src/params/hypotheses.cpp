@@ -94,19 +94,23 @@ std::vector<std::string> apply_hypotheses(const std::vector<HypothesisSetting>& 
                                 [&](const HypothesisSetting& x) { return x.name == h.name; });
     const bool present = std::any_of(table.parameters().begin(), table.parameters().end(),
                                      [&](const Parameter& p) { return p.name == h.parameter; });
-    if (s == settings.end() || !s->on) {
-      if (present) off.push_back(h.parameter);
-      continue;
-    }
+    const bool on = s != settings.end() && s->on;
+    if (!on && present) off.push_back(h.parameter);
+    if (s == settings.end()) continue;  // absent: the table's value stands
     if (!present) {
-      throw InputError(fmt::format(
-          "hypothesis {} (rule: it sets parameter {}, which this model's table {} has not)", h.name,
-          h.parameter, table.file()));
+      if (!on) continue;
+      const std::string msg = fmt::format(
+          "{}: hypothesis {} (rule: it sets parameter {}, which this model's table {} has not)",
+          s->where, h.name, h.parameter, table.file());
+      if (s->where.rfind("--", 0) == 0) throw OptionError(msg);
+      throw InputError(msg);
     }
     try {
-      table.set_value(table.index(h.parameter), s->value);
+      table.set_value(table.index(h.parameter), on ? s->value : h.neutral);
     } catch (const InputError& e) {
-      throw InputError(fmt::format("hypothesis {}: {}", h.name, e.what()));
+      const std::string msg = fmt::format("{}: hypothesis {}: {}", s->where, h.name, e.what());
+      if (s->where.rfind("--", 0) == 0) throw OptionError(msg);
+      throw InputError(msg);
     }
   }
   return off;

@@ -23,16 +23,25 @@ unsigned thread_count(unsigned requested, std::size_t tasks) {
   return static_cast<unsigned>(std::min<std::size_t>(n, std::max<std::size_t>(tasks, 1)));
 }
 
-/// Runs task(i) for i < n on `threads` threads, each task taken from a shared counter; `task`
-/// must not throw. The result of a task depends only on i, never on the thread that runs it.
+/// Runs task(i) for i < n on `threads` threads, each task taken from a shared counter. The result
+/// of a task depends only on i, never on the thread that runs it. The first exception a task
+/// throws stops the others from starting and is rethrown here once every thread has joined.
 void parallel_for(std::size_t n, unsigned threads, const std::function<void(std::size_t)>& task,
                   const AnalysisProgress& progress) {
   std::atomic<std::size_t> next{0};
   std::atomic<std::size_t> done{0};
   std::mutex progress_mutex;
+  std::exception_ptr failure;
   auto worker = [&] {
     for (std::size_t i = next++; i < n; i = next++) {
-      task(i);
+      try {
+        task(i);
+      } catch (...) {
+        const std::lock_guard<std::mutex> lock(progress_mutex);
+        if (!failure) failure = std::current_exception();
+        next = n;
+        return;
+      }
       const std::size_t d = ++done;
       if (progress) {
         const std::lock_guard<std::mutex> lock(progress_mutex);
@@ -43,11 +52,12 @@ void parallel_for(std::size_t n, unsigned threads, const std::function<void(std:
   const unsigned t = thread_count(threads, n);
   if (t <= 1) {
     worker();
-    return;
+  } else {
+    std::vector<std::thread> pool;
+    for (unsigned i = 0; i < t; ++i) pool.emplace_back(worker);
+    for (std::thread& th : pool) th.join();
   }
-  std::vector<std::thread> pool;
-  for (unsigned i = 0; i < t; ++i) pool.emplace_back(worker);
-  for (std::thread& th : pool) th.join();
+  if (failure) std::rethrow_exception(failure);
 }
 
 /// The quantities of one run (NaN where its arm failed), and why it failed ("" when it did not).
@@ -179,12 +189,15 @@ std::vector<Quantity> select_quantities(const RunResult& central,
   std::vector<std::string> names;
   for (const OutputSpec& o : first.outputs) names.push_back(o.name);
   std::vector<std::size_t> chosen;
+  auto choose = [&](std::size_t k) {
+    if (std::find(chosen.begin(), chosen.end(), k) == chosen.end()) chosen.push_back(k);
+  };
   if (outputs.empty()) {
     for (std::size_t k = 0; k < first.outputs.size(); ++k) {
       const OutputStats& s = first.stats[k];
       if (first.outputs[k].name.rfind("intake_", 0) == 0) continue;
       if (s.min == 0.0 && s.max == 0.0) continue;
-      chosen.push_back(k);
+      choose(k);
     }
   } else {
     for (const std::string& o : outputs) {
@@ -195,7 +208,7 @@ std::vector<Quantity> select_quantities(const RunResult& central,
                         "`k2sim outputs`){}",
                         o, did_you_mean(o, names)));
       }
-      chosen.push_back(static_cast<std::size_t>(it - names.begin()));
+      choose(static_cast<std::size_t>(it - names.begin()));
     }
   }
   const std::vector<double>& grid = first.time_h;
@@ -212,8 +225,14 @@ std::vector<Quantity> select_quantities(const RunResult& central,
             "--at {:g} d (rule: a time of the output grid, 0 to {:g} d every {:g} d)", t / 24.0,
             grid.back() / 24.0, grid.size() > 1 ? (grid[1] - grid[0]) / 24.0 : 0.0));
       }
-      rows.push_back(static_cast<std::size_t>(it - grid.begin()));
+      const auto row = static_cast<std::size_t>(it - grid.begin());
+      if (std::find(rows.begin(), rows.end(), row) == rows.end()) rows.push_back(row);
     }
+  }
+  if (chosen.empty()) {
+    throw OptionError(
+        "no output to analyse: every output is 0 throughout the first arm (name "
+        "some with --outputs)");
   }
   for (std::size_t a = 0; a < central.arms.size(); ++a) {
     const ArmResult& arm = central.arms[a];
@@ -252,7 +271,8 @@ SensitivityResult local_sensitivities(const PreparedRun& run, const RunResult& c
     for (std::size_t j = 0; j < params.size(); ++j) which.push_back(j);
   } else {
     for (const std::string& name : options.parameters) {
-      which.push_back(parameter_index(run.table, name));
+      const std::size_t j = parameter_index(run.table, name);
+      if (std::find(which.begin(), which.end(), j) == which.end()) which.push_back(j);
     }
   }
   SensitivityResult out;
@@ -345,7 +365,10 @@ ScreenResult screen(const PreparedRun& run, const RunResult& central,
       if (s.spread != Spread::kFixed) out.factors.push_back({s.name, s});
     }
   } else {
+    std::vector<std::string> seen;
     for (const std::string& name : options.parameters) {
+      if (std::find(seen.begin(), seen.end(), name) != seen.end()) continue;
+      seen.push_back(name);
       const ParameterSpread& s = spreads[parameter_index(run.table, name)];
       if (s.spread == Spread::kFixed) {
         throw OptionError(fmt::format(

@@ -272,6 +272,11 @@ TEST_F(Cli, SensitivityRanksAndRejectsBadRequests) {
   EXPECT_EQ(run_cli(fmt::format("sensitivity {} --at 3", sc)).code, 2);
   EXPECT_EQ(run_cli(fmt::format("sensitivity {} --params k_mk7_elm", sc)).code, 2);
   EXPECT_EQ(run_cli(fmt::format("sensitivity {} --step 0.7", sc)).code, 2);
+  // The run with the table's values fails: a numerical failure, with the solver's message.
+  const CliResult f = run_cli(fmt::format("sensitivity {} --set solver.max_steps=1", sc));
+  EXPECT_EQ(f.code, 4) << f.output;
+  EXPECT_NE(f.output.find("arm main"), std::string::npos) << f.output;
+  EXPECT_EQ(run_cli(fmt::format("sensitivity {} --out /proc/k2sim-no", sc)).code, 5);
 }
 
 TEST_F(Cli, ScreenRunsMorrisAndSobol) {
@@ -285,8 +290,10 @@ TEST_F(Cli, ScreenRunsMorrisAndSobol) {
       fmt::format("screen {} --method sobol --samples 16 --outputs plasma_mk7_nmol_per_L -q", sc));
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("Sobol indices (16 base samples)"), std::string::npos);
-  // A fixed parameter (literature) cannot be screened.
+  // A fixed parameter (literature) cannot be screened; bad designs are usage errors.
   EXPECT_EQ(run_cli(fmt::format("screen {} --params k_mk7_elim", sc)).code, 2);
+  EXPECT_EQ(run_cli(fmt::format("screen {} --levels 3", sc)).code, 2);
+  EXPECT_EQ(run_cli(fmt::format("screen {} --method sobol --samples 1", sc)).code, 2);
 }
 
 TEST_F(Cli, HypothesisSwitchFromTheCommandLine) {
@@ -306,10 +313,32 @@ duration = "2 d"
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.output.find("did you mean 'statin_ggpp'"), std::string::npos) << r.output;
   EXPECT_EQ(run_cli(fmt::format("run {} --hypothesis statin_ggpp=abc", sc)).code, 2);
+  EXPECT_EQ(run_cli(fmt::format("run {} --hypothesis pasture_k2=-5", sc)).code, 2);
+  EXPECT_EQ(run_cli(fmt::format("run {} --seed 4", sc)).code, 2);  // needs --uncertainty
+  // --set wins over a switch, and the summary reports the value used.
+  r = run_cli(fmt::format("run {} --out {} --hypothesis statin_ggpp --set statin_ggpp_effect=0.1",
+                          sc, (dir_ / "o3").string()));
+  ASSERT_EQ(r.code, 0) << r.output;
+  std::ifstream js3(dir_ / "o3" / "summary.json");
+  EXPECT_EQ(nlohmann::json::parse(js3)["hypotheses"]["statin_ggpp"]["value"], 0.1);
   EXPECT_EQ(run_cli(fmt::format("run {} --hypothesis statin_ggpp=0.9 --out {}", sc,
                                 (dir_ / "o2").string()))
                 .code,
-            3);
+            2);
+}
+
+// The scenarios of docs/sensitivity.md parse (the analyses there take minutes to hours).
+TEST(DocsExamples, SensitivityScenariosParse) {
+  int count = 0;
+  for (const auto& e :
+       fs::directory_iterator(fs::path(K2SIM_SOURCE_DIR) / "docs" / "sensitivity")) {
+    if (e.path().extension() != ".toml") continue;
+    const Scenario sc = read_scenario(e.path().string());
+    const PreparedRun p = prepare_run(sc);
+    EXPECT_FALSE(p.table.parameters().empty()) << e.path();
+    ++count;
+  }
+  EXPECT_GE(count, 3);
 }
 
 // Every ```toml example of docs/scenarios.md parses and runs.

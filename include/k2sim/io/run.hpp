@@ -89,6 +89,11 @@ struct PreparedRun {
 };
 [[nodiscard]] PreparedRun prepare_run(const Scenario& scenario, const Overrides& sets = {});
 
+/// Puts a diet hypothesis that is on (pasture_k2) into the scenario's diet, unless the diet sets
+/// the factor itself (then the switch records that value). Throws InputError (OptionError for a
+/// command-line setting) for a factor outside (0, 20].
+void apply_diet_hypotheses(Scenario& scenario);
+
 /// Runs every arm of the scenario. Numerical failures are in each arm's `solve`; bad input throws.
 /// `progress`, when given, is called with (arm index, number of arms, fraction of the arm done).
 using RunProgress = std::function<void(std::size_t, std::size_t, double)>;

@@ -32,12 +32,14 @@ struct HypothesisSetting {
   std::string name;
   bool on = false;
   double value = 0.0;  ///< table unit
+  std::string where;   ///< "file:line" of a scenario, or "--hypothesis ..." from the command line
 };
 
-/// Sets the parameters of the switches that are on in `table` (the diet key is the caller's);
-/// throws InputError naming the switch when the model has no such parameter or the value is
-/// outside its bounds. Returns the names of the parameters of switches that are off, which an
-/// ensemble holds at their neutral value.
+/// Sets the parameters of the switches in `table`: those on at their value, those set off at
+/// neutral (the diet key is the caller's). Throws InputError naming where the setting came from
+/// when the model has no such parameter or the value is outside its bounds (OptionError for a
+/// command-line setting). Returns the names of the parameters of switches that are not on,
+/// which an ensemble holds fixed.
 std::vector<std::string> apply_hypotheses(const std::vector<HypothesisSetting>& settings,
                                           ParameterTable& table);
 

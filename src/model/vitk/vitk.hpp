@@ -380,7 +380,7 @@ class VitK {
     // Hypothesis (neutral at 0): tissue DHP competes with K1 for UBIAD1 but is not converted.
     const T& k1_tissue = y[index(kK1, kTissue)];
     const T competing = k1_tissue + shared(kDhpUbiad1Competition) * y[index(kDhp, kTissue)];
-    const T dhp_factor = competing > 0.0 ? T(k1_tissue / competing) : T(1.0);
+    const T dhp_factor = (k1_tissue > 0.0 && competing > 0.0) ? T(k1_tissue / competing) : T(1.0);
     const T j_ubiad1 = rs * shared(kKUbiad1) * ggpp_factor * dhp_factor * k1_tissue;  // eq. (11)
     // Eq. (29): the intramuscular K1 depot releases into plasma; eq. (31): a newborn's milk or
     // formula brings K1 into the gut at a rate that rises as feeding is established.
