@@ -117,6 +117,7 @@ std::string hypotheses_on(const k2sim::Scenario& sc) {
 
 struct UncertaintyArgs {
   std::size_t members = 0;
+  std::string vary = "all";
   std::uint64_t seed = 1;
   unsigned threads = 0;
 };
@@ -161,6 +162,9 @@ int cmd_run(const std::string& scenario_path, std::string out_dir,
     eo.members = unc.members;
     eo.seed = unc.seed;
     eo.threads = unc.threads;
+    eo.vary = unc.vary == "calibrated" ? k2sim::VarySet::kCalibrated
+              : unc.vary == "assumed"  ? k2sim::VarySet::kAssumed
+                                       : k2sim::VarySet::kAll;
     k2sim::add_ensemble(prepared, eo, result, analysis_progress(quiet, "ensemble"));
   }
   k2sim::write_run_directory(prepared.scenario, result, out_dir);
@@ -640,6 +644,11 @@ int main(int argc, char** argv) {
   run->add_option("--seed", unc.seed, "seed of the ensemble (default 1)")->needs(unc_opt);
   run->add_option("--threads", unc.threads, "threads for the ensemble (default: all cores)")
       ->needs(unc_opt);
+  run->add_option("--vary", unc.vary,
+                  "parameters the ensemble varies: all (default), calibrated (profile intervals) "
+                  "or assumed (assumed and hypothesis ranges)")
+      ->check(CLI::IsMember({"all", "calibrated", "assumed"}))
+      ->needs(unc_opt);
 
   AnalysisArgs aargs;
   auto analysis_options = [&](CLI::App* c) {
@@ -676,6 +685,9 @@ int main(int argc, char** argv) {
   screen->add_option("--levels", screen_opt.levels, "Morris grid levels (4)");
   screen->add_option("--samples", screen_opt.samples, "Sobol base samples n; runs n (k + 2)");
   screen->add_option("--seed", screen_opt.seed, "seed (default 1)");
+  std::string screen_vary = "all";
+  screen->add_option("--vary", screen_vary, "all (default), calibrated or assumed parameters")
+      ->check(CLI::IsMember({"all", "calibrated", "assumed"}));
 
   CLI::App* outputs = app.add_subcommand("outputs", "list the outputs: name, unit, meaning");
   std::string query;
@@ -749,6 +761,9 @@ int main(int argc, char** argv) {
     if (*screen) {
       screen_opt.method =
           screen_method == "sobol" ? k2sim::ScreenMethod::kSobol : k2sim::ScreenMethod::kMorris;
+      screen_opt.vary = screen_vary == "calibrated" ? k2sim::VarySet::kCalibrated
+                        : screen_vary == "assumed"  ? k2sim::VarySet::kAssumed
+                                                    : k2sim::VarySet::kAll;
       return cmd_screen(aargs, screen_opt);
     }
     if (*outputs) return cmd_outputs();

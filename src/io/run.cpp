@@ -591,6 +591,7 @@ nlohmann::json summary_json(const Scenario& scenario, const RunResult& result) {
     const UncertaintyInfo& u = *result.uncertainty;
     j["uncertainty"] = {{"members", u.members},
                         {"seed", u.seed},
+                        {"vary", u.vary},
                         {"quantiles", {0.05, 0.5, 0.95}},
                         {"parameters_varied", u.varied},
                         {"failed_members", u.failures}};

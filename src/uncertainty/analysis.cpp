@@ -98,10 +98,11 @@ void add_ensemble(const PreparedRun& run, const EnsembleOptions& options, RunRes
         fmt::format("--uncertainty {} (rule: at least 2 members; 100 or more for 5-95% bands)",
                     options.members));
   }
-  const std::vector<ParameterSpread> spreads = parameter_spreads(run.table, run.held);
+  const std::vector<ParameterSpread> spreads = parameter_spreads(run.table, run.held, options.vary);
   UncertaintyInfo info;
   info.members = options.members;
   info.seed = options.seed;
+  info.vary = to_string(options.vary);
   for (const ParameterSpread& s : spreads) {
     if (s.spread != Spread::kFixed) {
       info.varied.push_back(
@@ -357,7 +358,7 @@ ScreenResult screen(const PreparedRun& run, const RunResult& central,
                     const std::vector<Quantity>& quantities, const ScreenOptions& options,
                     const AnalysisProgress& progress) {
   (void)central;
-  const std::vector<ParameterSpread> spreads = parameter_spreads(run.table, run.held);
+  const std::vector<ParameterSpread> spreads = parameter_spreads(run.table, run.held, options.vary);
   ScreenResult out;
   out.quantities = quantities;
   if (options.parameters.empty()) {

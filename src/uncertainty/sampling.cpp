@@ -112,8 +112,20 @@ double ParameterSpread::quantile(double u) const {
   return value;
 }
 
+std::string to_string(VarySet v) {
+  switch (v) {
+    case VarySet::kAll:
+      return "all";
+    case VarySet::kCalibrated:
+      return "calibrated";
+    case VarySet::kAssumed:
+      return "assumed";
+  }
+  return "?";
+}
+
 std::vector<ParameterSpread> parameter_spreads(const ParameterTable& table,
-                                               const std::vector<std::string>& held) {
+                                               const std::vector<std::string>& held, VarySet vary) {
   std::vector<ParameterSpread> out;
   const auto& params = table.parameters();
   for (std::size_t i = 0; i < params.size(); ++i) {
@@ -129,14 +141,15 @@ std::vector<ParameterSpread> parameter_spreads(const ParameterTable& table,
     const bool is_held = std::find(held.begin(), held.end(), p.name) != held.end();
     if (is_held) {
       // fixed
-    } else if (p.provenance == Provenance::kCalibrated && p.ci_low && p.ci_high &&
-               *p.ci_low <= p.value && p.value <= *p.ci_high && *p.ci_high > *p.ci_low) {
+    } else if (p.provenance == Provenance::kCalibrated && vary != VarySet::kAssumed && p.ci_low &&
+               p.ci_high && *p.ci_low <= p.value && p.value <= *p.ci_high &&
+               *p.ci_high > *p.ci_low) {
       s.spread = Spread::kProfile;
       s.lower = *p.ci_low;
       s.upper = *p.ci_high;
       s.log_scale = *p.ci_low > 0.0;
     } else if ((p.provenance == Provenance::kAssumed || p.provenance == Provenance::kHypothesis) &&
-               p.upper > p.lower) {
+               vary != VarySet::kCalibrated && p.upper > p.lower) {
       const bool wide = p.lower > 0.0 && p.upper >= 10.0 * p.lower;
       s.spread = wide ? Spread::kLogTriangular : Spread::kTriangular;
     }

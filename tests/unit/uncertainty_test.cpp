@@ -74,6 +74,12 @@ TEST(Sampling, SpreadsFollowProvenance) {
   EXPECT_EQ(of("k_deg_ii").spread, Spread::kFixed);            // literature
   EXPECT_EQ(of("w_dhp").spread, Spread::kFixed);               // held
   EXPECT_EQ(of("hill_liver").spread, Spread::kLogTriangular);  // assumed, 0.3-4
+  const auto calibrated = parameter_spreads(t, {}, VarySet::kCalibrated);
+  EXPECT_EQ(calibrated[t.index("hill_liver")].spread, Spread::kFixed);
+  EXPECT_EQ(calibrated[t.index("ka_k1")].spread, Spread::kProfile);
+  const auto assumed = parameter_spreads(t, {}, VarySet::kAssumed);
+  EXPECT_EQ(assumed[t.index("ka_k1")].spread, Spread::kFixed);
+  EXPECT_EQ(assumed[t.index("w_dhp")].spread, Spread::kTriangular);
   const ParameterTable a = draw_parameters(t, spreads, member_seed(5, 3));
   const ParameterTable b = draw_parameters(t, spreads, member_seed(5, 3));
   const ParameterTable c = draw_parameters(t, spreads, member_seed(5, 4));
@@ -244,7 +250,9 @@ TEST(Ensemble, IsTheSameForAnyThreadCountAndSeeded) {
   EXPECT_EQ(j["uncertainty"]["members"], 24);
   EXPECT_TRUE(
       j["arms"]["main"]["outputs"]["plasma_mk7_nmol_per_L"]["interval"]["end"].contains("p95"));
-  EXPECT_THROW(add_ensemble(run, {1, 1, 1}, const_cast<RunResult&>(one)), OptionError);
+  EnsembleOptions too_few;
+  too_few.members = 1;
+  EXPECT_THROW(add_ensemble(run, too_few, const_cast<RunResult&>(one)), OptionError);
 }
 
 TEST(Hypotheses, AreNeutralUntilSwitchedOn) {

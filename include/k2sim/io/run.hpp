@@ -51,6 +51,7 @@ struct ArmBands {
 struct UncertaintyInfo {
   std::size_t members = 0;
   std::uint64_t seed = 0;
+  std::string vary;                   ///< "all", "calibrated" or "assumed"
   std::vector<std::string> varied;    ///< "name (spread)" of each parameter drawn
   std::vector<std::string> failures;  ///< "member i, arm a: message"
 };

@@ -21,6 +21,7 @@ using AnalysisProgress = std::function<void(std::size_t, std::size_t)>;
 
 struct EnsembleOptions {
   std::size_t members = 100;
+  VarySet vary = VarySet::kAll;
   std::uint64_t seed = 1;
   unsigned threads = 0;  ///< 0: the hardware's
 };
@@ -86,10 +87,11 @@ enum class ScreenMethod { kMorris, kSobol };
 
 struct ScreenOptions {
   ScreenMethod method = ScreenMethod::kMorris;
-  std::vector<std::string> parameters;  ///< empty: every parameter with a spread
-  std::size_t trajectories = 10;        ///< Morris
-  int levels = 4;                       ///< Morris grid levels
-  std::size_t samples = 64;             ///< Sobol base samples n (runs: n (k + 2))
+  std::vector<std::string> parameters;  ///< empty: every parameter with a spread in `vary`
+  VarySet vary = VarySet::kAll;
+  std::size_t trajectories = 10;  ///< Morris
+  int levels = 4;                 ///< Morris grid levels
+  std::size_t samples = 64;       ///< Sobol base samples n (runs: n (k + 2))
   std::uint64_t seed = 1;
   unsigned threads = 0;
 };

@@ -34,11 +34,20 @@ struct ParameterSpread {
   [[nodiscard]] double quantile(double u) const;
 };
 
+/// Which parameters an ensemble or a screen varies: all with a spread, only the calibrated ones
+/// (within their profile intervals: the uncertainty the data leave, given the assumptions), or
+/// only the assumed and hypothesis ones (the uncertainty of the assumptions).
+enum class VarySet { kAll, kCalibrated, kAssumed };
+
+[[nodiscard]] std::string to_string(VarySet v);
+
 /// The spread of every parameter of `table`: calibrated parameters with a profile interval vary
 /// within it, assumed and hypothesis parameters over their bounds, everything else is fixed.
-/// Parameters named in `held` (set by --set, or hypotheses switched off) are fixed.
+/// Parameters named in `held` (set by --set, or hypotheses switched off) and those outside
+/// `vary` are fixed.
 [[nodiscard]] std::vector<ParameterSpread> parameter_spreads(const ParameterTable& table,
-                                                             const std::vector<std::string>& held);
+                                                             const std::vector<std::string>& held,
+                                                             VarySet vary = VarySet::kAll);
 
 /// Seed of member `i` of an ensemble drawn with `seed` (SplitMix64 of both): members are the same
 /// whatever the number of threads and the order in which they run.
