@@ -447,6 +447,143 @@ int cmd_screen(const AnalysisArgs& args, const k2sim::ScreenOptions& base) {
   return r.failures.empty() ? kExitOk : kExitNumerical;
 }
 
+/// `k2sim compare`: runs every arm and prints, per output, the arms side by side at chosen times
+/// (default: each whole year and the end) with the difference and ratio to a reference arm; with
+/// --uncertainty, 5-95% intervals of each value and of each paired difference.
+int cmd_compare(const std::string& scenario_path, std::string out_dir,
+                const std::vector<std::string>& sets, const std::vector<std::string>& hyps,
+                const UncertaintyArgs& unc, const std::vector<std::string>& outputs,
+                const std::vector<std::string>& at, const std::string& reference, bool quiet) {
+  if (unc.members == 1) {
+    throw k2sim::OptionError(
+        "--uncertainty 1 (rule: at least 2 members; 100 or more for 5-95% bands)");
+  }
+  k2sim::Scenario sc = k2sim::read_scenario(scenario_path);
+  if (sc.arms.size() < 2) {
+    throw k2sim::InputError(
+        fmt::format("{}: {} [[arm]] (rule: compare needs at least two arms; `k2sim run` runs one)",
+                    sc.file, sc.arms.size()));
+  }
+  apply_cli_hypotheses(sc, hyps);
+  const k2sim::PreparedRun prepared = k2sim::prepare_run(sc, parse_sets(sets));
+  std::size_t ref = 0;
+  if (!reference.empty()) {
+    std::vector<std::string> names;
+    for (const auto& a : sc.arms) names.push_back(a.name);
+    const auto it = std::find(names.begin(), names.end(), reference);
+    if (it == names.end()) {
+      throw k2sim::OptionError(fmt::format("--reference {} (rule: an arm of the scenario: {}){}",
+                                           reference, fmt::join(names, ", "),
+                                           k2sim::did_you_mean(reference, names)));
+    }
+    ref = static_cast<std::size_t>(it - names.begin());
+  }
+  std::vector<double> times_h;
+  for (const std::string& t : at) {
+    try {
+      times_h.push_back(t == "end"
+                            ? sc.duration_h
+                            : k2sim::units::parse_quantity(t, k2sim::units::dim::time()).value);
+    } catch (const k2sim::InputError& e) {
+      throw k2sim::OptionError(fmt::format("--at {}: {}", t, e.what()));
+    }
+  }
+  if (out_dir.empty()) out_dir = "out/" + sc.name;
+  k2sim::RunResult result =
+      k2sim::run_scenario(prepared.scenario, prepared.table, prepared.options);
+  if (!result.ok()) {
+    k2sim::write_run_directory(prepared.scenario, result, out_dir);
+    for (const auto& a : result.arms) {
+      if (!a.solve.ok()) fmt::print(stderr, "k2sim: arm {}: {}\n", a.name, a.solve.message);
+    }
+    return kExitNumerical;
+  }
+  if (unc.members > 0) {
+    k2sim::EnsembleOptions eo;
+    eo.members = unc.members;
+    eo.seed = unc.seed;
+    eo.threads = unc.threads;
+    eo.reference_arm = ref;
+    eo.vary = unc.vary == "calibrated" ? k2sim::VarySet::kCalibrated
+              : unc.vary == "assumed"  ? k2sim::VarySet::kAssumed
+                                       : k2sim::VarySet::kAll;
+    k2sim::add_ensemble(prepared, eo, result, analysis_progress(quiet, "ensemble"));
+  }
+  if (times_h.empty()) {  // each whole year on the output grid (nearest row), and the end
+    const std::vector<double>& grid = result.arms[0].time_h;
+    for (double y = 8766.0; y < sc.duration_h - 1e-6; y += 8766.0) {
+      const auto it = std::min_element(grid.begin(), grid.end(), [&](double a, double b) {
+        return std::abs(a - y) < std::abs(b - y);
+      });
+      if (times_h.empty() || times_h.back() != *it) times_h.push_back(*it);
+    }
+    if (times_h.empty() || times_h.back() != grid.back()) times_h.push_back(grid.back());
+  }
+  const std::vector<k2sim::Quantity> qs = k2sim::select_quantities(result, outputs, times_h);
+  k2sim::write_run_directory(prepared.scenario, result, out_dir);
+  const bool bands = result.uncertainty.has_value();
+  std::string csv =
+      "arm,output,unit,time_d,value,p05,p95,reference,difference,difference_p05,"
+      "difference_p95,ratio\n";
+  if (!quiet) {
+    fmt::print(
+        "k2sim {}: compare '{}' (model {}), {} arms, reference arm {}; hypotheses on: {}{}\n",
+        result.model_version, sc.name, sc.model, result.arms.size(), result.arms[ref].name,
+        hypotheses_on(prepared.scenario),
+        bands ? fmt::format("; [5-95%] from {} members ({})", result.uncertainty->members,
+                            result.uncertainty->vary)
+              : "");
+  }
+  auto cell = [](double v) { return fmt::format("{:.4g}", v); };
+  const int width = bands ? 44 : 26;
+  std::string last_output;
+  for (const k2sim::Quantity& q : qs) {
+    if (q.arm != 0) continue;  // one row per output and time, arms side by side
+    if (!quiet && q.output_name != last_output) {
+      last_output = q.output_name;
+      std::string head = fmt::format("\n{} ({})\n  {:>9}", q.output_name, q.unit, "time_d");
+      for (const auto& a : result.arms) {
+        head += fmt::format(" {:>{}}", a.name + (&a == &result.arms[ref] ? " (ref)" : ""), width);
+      }
+      fmt::print("{}\n", head);
+    }
+    std::string line = fmt::format("  {:>9.6g}", q.time_h / 24.0);
+    const std::size_t n_out = result.arms[ref].outputs.size();
+    const std::size_t idx = q.row * n_out + q.output;
+    const double y_ref = result.arms[ref].values[idx];
+    for (std::size_t a = 0; a < result.arms.size(); ++a) {
+      const k2sim::ArmResult& arm = result.arms[a];
+      const double y = arm.values[idx];
+      const bool has_band = bands && arm.bands && arm.bands->members_ok > 0;
+      const bool has_diff = has_band && !arm.bands->diff_p05.empty();
+      std::string c = cell(y);
+      if (a != ref) {
+        c += fmt::format(" ({}{}", y - y_ref >= 0 ? "+" : "", cell(y - y_ref));
+        if (has_diff) {
+          c += fmt::format(" [{}, {}]", cell(arm.bands->diff_p05[idx]),
+                           cell(arm.bands->diff_p95[idx]));
+        }
+        c += y_ref != 0.0 ? fmt::format(", x{:.3g})", y / y_ref) : ")";
+      } else if (has_band) {
+        c += fmt::format(" [{}, {}]", cell(arm.bands->p05[idx]), cell(arm.bands->p95[idx]));
+      }
+      line += fmt::format(" {:>{}}", c, width);
+      csv += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{}\n", arm.name, q.output_name,
+                         csv_field(q.unit), q.time_h / 24.0, y,
+                         has_band ? cell(arm.bands->p05[idx]) : "",
+                         has_band ? cell(arm.bands->p95[idx]) : "", result.arms[ref].name,
+                         y - y_ref, has_diff ? cell(arm.bands->diff_p05[idx]) : "",
+                         has_diff ? cell(arm.bands->diff_p95[idx]) : "",
+                         y_ref != 0.0 ? fmt::format("{}", y / y_ref) : "");
+    }
+    if (!quiet) fmt::print("{}\n", line);
+  }
+  k2sim::write_file_atomically((std::filesystem::path(out_dir) / "compare.csv").string(), csv);
+  if (!quiet)
+    fmt::print("\nwrote {}/ (compare.csv, trajectory_<arm>.csv, summary.json)\n", out_dir);
+  return kExitOk;
+}
+
 int cmd_outputs() {
   fmt::print("{:<32} {:<8} {:<10} {}\n", "name", "unit", "model", "meaning");
   for (const std::string& m : k2sim::model_names()) {
@@ -689,6 +826,39 @@ int main(int argc, char** argv) {
   screen->add_option("--vary", screen_vary, "all (default), calibrated or assumed parameters")
       ->check(CLI::IsMember({"all", "calibrated", "assumed"}));
 
+  std::string cmp_path;
+  std::string cmp_out;
+  std::vector<std::string> cmp_sets;
+  std::vector<std::string> cmp_hyps;
+  std::vector<std::string> cmp_outputs;
+  std::vector<std::string> cmp_at;
+  std::string cmp_reference;
+  bool cmp_quiet = false;
+  UncertaintyArgs cmp_unc;
+  CLI::App* compare = app.add_subcommand(
+      "compare", "all arms side by side: values, differences and ratios to a reference arm");
+  compare->add_option("scenario", cmp_path, "scenario file (TOML) with two or more [[arm]]s")
+      ->required();
+  compare->add_option("--out", cmp_out, "output folder (default: out/<scenario name>)");
+  compare->add_option("--set", cmp_sets, "override PARAM=VALUE (table unit)")
+      ->allow_extra_args(false);
+  compare->add_option("--hypothesis", cmp_hyps, "switch a hypothesis on (as for run)")
+      ->allow_extra_args(false);
+  compare->add_option("--outputs", cmp_outputs, "outputs (comma-separated; default: all not 0)")
+      ->delimiter(',');
+  compare->add_option("--at", cmp_at, "times with a unit (default: each whole year and the end)")
+      ->delimiter(',');
+  compare->add_option("--reference", cmp_reference, "the arm compared against (default: first)");
+  CLI::Option* cmp_unc_opt = compare->add_option(
+      "--uncertainty", cmp_unc.members, "5-95% intervals from an ensemble of N parameter sets");
+  compare->add_option("--seed", cmp_unc.seed, "seed of the ensemble (default 1)")
+      ->needs(cmp_unc_opt);
+  compare->add_option("--threads", cmp_unc.threads, "threads for the ensemble")->needs(cmp_unc_opt);
+  compare->add_option("--vary", cmp_unc.vary, "all (default), calibrated or assumed")
+      ->check(CLI::IsMember({"all", "calibrated", "assumed"}))
+      ->needs(cmp_unc_opt);
+  compare->add_flag("--quiet,-q", cmp_quiet, "print nothing on success");
+
   CLI::App* outputs = app.add_subcommand("outputs", "list the outputs: name, unit, meaning");
   std::string query;
   bool csv = false;
@@ -758,6 +928,10 @@ int main(int argc, char** argv) {
   try {
     if (*run) return cmd_run(scenario_path, out_dir, sets, run_hyps, unc, quiet);
     if (*sensitivity) return cmd_sensitivity(aargs, sens_step);
+    if (*compare) {
+      return cmd_compare(cmp_path, cmp_out, cmp_sets, cmp_hyps, cmp_unc, cmp_outputs, cmp_at,
+                         cmp_reference, cmp_quiet);
+    }
     if (*screen) {
       screen_opt.method =
           screen_method == "sobol" ? k2sim::ScreenMethod::kSobol : k2sim::ScreenMethod::kMorris;

@@ -174,6 +174,31 @@ void add_ensemble(const PreparedRun& run, const EnsembleOptions& options, RunRes
         }
       }
     }
+    // Paired differences from the reference arm: each member's arm minus the same member's
+    // reference arm, so that the interval of an effect is not the difference of two intervals.
+    const std::size_t ref = options.reference_arm;
+    if (a != ref && ref < n_arms && central.arms[ref].values.size() == n_points) {
+      std::vector<double> d;
+      for (std::size_t i : ok) {
+        if (!values[ref][i].empty()) d.push_back(0.0);
+      }
+      if (!d.empty()) {
+        b.diff_p05.resize(n_points);
+        b.diff_p50.resize(n_points);
+        b.diff_p95.resize(n_points);
+        for (std::size_t p = 0; p < n_points; ++p) {
+          std::size_t j = 0;
+          for (std::size_t i : ok) {
+            if (!values[ref][i].empty()) {
+              d[j++] = static_cast<double>(values[a][i][p]) - values[ref][i][p];
+            }
+          }
+          b.diff_p05[p] = quantile_of(d, 0.05);
+          b.diff_p50[p] = quantile_of(d, 0.50);
+          b.diff_p95[p] = quantile_of(d, 0.95);
+        }
+      }
+    }
     arm.bands = std::move(b);
   }
   central.uncertainty = std::move(info);

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 
@@ -294,6 +295,65 @@ TEST_F(Cli, ScreenRunsMorrisAndSobol) {
   EXPECT_EQ(run_cli(fmt::format("screen {} --params k_mk7_elim", sc)).code, 2);
   EXPECT_EQ(run_cli(fmt::format("screen {} --levels 3", sc)).code, 2);
   EXPECT_EQ(run_cli(fmt::format("screen {} --method sobol --samples 1", sc)).code, 2);
+}
+
+TEST_F(Cli, CompareArmsSideBySideWithPairedIntervals) {
+  // pk-1cmt is linear in the dose: an arm with twice the dose is exactly twice the reference, and
+  // in every member of an ensemble the difference equals the reference arm's value, so the
+  // paired difference interval equals the reference arm's band.
+  const std::string sc = write("cmp.toml", R"(
+name = "cmp"
+model = "pk-1cmt"
+initialize = "reference"
+duration = "48 h"
+output_interval = "1 h"
+[[arm]]
+name = "single"
+dose = [ { substance = "MK-7", amount = "1000 ug" } ]
+[[arm]]
+name = "double"
+dose = [ { substance = "MK-7", amount = "2000 ug" } ]
+)");
+  const fs::path out = dir_ / "out";
+  const CliResult r = run_cli(fmt::format(
+      "compare {} --out {} --outputs plasma_mk7_nmol_per_L --at \"24 h,48 h\" --uncertainty 12", sc,
+      out.string()));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("single (ref)"), std::string::npos) << r.output;
+  std::ifstream in(out / "compare.csv");
+  std::string line;
+  std::getline(in, line);
+  int rows = 0;
+  while (std::getline(in, line)) {
+    std::vector<std::string> f;
+    std::stringstream ss(line);
+    for (std::string x; std::getline(ss, x, ',');) f.push_back(x);
+    ASSERT_GE(f.size(), 12U) << line;
+    if (f[0] == "double") {
+      EXPECT_NEAR(std::stod(f[11]), 2.0, 1e-6) << line;  // ratio
+      ++rows;
+    }
+  }
+  EXPECT_EQ(rows, 2);
+  // Paired differences: the interval of double - single is the band of single.
+  std::ifstream in2(out / "compare.csv");
+  std::getline(in2, line);
+  std::map<std::string, std::vector<std::string>> by_arm_time;
+  while (std::getline(in2, line)) {
+    std::vector<std::string> f;
+    std::stringstream ss(line);
+    for (std::string x; std::getline(ss, x, ',');) f.push_back(x);
+    by_arm_time[f[0] + "@" + f[3]] = f;
+  }
+  for (const char* t : {"1", "2"}) {
+    const auto& s1 = by_arm_time.at(std::string("single@") + t);
+    const auto& d2 = by_arm_time.at(std::string("double@") + t);
+    EXPECT_NEAR(std::stod(d2[9]), std::stod(s1[5]), 1e-3 * std::stod(s1[5]));   // p05
+    EXPECT_NEAR(std::stod(d2[10]), std::stod(s1[6]), 1e-3 * std::stod(s1[6]));  // p95
+  }
+  EXPECT_EQ(run_cli(fmt::format("compare {} --reference singel", sc)).code, 2);
+  const std::string one = write("one.toml", kPkCli);
+  EXPECT_EQ(run_cli(fmt::format("compare {}", one)).code, 3);
 }
 
 TEST_F(Cli, HypothesisSwitchFromTheCommandLine) {

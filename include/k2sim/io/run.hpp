@@ -45,6 +45,9 @@ struct ArmBands {
   std::size_t members_ok = 0;  ///< members whose run of this arm succeeded
   std::vector<double> p05, p50, p95;
   std::vector<std::array<OutputStats, 3>> stats;  ///< per output: p05, p50, p95 of each statistic
+  /// Paired differences from the reference arm (member by member), as `values`; empty for the
+  /// reference arm itself.
+  std::vector<double> diff_p05, diff_p50, diff_p95;
 };
 
 /// How an ensemble was drawn (summary.json "uncertainty").

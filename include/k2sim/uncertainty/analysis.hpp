@@ -22,6 +22,7 @@ using AnalysisProgress = std::function<void(std::size_t, std::size_t)>;
 struct EnsembleOptions {
   std::size_t members = 100;
   VarySet vary = VarySet::kAll;
+  std::size_t reference_arm = 0;  ///< arms get paired-difference bands against this one
   std::uint64_t seed = 1;
   unsigned threads = 0;  ///< 0: the hardware's
 };
