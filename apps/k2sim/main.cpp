@@ -122,6 +122,38 @@ struct UncertaintyArgs {
   unsigned threads = 0;
 };
 
+/// The parameter set an ensemble or screen varies, from its --vary name (checked by CLI11).
+k2sim::VarySet vary_set(const std::string& name) {
+  if (name == "calibrated") return k2sim::VarySet::kCalibrated;
+  if (name == "assumed") return k2sim::VarySet::kAssumed;
+  return k2sim::VarySet::kAll;
+}
+
+k2sim::EnsembleOptions ensemble_options(const UncertaintyArgs& unc, std::size_t reference_arm) {
+  k2sim::EnsembleOptions eo;
+  eo.members = unc.members;
+  eo.seed = unc.seed;
+  eo.threads = unc.threads;
+  eo.vary = vary_set(unc.vary);
+  eo.reference_arm = reference_arm;
+  return eo;
+}
+
+/// `--at` times ("end" or a time with a unit) in h.
+std::vector<double> parse_times(const std::vector<std::string>& at, double duration_h) {
+  std::vector<double> times_h;
+  for (const std::string& t : at) {
+    try {
+      times_h.push_back(t == "end"
+                            ? duration_h
+                            : k2sim::units::parse_quantity(t, k2sim::units::dim::time()).value);
+    } catch (const k2sim::InputError& e) {
+      throw k2sim::OptionError(fmt::format("--at {}: {}", t, e.what()));
+    }
+  }
+  return times_h;
+}
+
 int cmd_run(const std::string& scenario_path, std::string out_dir,
             const std::vector<std::string>& sets, const std::vector<std::string>& hyps,
             const UncertaintyArgs& unc, bool quiet) {
@@ -158,14 +190,8 @@ int cmd_run(const std::string& scenario_path, std::string out_dir,
       k2sim::run_scenario(prepared.scenario, prepared.table, prepared.options, progress);
   if (printed) fmt::print(stderr, "\r{:60}\r", "");
   if (unc.members > 0 && result.ok()) {
-    k2sim::EnsembleOptions eo;
-    eo.members = unc.members;
-    eo.seed = unc.seed;
-    eo.threads = unc.threads;
-    eo.vary = unc.vary == "calibrated" ? k2sim::VarySet::kCalibrated
-              : unc.vary == "assumed"  ? k2sim::VarySet::kAssumed
-                                       : k2sim::VarySet::kAll;
-    k2sim::add_ensemble(prepared, eo, result, analysis_progress(quiet, "ensemble"));
+    k2sim::add_ensemble(prepared, ensemble_options(unc, 0), result,
+                        analysis_progress(quiet, "ensemble"));
   }
   k2sim::write_run_directory(prepared.scenario, result, out_dir);
   if (!quiet) {
@@ -247,18 +273,7 @@ std::optional<AnalysisSetup> analysis_setup(const AnalysisArgs& args) {
   k2sim::Scenario sc = k2sim::read_scenario(args.scenario_path);
   apply_cli_hypotheses(sc, args.hypotheses);
   AnalysisSetup s{k2sim::prepare_run(sc, parse_sets(args.sets)), {}, {}};
-  std::vector<double> times_h;
-  for (const std::string& t : args.at) {
-    if (t == "end") {
-      times_h.push_back(s.prepared.scenario.duration_h);
-      continue;
-    }
-    try {
-      times_h.push_back(k2sim::units::parse_quantity(t, k2sim::units::dim::time()).value);
-    } catch (const k2sim::InputError& e) {
-      throw k2sim::OptionError(fmt::format("--at {}: {}", t, e.what()));
-    }
-  }
+  const std::vector<double> times_h = parse_times(args.at, s.prepared.scenario.duration_h);
   if (!args.out_dir.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(args.out_dir, ec);
@@ -478,16 +493,7 @@ int cmd_compare(const std::string& scenario_path, std::string out_dir,
     }
     ref = static_cast<std::size_t>(it - names.begin());
   }
-  std::vector<double> times_h;
-  for (const std::string& t : at) {
-    try {
-      times_h.push_back(t == "end"
-                            ? sc.duration_h
-                            : k2sim::units::parse_quantity(t, k2sim::units::dim::time()).value);
-    } catch (const k2sim::InputError& e) {
-      throw k2sim::OptionError(fmt::format("--at {}: {}", t, e.what()));
-    }
-  }
+  std::vector<double> times_h = parse_times(at, sc.duration_h);
   if (out_dir.empty()) out_dir = "out/" + sc.name;
   k2sim::RunResult result =
       k2sim::run_scenario(prepared.scenario, prepared.table, prepared.options);
@@ -499,15 +505,8 @@ int cmd_compare(const std::string& scenario_path, std::string out_dir,
     return kExitNumerical;
   }
   if (unc.members > 0) {
-    k2sim::EnsembleOptions eo;
-    eo.members = unc.members;
-    eo.seed = unc.seed;
-    eo.threads = unc.threads;
-    eo.reference_arm = ref;
-    eo.vary = unc.vary == "calibrated" ? k2sim::VarySet::kCalibrated
-              : unc.vary == "assumed"  ? k2sim::VarySet::kAssumed
-                                       : k2sim::VarySet::kAll;
-    k2sim::add_ensemble(prepared, eo, result, analysis_progress(quiet, "ensemble"));
+    k2sim::add_ensemble(prepared, ensemble_options(unc, ref), result,
+                        analysis_progress(quiet, "ensemble"));
   }
   if (times_h.empty()) {  // each whole year on the output grid (nearest row), and the end
     const std::vector<double>& grid = result.arms[0].time_h;
@@ -935,9 +934,7 @@ int main(int argc, char** argv) {
     if (*screen) {
       screen_opt.method =
           screen_method == "sobol" ? k2sim::ScreenMethod::kSobol : k2sim::ScreenMethod::kMorris;
-      screen_opt.vary = screen_vary == "calibrated" ? k2sim::VarySet::kCalibrated
-                        : screen_vary == "assumed"  ? k2sim::VarySet::kAssumed
-                                                    : k2sim::VarySet::kAll;
+      screen_opt.vary = vary_set(screen_vary);
       return cmd_screen(aargs, screen_opt);
     }
     if (*outputs) return cmd_outputs();
