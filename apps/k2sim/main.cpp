@@ -22,6 +22,7 @@
 #include "k2sim/diet/foods.hpp"
 #include "k2sim/diet/report.hpp"
 #include "k2sim/error.hpp"
+#include "k2sim/io/report.hpp"
 #include "k2sim/io/run.hpp"
 #include "k2sim/io/scenario.hpp"
 #include "k2sim/model/model.hpp"
@@ -858,6 +859,20 @@ int main(int argc, char** argv) {
       ->needs(cmp_unc_opt);
   compare->add_flag("--quiet,-q", cmp_quiet, "print nothing on success");
 
+  CLI::App* report = app.add_subcommand(
+      "report", "self-contained HTML report with plots of a run directory (opens offline)");
+  std::string report_dir;
+  std::string report_out;
+  k2sim::ReportOptions report_opt;
+  bool report_quiet = false;
+  report->add_option("dir", report_dir, "run directory written by run or compare")->required();
+  report->add_option("--out", report_out, "HTML file to write (default: DIR/report.html)");
+  report
+      ->add_option("--max-points", report_opt.max_points,
+                   "at most this many times per plotted series (default 2000)")
+      ->check(CLI::Range(2, 1000000));
+  report->add_flag("--quiet,-q", report_quiet, "print nothing on success");
+
   CLI::App* outputs = app.add_subcommand("outputs", "list the outputs: name, unit, meaning");
   std::string query;
   bool csv = false;
@@ -927,6 +942,14 @@ int main(int argc, char** argv) {
   try {
     if (*run) return cmd_run(scenario_path, out_dir, sets, run_hyps, unc, quiet);
     if (*sensitivity) return cmd_sensitivity(aargs, sens_step);
+    if (*report) {
+      if (report_out.empty())
+        report_out = (std::filesystem::path(report_dir) / "report.html").string();
+      k2sim::write_report(report_dir, report_out, report_opt);
+      if (!report_quiet)
+        fmt::print("wrote {} (open it in a browser; it needs no network)\n", report_out);
+      return kExitOk;
+    }
     if (*compare) {
       return cmd_compare(cmp_path, cmp_out, cmp_sets, cmp_hyps, cmp_unc, cmp_outputs, cmp_at,
                          cmp_reference, cmp_quiet);

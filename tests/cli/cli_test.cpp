@@ -493,3 +493,121 @@ TEST(ShippedScenarios, EveryOneRuns) {
 
 }  // namespace
 }  // namespace k2sim
+
+namespace k2sim {
+namespace {
+
+/// The value of attribute `name` in the first tag of `html` that has it, or "".
+std::string attribute(const std::string& html, const std::string& name, std::size_t from = 0) {
+  const std::size_t p = html.find(" " + name + "=\"", from);
+  if (p == std::string::npos) return "";
+  const std::size_t start = p + name.size() + 3;
+  return html.substr(start, html.find('"', start) - start);
+}
+
+// `k2sim report` as a user runs it, opened in headless Chromium: every output that is not 0
+// throughout gets a chart (counted independently from summary.json), each chart's canvas shows
+// its lines in the arms' colours, the page needs no network, and a screenshot is kept under
+// build/<preset>/artifacts/ for CI.
+TEST_F(Cli, ReportRendersInHeadlessChromium) {
+  const std::string sc = write("r.toml",
+                               "name = \"r\"\nmodel = \"vitk\"\nduration = \"20 d\"\n"
+                               "output_interval = \"6 h\"\n"
+                               "[[arm]]\nname = \"none\"\n"
+                               "[[arm]]\nname = \"mk7\"\n"
+                               "dose = [ { substance = \"MK-7\", amount = \"180 ug\", "
+                               "every = \"1 d\" } ]\n");
+  const fs::path run = dir_ / "run";
+  CliResult r = run_cli(fmt::format("run {} --out {} -q", sc, run.string()));
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = run_cli(fmt::format("report {}", run.string()));
+  ASSERT_EQ(r.code, 0) << r.output;
+  const fs::path html = run / "report.html";
+  ASSERT_TRUE(fs::exists(html)) << r.output;
+  const std::string page = read_file(html);
+  // Self-contained: nothing is fetched at view time.
+  EXPECT_EQ(page.find("src=\"http"), std::string::npos);
+  EXPECT_EQ(page.find("href=\"http"), std::string::npos);
+  EXPECT_EQ(page.find("<link"), std::string::npos);
+
+  // The outputs that are not 0 throughout, from summary.json.
+  const nlohmann::json summary = nlohmann::json::parse(read_file(run / "summary.json"));
+  std::map<std::string, bool> nonzero;
+  for (const auto& [arm, a] : summary["arms"].items()) {
+    for (const auto& [name, s] : a["outputs"].items()) {
+      // null (NaN in the file) counts as not 0, as the chart of such an output is drawn too.
+      nonzero[name] = nonzero[name] || !s["min"].is_number() || s["min"].get<double>() != 0.0 ||
+                      !s["max"].is_number() || s["max"].get<double>() != 0.0;
+    }
+  }
+  int expected = 0;
+  for (const auto& [name, nz] : nonzero) expected += nz ? 1 : 0;
+  ASSERT_GT(expected, 10);
+
+  const char* chromium = "/usr/bin/chromium";
+  ASSERT_TRUE(fs::exists(chromium)) << "Debian's chromium is needed (scripts/install-deps)";
+  const std::string browser = fmt::format(
+      "{} --headless --no-sandbox --disable-gpu --user-data-dir={} --virtual-time-budget=10000 "
+      "--window-size=1280,2000",
+      chromium, (dir_ / "profile").string());
+  const std::string dom_file = (dir_ / "dom.html").string();
+  ASSERT_EQ(std::system(fmt::format("{} --dump-dom file://{} > {} 2>/dev/null", browser,
+                                    fs::absolute(html).string(), dom_file)
+                            .c_str()),
+            0);
+  const std::string dom = read_file(dom_file);
+  const std::size_t body = dom.find("<body");
+  ASSERT_NE(body, std::string::npos) << dom.substr(0, 500);
+  EXPECT_EQ(attribute(dom, "data-report", body), "rendered") << dom.substr(body, 300);
+  EXPECT_EQ(attribute(dom, "data-charts", body), std::to_string(expected));
+  EXPECT_EQ(attribute(dom, "data-painted", body), std::to_string(expected));
+  // Plasma MK-7 is 0 without the supplement and rises with it: the mk7 arm's colour (the second
+  // of the key) must be on that chart's canvas.
+  const std::size_t chart = dom.find("data-output=\"plasma_mk7_nmol_per_L\"");
+  ASSERT_NE(chart, std::string::npos);
+  std::istringstream pixels(attribute(dom, "data-series-pixels", chart));
+  int none_px = -1;
+  int mk7_px = -1;
+  pixels >> none_px >> mk7_px;
+  EXPECT_GT(mk7_px, 100) << attribute(dom, "data-series-pixels", chart);
+
+  const fs::path artifacts(K2SIM_ARTIFACT_DIR);
+  fs::create_directories(artifacts);
+  const fs::path shot = artifacts / "report.png";
+  fs::remove(shot);
+  ASSERT_EQ(std::system(fmt::format("{} --screenshot={} file://{} > /dev/null 2>&1", browser,
+                                    shot.string(), fs::absolute(html).string())
+                            .c_str()),
+            0);
+  ASSERT_TRUE(fs::exists(shot));
+  EXPECT_GT(fs::file_size(shot), 20000u);
+}
+
+// Bad run directories: exit 5 when summary.json is missing, 3 with file:line for a malformed
+// trajectory; no report file is left behind either way.
+TEST_F(Cli, ReportRejectsBadRunDirectories) {
+  CliResult r = run_cli(fmt::format("report {}", dir_.string()));
+  EXPECT_EQ(r.code, 5) << r.output;
+  EXPECT_NE(r.output.find("summary.json"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir_ / "report.html"));
+
+  const std::string sc = write("b.toml",
+                               "name = \"b\"\nmodel = \"pk-1cmt\"\nduration = \"2 d\"\n"
+                               "output_interval = \"6 h\"\n");
+  const fs::path run = dir_ / "run";
+  r = run_cli(fmt::format("run {} --out {} -q", sc, run.string()));
+  ASSERT_EQ(r.code, 0) << r.output;
+  std::string csv = read_file(run / "trajectory.csv");
+  const std::size_t line3 = csv.find('\n', csv.find('\n') + 1) + 1;
+  csv.insert(csv.find(',', line3) + 1, "x");  // line 3, second column
+  std::ofstream(run / "trajectory.csv") << csv;
+  r = run_cli(fmt::format("report {}", run.string()));
+  EXPECT_EQ(r.code, 3) << r.output;
+  EXPECT_NE(r.output.find("trajectory.csv:3:"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(run / "report.html"));
+  EXPECT_TRUE(std::none_of(fs::directory_iterator(run), fs::directory_iterator(),
+                           [](const auto& e) { return e.path().extension() == ".tmp"; }));
+}
+
+}  // namespace
+}  // namespace k2sim
