@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,6 +31,7 @@
 #include "k2sim/params/parameter_table.hpp"
 #include "k2sim/uncertainty/analysis.hpp"
 #include "k2sim/units/units.hpp"
+#include "progress.hpp"
 
 namespace {
 
@@ -89,22 +91,21 @@ void apply_cli_hypotheses(k2sim::Scenario& sc, const std::vector<std::string>& i
   }
 }
 
-/// A progress printer for runs of an analysis: a line with rate and ETA on a terminal, nothing
-/// otherwise (CI logs stay short).
+/// Progress of the runs of an analysis (ensemble, sensitivity, screen): see progress.hpp. The
+/// last copy of the returned function prints the total time when it goes.
 k2sim::AnalysisProgress analysis_progress(bool quiet, const char* what) {
-  if (quiet || ::isatty(::fileno(stderr)) == 0) return {};
-  const auto start = std::chrono::steady_clock::now();
-  return [start, what, last = start](std::size_t done, std::size_t total) mutable {
-    const auto now = std::chrono::steady_clock::now();
-    if (done < total && now - last < std::chrono::milliseconds(200)) return;
-    last = now;
-    const double s = std::chrono::duration<double>(now - start).count();
-    const double rate = s > 0.0 ? static_cast<double>(done) / s : 0.0;
-    const double eta = rate > 0.0 ? static_cast<double>(total - done) / rate : 0.0;
-    fmt::print(stderr, "\r  {}: {}/{} runs, {:.2g} runs/s, ETA {:.0f} s   ", what, done, total,
-               rate, eta);
-    if (done == total) fmt::print(stderr, "\r{:70}\r", "");
-    std::fflush(stderr);
+  auto p = std::make_shared<k2sim::cli::Progress>(quiet, what, "runs");
+  return [p](std::size_t done, std::size_t total) {
+    p->update(static_cast<double>(done), static_cast<double>(total));
+  };
+}
+
+/// Progress of a scenario's central run: days simulated over all arms.
+k2sim::RunProgress run_progress(k2sim::cli::Progress& p, const k2sim::Scenario& sc) {
+  const double days = sc.duration_h / 24.0;
+  return [&p, days](std::size_t arm, std::size_t arms, double fraction) {
+    p.update((static_cast<double>(arm) + fraction) * days, static_cast<double>(arms) * days,
+             fmt::format("arm {}/{}", arm + 1, arms));
   };
 }
 
@@ -167,29 +168,12 @@ int cmd_run(const std::string& scenario_path, std::string out_dir,
   const k2sim::Overrides overrides = parse_sets(sets);
   const k2sim::PreparedRun prepared = k2sim::prepare_run(sc, overrides);
   if (out_dir.empty()) out_dir = "out/" + sc.name;
-  // Progress on stderr for runs that take a while, when it is a terminal (never in pipes or CI).
-  const bool show_progress = !quiet && ::isatty(::fileno(stderr)) != 0;
-  const auto start = std::chrono::steady_clock::now();
-  auto last_print = start;
-  bool printed = false;
-  k2sim::RunProgress progress;
-  if (show_progress) {
-    progress = [&](std::size_t arm, std::size_t arms, double fraction) {
-      const auto now = std::chrono::steady_clock::now();
-      if (now - start < std::chrono::seconds(1) ||
-          now - last_print < std::chrono::milliseconds(100)) {
-        return;
-      }
-      last_print = now;
-      printed = true;
-      fmt::print(stderr, "\r  arm {}/{}: {:5.1f}% of {:g} d simulated", arm + 1, arms,
-                 100.0 * fraction, sc.duration_h / 24.0);
-      std::fflush(stderr);
-    };
+  k2sim::RunResult result;
+  {
+    k2sim::cli::Progress progress(quiet, "run " + sc.name, "d");
+    result = k2sim::run_scenario(prepared.scenario, prepared.table, prepared.options,
+                                 run_progress(progress, sc));
   }
-  k2sim::RunResult result =
-      k2sim::run_scenario(prepared.scenario, prepared.table, prepared.options, progress);
-  if (printed) fmt::print(stderr, "\r{:60}\r", "");
   if (unc.members > 0 && result.ok()) {
     k2sim::add_ensemble(prepared, ensemble_options(unc, 0), result,
                         analysis_progress(quiet, "ensemble"));
@@ -283,7 +267,11 @@ std::optional<AnalysisSetup> analysis_setup(const AnalysisArgs& args) {
           fmt::format("{}: cannot create the output folder: {}", args.out_dir, ec.message()));
     }
   }
-  s.central = k2sim::run_scenario(s.prepared.scenario, s.prepared.table, s.prepared.options);
+  {
+    k2sim::cli::Progress progress(args.quiet, "central run", "d");
+    s.central = k2sim::run_scenario(s.prepared.scenario, s.prepared.table, s.prepared.options,
+                                    run_progress(progress, s.prepared.scenario));
+  }
   if (!s.central.ok()) {
     for (const auto& a : s.central.arms) {
       if (!a.solve.ok()) {
@@ -496,8 +484,12 @@ int cmd_compare(const std::string& scenario_path, std::string out_dir,
   }
   std::vector<double> times_h = parse_times(at, sc.duration_h);
   if (out_dir.empty()) out_dir = "out/" + sc.name;
-  k2sim::RunResult result =
-      k2sim::run_scenario(prepared.scenario, prepared.table, prepared.options);
+  k2sim::RunResult result;
+  {
+    k2sim::cli::Progress progress(quiet, "run " + sc.name, "d");
+    result = k2sim::run_scenario(prepared.scenario, prepared.table, prepared.options,
+                                 run_progress(progress, sc));
+  }
   if (!result.ok()) {
     k2sim::write_run_directory(prepared.scenario, result, out_dir);
     for (const auto& a : result.arms) {
@@ -642,8 +634,17 @@ std::string markdown_cell(std::string s) {
 }
 
 int cmd_validate(const k2sim::ValidationOptions& options, const std::string& out_dir,
-                 const std::string& markdown, bool check) {
-  const std::vector<k2sim::ValidationRow> rows = k2sim::run_validation(options);
+                 const std::string& markdown, bool check, bool quiet) {
+  std::vector<k2sim::ValidationRow> rows;
+  {
+    k2sim::cli::Progress progress(quiet, "validation", "targets");
+    k2sim::ValidationOptions with_progress = options;
+    with_progress.progress = [&progress](std::size_t done, std::size_t total,
+                                         const std::string& id) {
+      progress.update(static_cast<double>(done), static_cast<double>(total), id);
+    };
+    rows = k2sim::run_validation(with_progress);
+  }
   auto matches = [](const k2sim::ValidationRow& r) {
     return (r.status == "pass" && r.expected == "pass") ||
            (r.status == "fail" && r.expected == "known-fail") || r.status == r.expected;
@@ -906,6 +907,8 @@ int main(int argc, char** argv) {
   validate->add_option("--markdown", markdown, "write the table as Markdown (docs/validation.md)");
   validate->add_option("--data", vopt.data_dir, "data folder (parameters/, validation/)");
   validate->add_option("--set", vsets, "override PARAM=VALUE");
+  bool validate_quiet = false;
+  validate->add_flag("--quiet,-q", validate_quiet, "no progress lines");
   validate->add_flag("--full", full, "full-size replicas (none yet: same as without)");
   validate->add_flag("--check", check,
                      "exit 1 when a status differs from data/validation/expected.csv");
@@ -971,7 +974,7 @@ int main(int argc, char** argv) {
     }
     if (*validate) {
       vopt.overrides = parse_sets(vsets);
-      return cmd_validate(vopt, validate_out, markdown, check);
+      return cmd_validate(vopt, validate_out, markdown, check, validate_quiet);
     }
   } catch (const k2sim::OptionError& e) {
     fmt::print(stderr, "k2sim: error: {}\n", e.what());

@@ -595,8 +595,14 @@ std::vector<ValidationRow> run_validation(const ValidationOptions& options) {
     wanted_family = fs::exists(file) ? read_protocol(file.string()).family : std::string();
   }
   const std::vector<std::string> header = {"id", "status", "reason", "issue"};
+  std::size_t total = 0;  // for progress: the rows of expected.csv
+  if (options.progress) {
+    for_each_csv_row((dir / "expected.csv").string(), header,
+                     [&](const std::vector<std::string>&, std::size_t) { ++total; });
+  }
   for_each_csv_row((dir / "expected.csv").string(), header,
                    [&](const std::vector<std::string>& f, std::size_t line) {
+                     if (options.progress) options.progress(rows.size(), total, f[0]);
                      ValidationRow row;
                      row.id = f[0];
                      row.expected = f[1];

@@ -611,3 +611,24 @@ TEST_F(Cli, ReportRejectsBadRunDirectories) {
 
 }  // namespace
 }  // namespace k2sim
+
+namespace k2sim {
+namespace {
+
+// Progress on a stderr that is not a terminal (a pipe here): plain lines with a percentage and
+// the total time of anything that takes over a second; nothing with --quiet.
+TEST_F(Cli, ProgressLinesUnlessQuiet) {
+  const std::string out = (dir_ / "o").string();
+  CliResult r = run_cli(
+      fmt::format("run {}/scenarios/default.toml --out {} --uncertainty 4", K2SIM_SOURCE_DIR, out));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("k2sim: ensemble: done in "), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find('\r'), std::string::npos);  // no bar redrawn in place
+  r = run_cli(fmt::format("run {}/scenarios/default.toml --out {} --uncertainty 4 -q",
+                          K2SIM_SOURCE_DIR, out));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(r.output, "");
+}
+
+}  // namespace
+}  // namespace k2sim

@@ -2,6 +2,7 @@
 // simulation and a statistic, and the pass/fail rules of VALIDATION.md.
 #pragma once
 
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
@@ -117,6 +118,8 @@ struct ValidationOptions {
   std::string only_prefix;
   std::string only_id;  ///< report only this target (all rows still run: families need them)
   Overrides overrides;
+  /// Called before each target runs: targets done, targets in all, the id about to run.
+  std::function<void(std::size_t, std::size_t, const std::string&)> progress;
 };
 
 /// Runs every protocol listed in validation/expected.csv (or those whose id starts with
