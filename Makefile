@@ -28,7 +28,7 @@ bench:
 	@build/release/bench/k2sim_bench
 
 format:
-	@find include src apps tests bench -name '*.hpp' -o -name '*.cpp' | xargs clang-format -i
+	@find include src apps tests bench fuzz -name '*.hpp' -o -name '*.cpp' | xargs clang-format -i
 
 tidy: configure
 	@find src apps -name '*.cpp' | xargs clang-tidy -p $(BUILD_DIR) --quiet

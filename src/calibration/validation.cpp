@@ -46,10 +46,12 @@ std::optional<double> optional_number(const std::string& text) {
   return v;
 }
 
-// Lines of a CSV file with a header; calls row(fields, line_no) for each data line.
+// Lines of CSV text with a header (from file `path`); calls row(fields, line_no) for each data
+// line.
 template <class F>
-void for_each_csv_row(const std::string& path, const std::vector<std::string>& header, F row) {
-  std::istringstream in(read_text(path));
+void for_each_csv_line(std::string_view text, const std::string& path,
+                       const std::vector<std::string>& header, F row) {
+  std::istringstream in{std::string(text)};
   std::string line;
   std::size_t line_no = 0;
   while (std::getline(in, line)) {
@@ -70,6 +72,12 @@ void for_each_csv_row(const std::string& path, const std::vector<std::string>& h
     }
     row(f, line_no);
   }
+}
+
+// The same for a file.
+template <class F>
+void for_each_csv_row(const std::string& path, const std::vector<std::string>& header, F row) {
+  for_each_csv_line(read_text(path), path, header, row);
 }
 
 double time_of(const nlohmann::json& j, const std::string& key, const std::string& where) {
@@ -295,11 +303,15 @@ double interpolate(const std::vector<double>& t, const std::vector<double>& v, d
 }  // namespace
 
 std::map<std::string, Target> read_targets(const std::string& path) {
+  return parse_targets(read_text(path), path);
+}
+
+std::map<std::string, Target> parse_targets(std::string_view text, const std::string& path) {
   std::map<std::string, Target> out;
   const std::vector<std::string> header = {
       "id",         "quantity", "value",   "low",      "high",   "spread_kind", "units",
       "population", "n",        "regimen", "duration", "source", "verified"};
-  for_each_csv_row(path, header, [&](const std::vector<std::string>& f, std::size_t line) {
+  for_each_csv_line(text, path, header, [&](const std::vector<std::string>& f, std::size_t line) {
     Target t;
     t.id = f[0];
     t.quantity = f[1];

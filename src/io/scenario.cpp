@@ -849,7 +849,107 @@ Scenario parse_table(const toml::table& root, const Reader& r) {
   return sc;
 }
 
+// toml++ 3.3 (Debian 12) reaches __builtin_unreachable() when it asks whether a non-ASCII
+// character is whitespace (tomlplusplus issues 190 and 295, fixed upstream in 2026): at a key, a
+// value or a table header, and after the line-ending backslash of a multi-line string. Such text
+// is refused here first. Non-ASCII text inside strings and comments is fine. Found by
+// fuzz/fuzz_scenario.
+void check_toml_ascii(std::string_view text, const std::string& file) {
+  enum class State { kCode, kComment, kBasic, kLiteral, kMultiBasic, kMultiLiteral };
+  State state = State::kCode;
+  std::size_t line = 1;
+  bool after_line_backslash = false;  // in a multi-line basic string, before the next text
+  // The last character of code on this line: a quote opens a string only where one can start
+  // (at the start of a line, after '=', '[', ',', '{' or '.'); elsewhere toml++ reads it as part
+  // of a malformed value and may look at the characters after it for whitespace.
+  char last = '\n';
+  auto refuse = [&](const char* where) {
+    throw InputError(fmt::format(
+        "{}:{}: non-ASCII character {} (rule: keys, values other than strings, and table names "
+        "are ASCII; strings and comments may hold any UTF-8 text)",
+        file, line, where));
+  };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    const bool ascii = static_cast<unsigned char>(c) < 0x80;
+    const auto at = [&](std::string_view s) { return text.substr(i, s.size()) == s; };
+    if (c == '\n') ++line;
+    switch (state) {
+      case State::kCode: {
+        if (!ascii) refuse("outside a string or comment");
+        const bool string_can_start =
+            std::string_view("\n=[,{.").find(last) != std::string_view::npos;
+        if (c != ' ' && c != '\t' && c != '\r') last = c;
+        if ((c == '"' || c == '\'') && !string_can_start) break;
+        if (c == '#') {
+          state = State::kComment;
+        } else if (at("\"\"\"")) {
+          state = State::kMultiBasic;
+          i += 2;
+        } else if (at("'''")) {
+          state = State::kMultiLiteral;
+          i += 2;
+        } else if (c == '"') {
+          state = State::kBasic;
+        } else if (c == '\'') {
+          state = State::kLiteral;
+        }
+        break;
+      }
+      case State::kComment:
+        if (c == '\n') {
+          state = State::kCode;
+          last = '\n';
+        }
+        break;
+      case State::kBasic:
+        if (c == '\\') {
+          ++i;  // an escaped character (a newline here is a syntax error toml++ reports)
+          if (i < text.size() && text[i] == '\n') ++line;
+        } else if (c == '"' || c == '\n') {
+          state = State::kCode;
+          if (c == '\n') last = '\n';
+        }
+        break;
+      case State::kLiteral:
+        if (c == '\'' || c == '\n') {
+          state = State::kCode;
+          if (c == '\n') last = '\n';
+        }
+        break;
+      case State::kMultiBasic:
+        if (after_line_backslash) {
+          if (c == ' ' || c == '\t' || c == '\n' || c == '\r') break;
+          if (!ascii) refuse("after the line-ending backslash of a multi-line string");
+          after_line_backslash = false;
+        }
+        if (c == '\\') {
+          std::size_t j = i + 1;
+          while (j < text.size() && (text[j] == ' ' || text[j] == '\t' || text[j] == '\r')) ++j;
+          if (j < text.size() && text[j] == '\n') {
+            after_line_backslash = true;
+          } else {
+            ++i;  // an escaped character
+          }
+        } else if (at("\"\"\"")) {
+          state = State::kCode;
+          i += 2;
+          while (i + 1 < text.size() && text[i + 1] == '"') ++i;  // up to two quotes end the text
+        }
+        break;
+      case State::kMultiLiteral:
+        if (at("'''")) {
+          state = State::kCode;
+          i += 2;
+          while (i + 1 < text.size() && text[i + 1] == '\'') ++i;
+        }
+        break;
+    }
+  }
+}
+
 toml::table parse_toml(std::string_view text, const std::string& file) {
+  check_toml_ascii(text, file);
   try {
     return toml::parse(text, file);
   } catch (const toml::parse_error& e) {

@@ -2,6 +2,7 @@
 // the table and the docs.
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
@@ -9,6 +10,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -478,18 +480,35 @@ TEST(Intake, OutputsCountTheDosesOfThePrecedingDay) {
 namespace k2sim {
 namespace {
 
-// Every scenario shipped in scenarios/ reads and runs.
-TEST(ShippedScenarios, EveryOneRuns) {
-  int count = 0;
+// Every scenario shipped in scenarios/ reads and runs: one test per file (so that ctest runs them
+// in parallel), named after the file.
+std::vector<std::string> shipped_scenarios() {
+  std::vector<std::string> files;
   for (const auto& entry : fs::directory_iterator(fs::path(K2SIM_SOURCE_DIR) / "scenarios")) {
-    if (entry.path().extension() != ".toml") continue;
-    const Scenario sc = read_scenario(entry.path().string());
-    const RunResult r = run_scenario(sc);
-    EXPECT_TRUE(r.ok()) << entry.path();
-    ++count;
+    if (entry.path().extension() == ".toml") files.push_back(entry.path().stem().string());
   }
-  EXPECT_GE(count, 3);
+  std::sort(files.begin(), files.end());
+  return files;
 }
+
+class ShippedScenario : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ShippedScenario, Runs) {
+  const fs::path file = fs::path(K2SIM_SOURCE_DIR) / "scenarios" / (GetParam() + ".toml");
+  const Scenario sc = read_scenario(file.string());
+  const RunResult r = run_scenario(sc);
+  EXPECT_TRUE(r.ok()) << file;
+  for (const ArmResult& a : r.arms) EXPECT_TRUE(a.solve.ok()) << a.name << ": " << a.solve.message;
+}
+
+INSTANTIATE_TEST_SUITE_P(Files, ShippedScenario, ::testing::ValuesIn(shipped_scenarios()),
+                         [](const ::testing::TestParamInfo<std::string>& param) {
+                           std::string name = param.param;
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
+
+TEST(ShippedScenarios, AtLeastTheWorkedExamples) { EXPECT_GE(shipped_scenarios().size(), 15u); }
 
 }  // namespace
 }  // namespace k2sim

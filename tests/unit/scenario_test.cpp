@@ -330,3 +330,42 @@ dialysis = true
 
 }  // namespace
 }  // namespace k2sim
+
+namespace k2sim {
+namespace {
+
+// Found by fuzz/fuzz_scenario: toml++ 3.3 reaches __builtin_unreachable() (undefined behaviour)
+// on a non-ASCII character where it looks for whitespace. The reader refuses such text with
+// file:line first, and keeps non-ASCII text in comments and strings.
+TEST(ScenarioReader, NonAsciiOutsideStringsAndCommentsIsAnErrorNotACrash) {
+  const std::string base = "name = \"u\"\nduration = \"1 d\"\noutput_interval = \"1 h\"\n";
+  auto message = [&](const std::string& text) -> std::string {
+    try {
+      (void)parse_scenario(text, "u.toml");
+    } catch (const InputError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  // A bare key with U+038D (the fuzzer's input, reduced), and U+00E9 starting a line.
+  EXPECT_NE(
+      message(base + "[[dose]]\nsubstance = \"K1\"\namount = \"1 mg\"\ne_oral_\xce\x8dg = 1\n")
+          .find("u.toml:7: non-ASCII character outside a string or comment"),
+      std::string::npos);
+  EXPECT_NE(message(base + "\xc3\xa9t\xc3\xa9 = 1\n").find("u.toml:4: non-ASCII"),
+            std::string::npos);
+  // A quote where no string can start (after '+') opens no string: toml++ reads on as a number.
+  EXPECT_NE(message(base + "[subject]\nage =+\"@@\xc6\xbf@@\"\n").find("u.toml:5: non-ASCII"),
+            std::string::npos);
+  // tomlplusplus issue 190: U+00A7 after the line-ending backslash of a multi-line string.
+  EXPECT_NE(message(base + "x = \"\"\"\\\n\xc2\xa7\"\"\"\n")
+                .find("after the line-ending backslash of a multi-line string"),
+            std::string::npos);
+  // Comments and strings may hold any UTF-8.
+  EXPECT_EQ(message("# \xc2\xb5g, \xe2\x89\xa5, M\xc3\xbcller\n" + base +
+                    "[subject]\nage = \"60 y\"  # \xc3\xa9t\xc3\xa9\n"),
+            "");
+}
+
+}  // namespace
+}  // namespace k2sim

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "k2sim/io/run.hpp"
@@ -32,6 +33,9 @@ struct Target {
 
 /// Reads targets.csv; throws InputError with file:line for a malformed row.
 [[nodiscard]] std::map<std::string, Target> read_targets(const std::string& path);
+/// The same from the text of such a file (`path` names it in errors).
+[[nodiscard]] std::map<std::string, Target> parse_targets(std::string_view text,
+                                                          const std::string& path);
 
 /// What is computed from a run (VALIDATION.md "statistic"). Times in h, values in canonical units
 /// until `unit` converts the result (with `substance` for mass-based units such as ng/mL).
