@@ -78,25 +78,28 @@
     // (axes and grid are grey or black).
     const rgb = (hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
     const check = () => {
-      let painted = 0;
-      for (const c of charts) {
-        const cv = c.plot.ctx.canvas;
-        const px = c.plot.ctx.getImageData(0, 0, cv.width, cv.height).data;
-        const targets = c.colours.map(rgb);
-        const counts = targets.map(() => 0);
-        for (let p = 0; p < px.length; p += 4) {
-          if (px[p + 3] < 200) continue;
-          targets.forEach((t, j) => {
-            if (Math.abs(px[p] - t[0]) + Math.abs(px[p + 1] - t[1]) + Math.abs(px[p + 2] - t[2]) < 60) {
-              ++counts[j];
-            }
-          });
+      try {
+        let painted = 0;
+        for (const c of charts) {
+          const cv = c.plot.ctx.canvas;
+          const px = c.plot.ctx.getImageData(0, 0, cv.width, cv.height).data;
+          const targets = c.colours.map(rgb);
+          const counts = targets.map(() => 0);
+          for (let p = 0; p < px.length; p += 4) {
+            if (px[p + 3] < 200) continue;
+            targets.forEach((t, j) => {
+              const d = Math.abs(px[p] - t[0]) + Math.abs(px[p + 1] - t[1]) + Math.abs(px[p + 2] - t[2]);
+              if (d < 60) ++counts[j];
+            });
+          }
+          c.box.dataset.seriesPixels = counts.join(" ");
+          if (counts.some((n) => n > 0)) ++painted;
         }
-        c.box.dataset.seriesPixels = counts.join(" ");
-        if (counts.some((n) => n > 0)) ++painted;
+        body.dataset.painted = String(painted);
+        body.dataset.report = "rendered";
+      } catch (e) {
+        body.dataset.report = "error: " + e;
       }
-      body.dataset.painted = String(painted);
-      body.dataset.report = "rendered";
     };
     setTimeout(check, 50);
   } catch (e) {

@@ -3,12 +3,14 @@
 // nothing with --quiet. Not thread-safe: callers serialize updates.
 #pragma once
 
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <exception>
 #include <string>
 #include <utility>
 
@@ -54,6 +56,10 @@ class Progress {
       std::string line = fmt::format("\r{} [{}{}] {:3.0f}% {}{}", what_, std::string(filled, '#'),
                                      std::string(kWidth - filled, '.'), 100.0 * fraction, figures,
                                      note.empty() ? "" : "  " + note);
+      // One row only: a line wider than the terminal would wrap, and '\r' would leave rows behind.
+      if (const std::size_t columns = terminal_columns(); line.size() > columns) {
+        line.resize(columns);
+      }
       const std::size_t width = line.size();
       if (width < width_) line += std::string(width_ - width, ' ');
       width_ = width;
@@ -65,11 +71,14 @@ class Progress {
     std::fflush(stderr);
   }
 
-  /// Clears the bar (terminal) and prints the total time of a task that showed progress.
+  /// Clears the bar (terminal) and prints the total time of a task that showed progress (not when
+  /// the task ends by an exception: its error follows).
   void finish() {
     if (!enabled_ || !shown_) return;
     const double elapsed = seconds(start_, Clock::now());
-    if (tty_) {
+    if (std::uncaught_exceptions() > 0) {
+      if (tty_) fmt::print(stderr, "\r{}\r", std::string(width_, ' '));
+    } else if (tty_) {
       fmt::print(stderr, "\r{}\r{}: done in {}\n", std::string(width_, ' '), what_,
                  duration(elapsed));
     } else {
@@ -83,6 +92,12 @@ class Progress {
  private:
   static double seconds(Clock::time_point a, Clock::time_point b) {
     return std::chrono::duration<double>(b - a).count();
+  }
+  /// Columns of the terminal on stderr, less one (80 when unknown).
+  static std::size_t terminal_columns() {
+    winsize w{};
+    if (::ioctl(::fileno(stderr), TIOCGWINSZ, &w) == 0 && w.ws_col > 1) return w.ws_col - 1u;
+    return 79;
   }
   static double round3(double x) { return x >= 100.0 ? std::round(x) : std::round(x * 10) / 10; }
   static std::string duration(double s) {

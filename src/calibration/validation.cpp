@@ -692,6 +692,7 @@ std::vector<ValidationRow> run_validation(const ValidationOptions& options) {
                      }
                      rows.push_back(row);
                    });
+  if (options.progress) options.progress(total, total, "");
   for (const auto& [name, value] : parameter_sets) {
     if (!matched.count(name) && !tables.empty()) {
       throw OptionError(

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -124,6 +125,7 @@ TrajectoryFile read_trajectory(const fs::path& p) {
 
 /// Every n-th entry and the last, so that a series has at most `max_points` entries.
 std::vector<std::size_t> plot_rows(std::size_t rows, std::size_t max_points) {
+  max_points = std::max<std::size_t>(max_points, 2);
   const std::size_t stride =
       rows <= max_points ? 1 : (rows + max_points - 2) / std::max<std::size_t>(max_points - 1, 1);
   std::vector<std::size_t> idx;
@@ -177,7 +179,8 @@ struct Arm {
 std::string render_report(const std::string& dir, const ReportOptions& options) {
   const fs::path root(dir);
   const fs::path summary_path = root / "summary.json";
-  if (!fs::exists(summary_path)) {
+  std::error_code exists_error;
+  if (!fs::exists(summary_path, exists_error)) {
     throw IoError(fmt::format(
         "{}: no summary.json (rule: a run directory written by `k2sim run` or `k2sim compare`)",
         dir));
@@ -208,7 +211,8 @@ std::string render_report(const std::string& dir, const ReportOptions& options) 
   for (const auto& [n, _] : summary["arms"].items()) {
     if (std::find(order.begin(), order.end(), n) == order.end()) order.push_back(n);
   }
-  const bool single = order.size() == 1 && order[0] == "main";
+  // A scenario without [[arm]] writes trajectory.csv for its one arm "main".
+  const bool single = !scenario.contains("arm");
   std::vector<Arm> arms;
   for (const std::string& n : order) {
     Arm a;
@@ -353,13 +357,17 @@ std::string render_report(const std::string& dir, const ReportOptions& options) 
     const json* ref = stat(arms[0], out);
     for (std::size_t i = 0; i < arms.size(); ++i) {
       const json* s = stat(arms[i], out);
-      std::string cell = s ? num((*s)["end"]) : "";
-      if (s && s->contains("interval")) {
-        const json& e = (*s)["interval"]["end"];
-        cell += fmt::format(" [{}, {}]", num(e["p05"]), num(e["p95"]));
+      const json end = s ? s->value("end", json()) : json();
+      std::string cell = s ? num(end) : "";
+      const json interval_end =
+          s ? s->value("interval", json::object()).value("end", json::object()) : json::object();
+      if (interval_end.is_object() && !interval_end.empty()) {
+        cell += fmt::format(" [{}, {}]", num(interval_end.value("p05", json())),
+                            num(interval_end.value("p95", json())));
       }
-      if (s && ref && i > 0 && (*s)["end"].is_number() && (*ref)["end"].is_number()) {
-        cell += fmt::format(" ({:+.3g})", (*s)["end"].get<double>() - (*ref)["end"].get<double>());
+      const json ref_end = ref ? ref->value("end", json()) : json();
+      if (i > 0 && end.is_number() && ref_end.is_number()) {
+        cell += fmt::format(" ({:+.3g})", end.get<double>() - ref_end.get<double>());
       }
       h += fmt::format("<td>{}</td>", escape(cell));
     }
@@ -393,8 +401,9 @@ std::string render_report(const std::string& dir, const ReportOptions& options) 
           "<tr><td class=\"name\"><code>{}</code></td><td class=\"name\">{}</td>"
           "<td class=\"name\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
           "</tr>\n",
-          escape(out), escape(s->value("unit", "")), escape(a.name), num((*s)["start"]),
-          num((*s)["end"]), num((*s)["mean"]), num((*s)["min"]), num((*s)["max"]));
+          escape(out), escape(s->value("unit", "")), escape(a.name), num(s->value("start", json())),
+          num(s->value("end", json())), num(s->value("mean", json())), num(s->value("min", json())),
+          num(s->value("max", json())));
     }
   }
   h += "</table>\n</details>\n";
@@ -430,7 +439,7 @@ std::string render_report(const std::string& dir, const ReportOptions& options) 
     h += fmt::format(
         "<h2>Uncertainty</h2>\n<p>{} members, seed {}, parameters varied: {} ({}); failed "
         "members: {}.</p>\n",
-        u.value("members", 0), u.value("seed", 0), escape(u.value("vary", "")),
+        u.value("members", 0), u.value("seed", std::uint64_t{0}), escape(u.value("vary", "")),
         u.contains("parameters_varied") ? u["parameters_varied"].size() : 0,
         u.contains("failed_members") ? u["failed_members"].size() : 0);
     if (u.contains("parameters_varied")) {

@@ -850,26 +850,42 @@ Scenario parse_table(const toml::table& root, const Reader& r) {
 }
 
 // toml++ 3.3 (Debian 12) reaches __builtin_unreachable() when it asks whether a non-ASCII
-// character is whitespace (tomlplusplus issues 190 and 295, fixed upstream in 2026): at a key, a
-// value or a table header, and after the line-ending backslash of a multi-line string. Such text
-// is refused here first. Non-ASCII text inside strings and comments is fine. Found by
-// fuzz/fuzz_scenario.
+// character is whitespace (tomlplusplus issues 190 and 295, fixed upstream in 2026): in keys,
+// values other than strings and table headers, in its look-ahead over a number, date or time
+// (up to whitespace, ',', ']', '}' or '#', quotes included), and after a backslash in a basic
+// string. Such text is refused here first, with file:line. Non-ASCII text inside strings (units
+// such as "µg") and comments stays allowed. Found by fuzz/fuzz_scenario; the regressions are in
+// fuzz/corpus/scenario/ and tests/unit/scenario_test.cpp.
 void check_toml_ascii(std::string_view text, const std::string& file) {
   enum class State { kCode, kComment, kBasic, kLiteral, kMultiBasic, kMultiLiteral };
   State state = State::kCode;
   std::size_t line = 1;
   bool after_line_backslash = false;  // in a multi-line basic string, before the next text
-  // The last character of code on this line: a quote opens a string only where one can start
-  // (at the start of a line, after '=', '[', ',', '{' or '.'); elsewhere toml++ reads it as part
-  // of a malformed value and may look at the characters after it for whitespace.
+  // The last character of code (spaces and tabs aside): a quote opens a string only at the start
+  // of a line or after '=', '[', ',' or '{'.
   char last = '\n';
+  bool run = false;  // in a value that starts with a digit or a sign, which toml++ reads ahead
   auto refuse = [&](const char* where) {
     throw InputError(fmt::format(
         "{}:{}: non-ASCII character {} (rule: keys, values other than strings, and table names "
         "are ASCII; strings and comments may hold any UTF-8 text)",
         file, line, where));
   };
-  for (std::size_t i = 0; i < text.size(); ++i) {
+  auto is_space = [](char ch) { return ch == ' ' || ch == '\t' || ch == '\r'; };
+  // At a backslash in a basic string: toml++ looks at the characters after it (and after the
+  // spaces that follow) for whitespace. Returns whether a line ends there (a line-ending
+  // backslash of a multi-line string).
+  auto backslash = [&](std::size_t at_backslash) {
+    std::size_t j = at_backslash + 1;
+    while (j < text.size() && is_space(text[j])) ++j;
+    if (j < text.size() && static_cast<unsigned char>(text[j]) >= 0x80) {
+      refuse("after a backslash in a string");
+    }
+    return j < text.size() && text[j] == '\n';
+  };
+  std::size_t i = 0;
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") i = 3;  // a UTF-8 byte order mark, which toml++ skips
+  for (; i < text.size(); ++i) {
     const char c = text[i];
     const bool ascii = static_cast<unsigned char>(c) < 0x80;
     const auto at = [&](std::string_view s) { return text.substr(i, s.size()) == s; };
@@ -877,11 +893,21 @@ void check_toml_ascii(std::string_view text, const std::string& file) {
     switch (state) {
       case State::kCode: {
         if (!ascii) refuse("outside a string or comment");
-        const bool string_can_start =
-            std::string_view("\n=[,{.").find(last) != std::string_view::npos;
-        if (c != ' ' && c != '\t' && c != '\r') last = c;
-        if ((c == '"' || c == '\'') && !string_can_start) break;
-        if (c == '#') {
+        if (run) {
+          if (std::string_view(" \t\r\n,]}#").find(c) == std::string_view::npos) {
+            last = c;
+            break;  // quotes here open no string
+          }
+          run = false;
+        }
+        const bool value_start = std::string_view("=[,{").find(last) != std::string_view::npos;
+        const bool line_start = last == '\n';
+        if (!is_space(c)) last = c;
+        if (value_start && (std::isdigit(static_cast<unsigned char>(c)) || c == '+' || c == '-')) {
+          run = true;
+        } else if ((c == '"' || c == '\'') && !value_start && !line_start) {
+          // a quote where no string can start: toml++ reports a syntax error
+        } else if (c == '#') {
           state = State::kComment;
         } else if (at("\"\"\"")) {
           state = State::kMultiBasic;
@@ -904,7 +930,8 @@ void check_toml_ascii(std::string_view text, const std::string& file) {
         break;
       case State::kBasic:
         if (c == '\\') {
-          ++i;  // an escaped character (a newline here is a syntax error toml++ reports)
+          (void)backslash(i);
+          ++i;  // the escaped character (a newline here is a syntax error toml++ reports)
           if (i < text.size() && text[i] == '\n') ++line;
         } else if (c == '"' || c == '\n') {
           state = State::kCode;
@@ -919,17 +946,15 @@ void check_toml_ascii(std::string_view text, const std::string& file) {
         break;
       case State::kMultiBasic:
         if (after_line_backslash) {
-          if (c == ' ' || c == '\t' || c == '\n' || c == '\r') break;
+          if (is_space(c) || c == '\n') break;
           if (!ascii) refuse("after the line-ending backslash of a multi-line string");
           after_line_backslash = false;
         }
         if (c == '\\') {
-          std::size_t j = i + 1;
-          while (j < text.size() && (text[j] == ' ' || text[j] == '\t' || text[j] == '\r')) ++j;
-          if (j < text.size() && text[j] == '\n') {
+          if (backslash(i)) {
             after_line_backslash = true;
           } else {
-            ++i;  // an escaped character
+            ++i;  // the escaped character
           }
         } else if (at("\"\"\"")) {
           state = State::kCode;

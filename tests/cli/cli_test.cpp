@@ -602,6 +602,22 @@ TEST_F(Cli, ReportRendersInHeadlessChromium) {
   EXPECT_GT(fs::file_size(shot), 20000u);
 }
 
+// A scenario with one [[arm]] called "main" writes trajectory_main.csv (only a scenario without
+// arms writes trajectory.csv); the report finds it (from review).
+TEST_F(Cli, ReportOfOneArmNamedMain) {
+  const std::string sc = write("m.toml",
+                               "name = \"m\"\nmodel = \"pk-1cmt\"\nduration = \"2 d\"\n"
+                               "output_interval = \"6 h\"\n[[arm]]\nname = \"main\"\n"
+                               "dose = [ { substance = \"MK-7\", amount = \"180 ug\" } ]\n");
+  const fs::path run = dir_ / "run";
+  CliResult r = run_cli(fmt::format("run {} --out {} -q", sc, run.string()));
+  ASSERT_EQ(r.code, 0) << r.output;
+  ASSERT_TRUE(fs::exists(run / "trajectory_main.csv"));
+  r = run_cli(fmt::format("report {} -q", run.string()));
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(read_file(run / "report.html").find("plasma_mk7_nmol_per_L"), std::string::npos);
+}
+
 // Bad run directories: exit 5 when summary.json is missing, 3 with file:line for a malformed
 // trajectory; no report file is left behind either way.
 TEST_F(Cli, ReportRejectsBadRunDirectories) {
@@ -624,8 +640,10 @@ TEST_F(Cli, ReportRejectsBadRunDirectories) {
   EXPECT_EQ(r.code, 3) << r.output;
   EXPECT_NE(r.output.find("trajectory.csv:3:"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(run / "report.html"));
-  EXPECT_TRUE(std::none_of(fs::directory_iterator(run), fs::directory_iterator(),
-                           [](const auto& e) { return e.path().extension() == ".tmp"; }));
+  EXPECT_TRUE(
+      std::none_of(fs::directory_iterator(run), fs::directory_iterator(), [](const auto& e) {
+        return e.path().filename().string().find(".tmp") != std::string::npos;
+      }));
 }
 
 }  // namespace
@@ -647,6 +665,68 @@ TEST_F(Cli, ProgressLinesUnlessQuiet) {
                           K2SIM_SOURCE_DIR, out));
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_EQ(r.output, "");
+}
+
+}  // namespace
+}  // namespace k2sim
+
+namespace k2sim {
+namespace {
+
+// The command lines of the ```sh blocks of README.md and docs/*.md: each names a subcommand the
+// binary has and scenario files that exist; the quick ones (foods, params, outputs, diet) run
+// as written and succeed. The scenario examples themselves run in ShippedScenario and
+// DocsExamples.EveryScenarioExampleRuns.
+TEST(DocsExamples, CommandLinesNameRealSubcommandsAndFiles) {
+  const fs::path root(K2SIM_SOURCE_DIR);
+  std::vector<fs::path> docs = {root / "README.md"};
+  for (const auto& e : fs::directory_iterator(root / "docs")) {
+    if (e.path().extension() == ".md") docs.push_back(e.path());
+  }
+  const CliResult help = run_cli("--help");
+  ASSERT_EQ(help.code, 0) << help.output;
+  int commands = 0;
+  int ran = 0;
+  for (const fs::path& doc : docs) {
+    std::istringstream in(read_file(doc));
+    std::string line;
+    bool in_sh = false;
+    int line_no = 0;
+    while (std::getline(in, line)) {
+      ++line_no;
+      if (line.rfind("```", 0) == 0) {
+        in_sh = !in_sh && line == "```sh";
+        continue;
+      }
+      if (!in_sh) continue;
+      std::istringstream words(line.substr(0, line.find('#')));
+      std::string exe;
+      std::string sub;
+      words >> exe >> sub;
+      if (exe != "k2sim" && !exe.ends_with("/k2sim")) continue;
+      const std::string where = fmt::format("{}:{}: {}", doc.filename().string(), line_no, line);
+      ++commands;
+      EXPECT_NE(help.output.find("  " + sub + " "), std::string::npos) << where;
+      std::vector<std::string> args;
+      for (std::string w; words >> w;) args.push_back(w);
+      for (const std::string& a : args) {
+        if ((a.rfind("scenarios/", 0) == 0 || a.rfind("docs/", 0) == 0) && a.ends_with(".toml")) {
+          EXPECT_TRUE(fs::exists(root / a)) << where;
+        }
+      }
+      if (sub == "foods" || sub == "params" || sub == "outputs" || sub == "diet") {
+        std::string cmd = sub;
+        for (const std::string& a : args) {
+          cmd += " " + ((a.rfind("scenarios/", 0) == 0) ? (root / a).string() : a);
+        }
+        const CliResult r = run_cli(cmd + " > /dev/null");
+        EXPECT_EQ(r.code, 0) << where << "\n" << r.output;
+        ++ran;
+      }
+    }
+  }
+  EXPECT_GE(commands, 20);
+  EXPECT_GE(ran, 4);
 }
 
 }  // namespace

@@ -361,9 +361,19 @@ TEST(ScenarioReader, NonAsciiOutsideStringsAndCommentsIsAnErrorNotACrash) {
   EXPECT_NE(message(base + "x = \"\"\"\\\n\xc2\xa7\"\"\"\n")
                 .find("after the line-ending backslash of a multi-line string"),
             std::string::npos);
+  // From review: after a backslash in a multi-line string, and inside toml++'s look-ahead over a
+  // number (a quote there opens no string).
+  for (const char* bad :
+       {"x = \"\"\"\\\xc3\xa9\"\"\"\n", "x = \"\"\"\\ \xc3\xa9\"\"\"\n", "age = 1=\"\xc3\xa9\"\n",
+        "age = 1.\"\xc3\xa9\"\n", "age = -{'\xc3\xa9'\n", "x = \"\\\xc3\xa9\"\n"}) {
+    EXPECT_NE(message(base + bad).find("u.toml:4: non-ASCII"), std::string::npos) << bad;
+  }
+  // A byte order mark is no character of the file.
+  EXPECT_EQ(message("\xEF\xBB\xBF" + base), "");
   // Comments and strings may hold any UTF-8.
   EXPECT_EQ(message("# \xc2\xb5g, \xe2\x89\xa5, M\xc3\xbcller\n" + base +
-                    "[subject]\nage = \"60 y\"  # \xc3\xa9t\xc3\xa9\n"),
+                    "[subject]\nage = \"60 y\"  # \xc3\xa9t\xc3\xa9\n"
+                    "[[dose]]\nsubstance = \"K1\"\namount = \"150 \xc2\xb5g\"\n"),
             "");
 }
 
