@@ -543,6 +543,11 @@ int cmd_compare(const std::string& scenario_path, std::string out_dir,
     const std::size_t n_out = result.arms[ref].outputs.size();
     const std::size_t idx = q.row * n_out + q.output;
     const double y_ref = result.arms[ref].values[idx];
+    // A ratio to a reference that is 0 up to solver noise (-5e-41 nmol/L of a vitamer nobody
+    // takes) means nothing: none below 1e-9 of the largest value of the arms.
+    double scale = 0.0;
+    for (const auto& arm : result.arms) scale = std::max(scale, std::abs(arm.values[idx]));
+    const bool ratio = std::abs(y_ref) > 1e-9 * scale;
     for (std::size_t a = 0; a < result.arms.size(); ++a) {
       const k2sim::ArmResult& arm = result.arms[a];
       const double y = arm.values[idx];
@@ -555,7 +560,7 @@ int cmd_compare(const std::string& scenario_path, std::string out_dir,
           c += fmt::format(" [{}, {}]", cell(arm.bands->diff_p05[idx]),
                            cell(arm.bands->diff_p95[idx]));
         }
-        c += y_ref != 0.0 ? fmt::format(", x{:.3g})", y / y_ref) : ")";
+        c += ratio ? fmt::format(", x{:.3g})", y / y_ref) : ")";
       } else if (has_band) {
         c += fmt::format(" [{}, {}]", cell(arm.bands->p05[idx]), cell(arm.bands->p95[idx]));
       }
@@ -566,7 +571,7 @@ int cmd_compare(const std::string& scenario_path, std::string out_dir,
                          has_band ? cell(arm.bands->p95[idx]) : "", result.arms[ref].name,
                          y - y_ref, has_diff ? cell(arm.bands->diff_p05[idx]) : "",
                          has_diff ? cell(arm.bands->diff_p95[idx]) : "",
-                         y_ref != 0.0 ? fmt::format("{}", y / y_ref) : "");
+                         ratio ? fmt::format("{}", y / y_ref) : "");
     }
     if (!quiet) fmt::print("{}\n", line);
   }

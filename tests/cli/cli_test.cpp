@@ -618,6 +618,34 @@ TEST_F(Cli, ReportOfOneArmNamedMain) {
   EXPECT_NE(read_file(run / "report.html").find("plasma_mk7_nmol_per_L"), std::string::npos);
 }
 
+// compare gives no ratio to a reference arm whose value is 0 up to solver noise (plasma MK-7
+// without MK-7 is about -5e-41 nmol/L in model vitk): the ratio column of compare.csv is empty.
+TEST_F(Cli, CompareGivesNoRatioToAZeroReference) {
+  const std::string sc = write("z.toml",
+                               "name = \"z\"\nmodel = \"vitk\"\nduration = \"10 d\"\n"
+                               "output_interval = \"1 d\"\n"
+                               "[[dose]]\nsubstance = \"K1\"\namount = \"100 ug\"\n"
+                               "every = \"1 d\"\nsteady_state = true\n"
+                               "[[arm]]\nname = \"none\"\n[[arm]]\nname = \"mk7\"\n"
+                               "dose = [ { substance = \"MK-7\", amount = \"180 ug\", "
+                               "every = \"1 d\" } ]\n");
+  const fs::path out = dir_ / "c";
+  const CliResult r = run_cli(
+      fmt::format("compare {} --out {} --outputs plasma_mk7_nmol_per_L -q", sc, out.string()));
+  ASSERT_EQ(r.code, 0) << r.output;
+  std::istringstream csv(read_file(out / "compare.csv"));
+  std::string line;
+  std::getline(csv, line);
+  ASSERT_TRUE(line.ends_with(",ratio")) << line;
+  int rows = 0;
+  while (std::getline(csv, line)) {
+    if (line.rfind("mk7,", 0) != 0) continue;
+    ++rows;
+    EXPECT_TRUE(line.ends_with(",")) << line;  // no ratio
+  }
+  EXPECT_GT(rows, 0);
+}
+
 // Bad run directories: exit 5 when summary.json is missing, 3 with file:line for a malformed
 // trajectory; no report file is left behind either way.
 TEST_F(Cli, ReportRejectsBadRunDirectories) {
