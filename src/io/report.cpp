@@ -339,8 +339,10 @@ std::string render_report(const std::string& dir, const ReportOptions& options) 
   // The answer first: every arm at the end of the run, beside the first arm.
   h += "<h2>Arms side by side at the end of the run</h2>\n";
   if (arms.size() > 1) {
-    h += fmt::format("<p>Each value with its difference from the first arm, <b>{}</b>.</p>\n",
-                     escape(arms[0].name));
+    h += fmt::format(
+        "<p>Each value with its difference from the first arm, <b>{}</b> (\u2248 0: less than "
+        "a millionth of the value, within the solver's tolerance).</p>\n",
+        escape(arms[0].name));
   }
   h += "<table>\n<tr><th class=\"name\">output</th><th class=\"name\">unit</th>";
   for (const Arm& a : arms) h += fmt::format("<th>{}</th>", escape(a.name));
@@ -367,7 +369,11 @@ std::string render_report(const std::string& dir, const ReportOptions& options) 
       }
       const json ref_end = ref ? ref->value("end", json()) : json();
       if (i > 0 && end.is_number() && ref_end.is_number()) {
-        cell += fmt::format(" ({:+.3g})", end.get<double>() - ref_end.get<double>());
+        // Differences below a millionth of the values are solver tolerance, not an effect.
+        const double diff = end.get<double>() - ref_end.get<double>();
+        const double scale = std::max(std::abs(end.get<double>()), std::abs(ref_end.get<double>()));
+        cell += std::abs(diff) <= 1e-6 * scale ? std::string(" (\u2248 0)")
+                                               : fmt::format(" ({:+.3g})", diff);
       }
       h += fmt::format("<td>{}</td>", escape(cell));
     }
