@@ -25,6 +25,7 @@
 #include "k2sim/error.hpp"
 #include "k2sim/io/report.hpp"
 #include "k2sim/io/run.hpp"
+#include "k2sim/population/cohort.hpp"
 #include "k2sim/io/scenario.hpp"
 #include "k2sim/model/model.hpp"
 #include "k2sim/params/hypotheses.hpp"
@@ -154,6 +155,99 @@ std::vector<double> parse_times(const std::vector<std::string>& at, double durat
     }
   }
   return times_h;
+}
+
+/// Prints the analysis of a cohort or trial (summary.json "analysis") as tables.
+void print_analysis(const nlohmann::json& a) {
+  auto ci = [](const nlohmann::json& e) {
+    if (!e["value"].is_number()) return std::string("-");
+    return fmt::format("{:.3g} [{:.3g}, {:.3g}]", e["value"].get<double>(),
+                       e["ci95"][0].is_number() ? e["ci95"][0].get<double>() : NAN,
+                       e["ci95"][1].is_number() ? e["ci95"][1].get<double>() : NAN);
+  };
+  fmt::print("subjects: {} ok, {} failed\n", a.value("subjects_ok", 0), a.value("failed_subjects", 0));
+  if (a.value("kind", "") == "cohort") {
+    fmt::print("exposure {} in {} groups; cut-offs {}\n", a["exposure"].get<std::string>(),
+               a["groups"].get<int>(), a["cutoffs"].dump());
+    if (a.contains("confounder_exposure_correlation")) {
+      fmt::print("correlation of the confounder with log exposure: {:.3f}\n",
+                 a["confounder_exposure_correlation"].get<double>());
+    }
+    for (const auto& [name, e] : a["endpoints"].items()) {
+      for (const char* key : {"causal", "confounded"}) {
+        if (!e.contains(key)) continue;
+        const auto& r = e[key];
+        fmt::print("\n{} ({}):\n", name, key);
+        const bool hr = r.contains("hazard_ratio");
+        const auto& col = hr ? r["hazard_ratio"] : r["odds_ratio"];
+        for (std::size_t g = 0; g < col.size(); ++g) {
+          fmt::print("  group {}: {} {}, {} {}\n", g + 1,
+                     hr ? r["events"][g].get<double>() : r["cases"][g].get<double>(),
+                     hr ? "events" : "cases", hr ? "HR" : "OR", ci(col[g]));
+        }
+      }
+      if (e.contains("bias_analysis")) {
+        const auto& b = e["bias_analysis"];
+        fmt::print("  published {:.3g}; model (causal) {:.3g}; bias needed {:.3g} (E-value {:.3g})\n",
+                   b["published"].get<double>(), b["model_causal"].is_number() ? b["model_causal"].get<double>() : NAN,
+                   b["bias_needed"].is_number() ? b["bias_needed"].get<double>() : NAN,
+                   b["e_value_of_bias"].is_number() ? b["e_value_of_bias"].get<double>() : NAN);
+      }
+    }
+  } else if (a.value("kind", "") == "trial") {
+    for (const auto& [name, o] : a["outcomes"].items()) {
+      fmt::print("\n{}: mean change {}\n", name, o["mean_change"].dump());
+      if (!o.contains("effect_vs_reference")) continue;
+      for (const auto& [arm, e] : o["effect_vs_reference"].items()) {
+        fmt::print("  {} vs {}: {} (population effect {:.4g})\n", arm,
+                   a["reference_arm"].get<std::string>(), ci(e),
+                   e["population_effect"].is_number() ? e["population_effect"].get<double>() : NAN);
+        if (o.contains("power") && o["power"].contains(arm)) {
+          for (const auto& pw : o["power"][arm]) {
+            fmt::print("    power with {} per arm: {:.2f}\n", pw["per_arm"].get<std::size_t>(),
+                       pw["power"].get<double>());
+          }
+        }
+      }
+    }
+  }
+}
+
+int cmd_cohort(const std::string& scenario_path, std::string out_dir,
+               const std::vector<std::string>& sets, const std::vector<std::string>& hyps,
+               std::size_t size, unsigned threads, bool resume, bool quiet) {
+  k2sim::Scenario sc = k2sim::read_scenario(scenario_path);
+  apply_cli_hypotheses(sc, hyps);
+  if (!sc.population) {
+    throw k2sim::InputError(fmt::format(
+        "{}: no [population] table (rule: k2sim cohort runs a population; use k2sim run for one "
+        "subject)",
+        scenario_path));
+  }
+  if (size > 0) sc.population->size = size;
+  if (out_dir.empty()) out_dir = "out/" + sc.name;
+  k2sim::CohortOptions opt;
+  opt.out_dir = out_dir;
+  opt.threads = threads;
+  opt.resume = resume;
+  k2sim::CohortSummary summary;
+  {
+    k2sim::cli::Progress progress(quiet, "cohort " + sc.name, "subjects");
+    opt.progress = [&](std::size_t done, std::size_t total) {
+      progress.update(static_cast<double>(done), static_cast<double>(total));
+    };
+    summary = k2sim::run_cohort(sc, parse_sets(sets), opt);
+  }
+  if (!quiet) {
+    fmt::print("k2sim {}: cohort '{}' (model {}), {} subjects{}, {:g} y; wrote {}/subjects.csv "
+               "and summary.json\n",
+               k2sim::model_version(), sc.name, sc.model, summary.subjects,
+               summary.resumed_from > 0 ? fmt::format(" (resumed after {})", summary.resumed_from)
+                                        : std::string(),
+               sc.duration_h / 8766.0, out_dir);
+    print_analysis(summary.analysis);
+  }
+  return kExitOk;
 }
 
 int cmd_run(const std::string& scenario_path, std::string out_dir,
@@ -879,6 +973,29 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(2, 1000000));
   report->add_flag("--quiet,-q", report_quiet, "print nothing on success");
 
+  CLI::App* cohort = app.add_subcommand(
+      "cohort", "run a population, cohort or trial ([population], [analysis]) subject by subject");
+  std::string cohort_path;
+  std::string cohort_out;
+  std::vector<std::string> cohort_sets;
+  std::vector<std::string> cohort_hyps;
+  std::size_t cohort_size = 0;
+  unsigned cohort_threads = 0;
+  bool cohort_resume = false;
+  bool cohort_quiet = false;
+  cohort->add_option("scenario", cohort_path, "scenario file with a [population] table")->required();
+  cohort->add_option("--out", cohort_out, "output folder (default: out/<scenario name>)");
+  cohort->add_option("--set", cohort_sets, "override PARAM=VALUE or solver.OPTION=VALUE")
+      ->allow_extra_args(false);
+  cohort->add_option("--hypothesis", cohort_hyps, "switch a hypothesis on (as for run)")
+      ->allow_extra_args(false);
+  cohort->add_option("--size", cohort_size, "number of subjects (overrides population.size)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100000000}));
+  cohort->add_option("--threads", cohort_threads, "threads (default: all cores)");
+  cohort->add_flag("--resume", cohort_resume,
+                   "continue an interrupted run from its journal (subjects.csv.partial)");
+  cohort->add_flag("--quiet,-q", cohort_quiet, "print nothing on success");
+
   CLI::App* outputs = app.add_subcommand("outputs", "list the outputs: name, unit, meaning");
   std::string query;
   bool csv = false;
@@ -950,6 +1067,10 @@ int main(int argc, char** argv) {
   try {
     if (*run) return cmd_run(scenario_path, out_dir, sets, run_hyps, unc, quiet);
     if (*sensitivity) return cmd_sensitivity(aargs, sens_step);
+    if (*cohort) {
+      return cmd_cohort(cohort_path, cohort_out, cohort_sets, cohort_hyps, cohort_size,
+                        cohort_threads, cohort_resume, cohort_quiet);
+    }
     if (*report) {
       if (report_out.empty())
         report_out = (std::filesystem::path(report_dir) / "report.html").string();

@@ -118,6 +118,7 @@ std::vector<DietPreset> parse_presets(std::string_view text) {
 
 void DietSpec::override_with(const DietSpec& over) {
   if (over.pasture_k2_factor) pasture_k2_factor = over.pasture_k2_factor;
+  if (over.continuous) continuous = over.continuous;
   if (over.preset) {
     preset = over.preset;
     preset_where = over.preset_where;
@@ -206,6 +207,10 @@ double intake_of(const std::array<double, kNutrientCount>& d, std::string_view k
       "intake '{}' (rule: a nutrient key such as k1 or ca, mk_total, k_total or d_total)", key));
 }
 
+namespace {
+constexpr double kContinuousBlockH = 28.0 * 24.0;
+}  // namespace
+
 std::vector<DoseSpec> diet_doses(const DietSpec& diet, const FoodTable& table,
                                  const std::vector<std::string>& substances, bool steady_state) {
   // Each food's amount is eaten every `every` at the time `at`, or split evenly over the three
@@ -284,6 +289,20 @@ std::vector<DoseSpec> diet_doses(const DietSpec& diet, const FoodTable& table,
     d.meal_fat_g = fat_at.count(slot.at_h) ? fat_at.at(slot.at_h) : 0.0;
     d.steady_state = steady_state;
     d.ss_lead_h = steady_state ? slot.at_h : 0.0;
+    if (diet.is_continuous()) {
+      // An infusion over the whole interval from midnight: the meal's absorption fraction (its
+      // fat) still applies to the dose; the input is constant, so the solver sees no event
+      // within a day.
+      // Intervals are stretched to a whole number of diet periods of at least kContinuousBlockH,
+      // so that the solver restarts once per block rather than once per day.
+      const double blocks = std::ceil(kContinuousBlockH / period_h - 1e-9);
+      const double every = period_h * blocks;
+      d.rate_per_h = d.amount / slot.every_h;
+      d.amount *= every / slot.every_h;
+      d.every_h = every;
+      d.start_h = 0.0;
+      d.ss_lead_h = 0.0;
+    }
     d.where = a.where;
     doses.push_back(d);
   }

@@ -34,7 +34,7 @@ void DoseRecord::validate(std::size_t n_states, const std::string& where) const 
                     "0 <= SS_LEAD < II and SS_LEAD <= TIME)",
                     ss_lead_h, ss, ii_h, time_h));
   }
-  if (ss == 1 && rate > 0.0 && ss_lead_h + amt / rate > ii_h) {
+  if (ss == 1 && rate > 0.0 && ss_lead_h + amt / rate > ii_h * (1.0 + 1e-12)) {
     fail(fmt::format(
         "SS = 1 infusion lasting {} h with SS_LEAD = {} h and II = {} h (rule: SS_LEAD + duration "
         "<= II)",

@@ -87,8 +87,8 @@ namespace {
 // never silently ignored.
 const std::vector<std::string> kTopKeys = {
     "name", "model", "initialize", "duration", "output_interval", "subject",
-    "dose", "arm",   "solver",     "diet",     "hypotheses"};
-const std::vector<std::string> kTopKeysLater = {"population", "analysis"};
+    "dose", "arm",   "solver",     "diet",     "hypotheses", "population", "analysis"};
+const std::vector<std::string> kTopKeysLater = {};
 const std::vector<std::string> kSubjectKeys = {"age",           "sex",
                                                "newborn",       "body_weight",
                                                "height",        "egfr",
@@ -473,8 +473,16 @@ SubjectSpec read_subject(const Reader& r, const toml::table& t, std::string_view
 DietSpec read_diet(const Reader& r, const toml::node& n, const std::string& section) {
   const toml::table* t = n.as_table();
   if (t == nullptr) r.fail(n, section, "a table with preset and foods");
-  r.check_keys(*t, section, {"preset", "foods", "pasture_k2_factor"});
+  r.check_keys(*t, section, {"preset", "foods", "pasture_k2_factor", "intake"});
   DietSpec diet;
+  if (auto* p = t->get("intake")) {
+    const std::string v = r.string(*p, section + ".intake");
+    if (v != "meals" && v != "continuous") {
+      r.fail(*p, section + ".intake",
+             "meals | continuous" + did_you_mean(v, {"meals", "continuous"}));
+    }
+    diet.continuous = v == "continuous";
+  }
   if (auto* p = t->get("pasture_k2_factor")) {
     const auto v = p->value<double>();
     if (p->is_string() || !v || !(*v > 0.0 && *v <= 20.0)) {
@@ -526,6 +534,306 @@ DietSpec read_diet(const Reader& r, const toml::node& n, const std::string& sect
     }
   }
   return diet;
+}
+
+/// A number (not a string) in [lo, hi].
+double fraction_or_number(const Reader& r, const toml::node& n, std::string_view key, double lo,
+                          double hi, std::string_view rule) {
+  const auto v = n.value<double>();
+  if (n.is_string() || n.is_boolean() || !v || !(*v >= lo && *v <= hi)) r.fail(n, key, std::string(rule));
+  return *v;
+}
+
+/// A covariate distribution: a quantity (fixed), { mean, sd }, { median, cv } or { min, max }
+/// (uniform); mean/sd and median/cv may add min and max (truncation). Values in `unit`.
+Distribution read_distribution(const Reader& r, const toml::node& n, const std::string& key,
+                               const units::Dimension& dim, const std::string& unit,
+                               std::string_view example, double lo, double hi) {
+  Distribution d;
+  d.where = r.where(n);
+  auto q = [&](const toml::node& v, const std::string& k) {
+    const double x = units::to_unit(r.quantity(v, k, dim, example), unit);
+    if (!(x >= lo && x <= hi)) r.fail(v, k, fmt::format("{} to {} {}", lo, hi, unit));
+    return x;
+  };
+  if (!n.is_table()) {
+    d.kind = Distribution::Kind::kFixed;
+    d.a = q(n, key);
+    return d;
+  }
+  const toml::table& t = *n.as_table();
+  r.check_keys(t, key, {"mean", "sd", "median", "cv", "min", "max"});
+  const toml::node* mean = t.get("mean");
+  const toml::node* sd = t.get("sd");
+  const toml::node* median = t.get("median");
+  const toml::node* cv = t.get("cv");
+  const toml::node* mn = t.get("min");
+  const toml::node* mx = t.get("max");
+  if (mn) d.min = q(*mn, key + ".min");
+  if (mx) d.max = q(*mx, key + ".max");
+  if (mn && mx && !(d.min < d.max)) r.fail(*mx, key + ".max", "more than min");
+  if (mean || sd) {
+    if (!mean || !sd || median || cv) {
+      r.fail(n, key, "a normal distribution { mean, sd [, min, max] }");
+    }
+    d.kind = Distribution::Kind::kNormal;
+    d.a = q(*mean, key + ".mean");
+    d.b = units::to_unit(r.quantity(*sd, key + ".sd", dim, example), unit);
+    if (!(d.b >= 0.0)) r.fail(*sd, key + ".sd", "a spread >= 0");
+  } else if (median || cv) {
+    if (!median || !cv) r.fail(n, key, "a log-normal distribution { median, cv [, min, max] }");
+    d.kind = Distribution::Kind::kLogNormal;
+    d.a = q(*median, key + ".median");
+    if (!(d.a > 0.0)) r.fail(*median, key + ".median", "more than 0");
+    d.b = fraction_or_number(r, *cv, key + ".cv", 0.0, 5.0,
+                             "a coefficient of variation, a number from 0 to 5");
+  } else {
+    if (!mn || !mx) {
+      r.fail(n, key, "a quantity, { mean, sd }, { median, cv } or a uniform { min, max }");
+    }
+    d.kind = Distribution::Kind::kUniform;
+    d.a = d.min;
+    d.b = d.max;
+  }
+  if (d.kind != Distribution::Kind::kUniform && (d.a < d.min || d.a > d.max)) {
+    r.fail(n, key, "a centre (mean or median) within [min, max]");
+  }
+  return d;
+}
+
+/// name = number tables: { "cheese" = 0.8 } (food name parts), { k_mk7_elim = 0.3 }, genotypes.
+std::vector<std::pair<std::string, double>> read_number_table(const Reader& r, const toml::node& n,
+                                                              const std::string& key, double lo,
+                                                              double hi, std::string_view rule) {
+  const toml::table* t = n.as_table();
+  if (t == nullptr) r.fail(n, key, fmt::format("a table {{ name = number }} ({})", rule));
+  std::vector<std::pair<std::string, double>> out;
+  for (auto&& [k, v] : *t) {
+    out.emplace_back(std::string(k.str()),
+                     fraction_or_number(r, v, fmt::format("{}.{}", key, k.str()), lo, hi, rule));
+  }
+  return out;
+}
+
+PopulationSpec read_population(const Reader& r, const toml::node& n) {
+  const toml::table* t = n.as_table();
+  if (t == nullptr) r.fail(n, "population", "a table [population]");
+  r.check_keys(*t, "population",
+               {"size", "seed", "age", "body_weight", "egfr", "systolic_bp", "cac_percentile",
+                "female", "smoker", "diabetes", "statin", "vkorc1", "diet_cv", "diet_correlation",
+                "food_cv", "variability", "confounder"});
+  PopulationSpec p;
+  p.where = r.where(n);
+  const toml::node* size = t->get("size");
+  if (size == nullptr) r.fail(n, "population", "a size (the number of subjects)");
+  {
+    const auto v = size->value<std::int64_t>();
+    if (!size->is_integer() || !v || *v < 1 || *v > 100'000'000) {
+      r.fail(*size, "population.size", "an integer from 1 to 100000000");
+    }
+    p.size = static_cast<std::size_t>(*v);
+  }
+  if (auto* s = t->get("seed")) {
+    const auto v = s->value<std::int64_t>();
+    if (!s->is_integer() || !v || *v < 0) r.fail(*s, "population.seed", "an integer >= 0");
+    p.seed = static_cast<std::uint64_t>(*v);
+  }
+  if (auto* v = t->get("age"))
+    p.age_y = read_distribution(r, *v, "population.age", units::dim::time(), "y", "69 y", 18.0,
+                                110.0);
+  if (auto* v = t->get("body_weight"))
+    p.body_weight_kg = read_distribution(r, *v, "population.body_weight", units::dim::mass(),
+                                         "kg", "75 kg", 25.0, 300.0);
+  if (auto* v = t->get("egfr"))
+    p.egfr_mL_per_min = read_distribution(r, *v, "population.egfr", units::dim::gfr(),
+                                          "mL/min/1.73m2", "75 mL/min/1.73m2", 5.0, 200.0);
+  if (auto* v = t->get("systolic_bp"))
+    p.systolic_bp_mmHg = read_distribution(r, *v, "population.systolic_bp",
+                                           units::dim::pressure(), "mmHg", "135 mmHg", 70.0, 260.0);
+  if (auto* v = t->get("cac_percentile")) {
+    const toml::table* ct = v->as_table();
+    if (ct == nullptr) r.fail(*v, "population.cac_percentile", "a table { min = 0, max = 100 }");
+    r.check_keys(*ct, "population.cac_percentile", {"min", "max"});
+    Distribution d;
+    d.kind = Distribution::Kind::kUniform;
+    d.where = r.where(*v);
+    d.a = ct->get("min") ? fraction_or_number(r, *ct->get("min"), "population.cac_percentile.min",
+                                              0.0, 100.0, "a percentile 0 to 100")
+                         : 0.0;
+    d.b = ct->get("max") ? fraction_or_number(r, *ct->get("max"), "population.cac_percentile.max",
+                                              0.0, 100.0, "a percentile 0 to 100")
+                         : 100.0;
+    if (!(d.a < d.b)) r.fail(*v, "population.cac_percentile", "min < max");
+    p.cac_percentile = d;
+  }
+  auto frac = [&](const char* k, std::optional<double>& out) {
+    if (auto* v = t->get(k)) {
+      out = fraction_or_number(r, *v, fmt::format("population.{}", k), 0.0, 1.0,
+                               "a fraction from 0 to 1");
+    }
+  };
+  frac("female", p.female);
+  frac("smoker", p.smoker);
+  frac("diabetes", p.diabetes);
+  frac("statin", p.statin);
+  if (auto* v = t->get("vkorc1")) {
+    p.vkorc1 = read_number_table(r, *v, "population.vkorc1", 0.0, 1.0,
+                                 "genotype frequencies GG, GA, AA from 0 to 1");
+    double sum = 0.0;
+    for (const auto& [g, f] : p.vkorc1) {
+      if (g != "GG" && g != "GA" && g != "AA") {
+        r.fail(*v, "population.vkorc1", fmt::format("genotypes GG, GA and AA (not '{}')", g));
+      }
+      sum += f;
+    }
+    if (std::abs(sum - 1.0) > 1e-6) {
+      r.fail(*v, "population.vkorc1", fmt::format("frequencies summing to 1 (they sum to {})", sum));
+    }
+  }
+  if (auto* v = t->get("diet_cv"))
+    p.diet_cv = fraction_or_number(r, *v, "population.diet_cv", 0.0, 5.0,
+                                   "a coefficient of variation, a number from 0 to 5");
+  if (auto* v = t->get("diet_correlation"))
+    p.diet_correlation = fraction_or_number(r, *v, "population.diet_correlation", 0.0, 1.0,
+                                            "a correlation from 0 to 1");
+  if (auto* v = t->get("food_cv")) {
+    p.food_cv = read_number_table(r, *v, "population.food_cv", 0.0, 5.0,
+                                  "a coefficient of variation per food name part, 0 to 5");
+  }
+  if (auto* v = t->get("variability")) {
+    p.variability = read_number_table(r, *v, "population.variability", 0.0, 5.0,
+                                      "a coefficient of variation per parameter, 0 to 5");
+  }
+  if (auto* v = t->get("confounder")) {
+    const toml::table* ct = v->as_table();
+    if (ct == nullptr) {
+      r.fail(*v, "population.confounder",
+             "a table { foods = [\"cheese\"], log_effect_per_sd = 0.2, hazard_ratio_per_sd = 0.8 }");
+    }
+    r.check_keys(*ct, "population.confounder",
+                 {"foods", "log_effect_per_sd", "hazard_ratio_per_sd"});
+    ConfounderSpec c;
+    c.where = r.where(*v);
+    if (auto* f = ct->get("foods")) {
+      const toml::array* arr = f->as_array();
+      if (arr == nullptr) r.fail(*f, "population.confounder.foods", "an array of food name parts");
+      for (std::size_t i = 0; i < arr->size(); ++i) {
+        c.foods.push_back(r.string(*arr->get(i), fmt::format("population.confounder.foods[{}]", i)));
+      }
+    }
+    if (auto* x = ct->get("log_effect_per_sd"))
+      c.log_effect_per_sd = fraction_or_number(r, *x, "population.confounder.log_effect_per_sd",
+                                               -3.0, 3.0, "a number from -3 to 3");
+    if (auto* x = ct->get("hazard_ratio_per_sd"))
+      c.hazard_ratio_per_sd = fraction_or_number(
+          r, *x, "population.confounder.hazard_ratio_per_sd", 0.05, 20.0, "a ratio from 0.05 to 20");
+    p.confounder = c;
+  }
+  return p;
+}
+
+std::vector<std::string> read_strings(const Reader& r, const toml::node& n, const std::string& key,
+                                      const std::vector<std::string>& allowed) {
+  const toml::array* arr = n.as_array();
+  if (arr == nullptr) r.fail(n, key, "an array of strings");
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < arr->size(); ++i) {
+    const std::string k = fmt::format("{}[{}]", key, i);
+    std::string v = r.string(*arr->get(i), k);
+    if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
+      r.fail(*arr->get(i), k,
+             fmt::format("one of {}", fmt::join(allowed, ", ")) + did_you_mean(v, allowed));
+    }
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+AnalysisSpec read_analysis(const Reader& r, const toml::node& n) {
+  const toml::table* t = n.as_table();
+  if (t == nullptr) r.fail(n, "analysis", "a table [analysis]");
+  AnalysisSpec a;
+  a.where = r.where(n);
+  const toml::node* kind = t->get("kind");
+  if (kind == nullptr) r.fail(n, "analysis", "a kind: \"cohort\" or \"trial\"");
+  const std::string k = r.string(*kind, "analysis.kind");
+  if (k == "cohort") {
+    a.kind = AnalysisSpec::Kind::kCohort;
+    r.check_keys(*t, "analysis",
+                 {"kind", "exposure", "groups", "endpoints", "adjust", "exposure_error_cv",
+                  "severe_aac_score", "published"});
+    const toml::node* e = t->get("exposure");
+    if (e == nullptr) r.fail(n, "analysis", "an exposure (e.g. \"intake_mk_total_ug_per_d\")");
+    a.exposure = r.string(*e, "analysis.exposure");
+    a.where = r.where(*e);
+    if (auto* g = t->get("groups")) {
+      a.groups = static_cast<int>(fraction_or_number(r, *g, "analysis.groups", 2, 10,
+                                                     "an integer from 2 to 10 (3: tertiles)"));
+      if (!g->is_integer()) r.fail(*g, "analysis.groups", "an integer from 2 to 10 (3: tertiles)");
+    }
+    const std::vector<std::string> endpoints = {"chd_event", "chd_death", "death", "severe_aac"};
+    if (auto* v = t->get("endpoints")) {
+      a.endpoints = read_strings(r, *v, "analysis.endpoints", endpoints);
+    } else {
+      a.endpoints = endpoints;
+    }
+    if (auto* v = t->get("adjust")) {
+      a.adjust = read_strings(r, *v, "analysis.adjust",
+                              {"age", "sex", "smoker", "diabetes", "statin", "egfr"});
+    }
+    if (auto* v = t->get("exposure_error_cv"))
+      a.exposure_error_cv = fraction_or_number(r, *v, "analysis.exposure_error_cv", 0.0, 5.0,
+                                               "a coefficient of variation from 0 to 5");
+    if (auto* v = t->get("severe_aac_score"))
+      a.severe_aac_score = fraction_or_number(r, *v, "analysis.severe_aac_score", 0.0, 24.0,
+                                              "an AAC-24 score from 0 to 24");
+    if (auto* v = t->get("published")) {
+      a.published = read_number_table(r, *v, "analysis.published", 1e-3, 1e3,
+                                      "a published ratio per endpoint, more than 0");
+      for (const auto& [ep, x] : a.published) {
+        if (std::find(a.endpoints.begin(), a.endpoints.end(), ep) == a.endpoints.end()) {
+          r.fail(*v, "analysis.published",
+                 fmt::format("endpoints of analysis.endpoints (not '{}')", ep));
+        }
+      }
+    }
+  } else if (k == "trial") {
+    a.kind = AnalysisSpec::Kind::kTrial;
+    r.check_keys(*t, "analysis",
+                 {"kind", "outcomes", "endpoints", "power_sizes", "power_replicates", "alpha"});
+    if (auto* v = t->get("outcomes")) a.outcomes = read_strings(r, *v, "analysis.outcomes", {});
+    if (auto* v = t->get("endpoints")) {
+      a.endpoints =
+          read_strings(r, *v, "analysis.endpoints", {"chd_event", "chd_death", "death"});
+    }
+    if (a.outcomes.empty() && a.endpoints.empty()) {
+      r.fail(n, "analysis", "outcomes (outputs compared as change from baseline) or endpoints");
+    }
+    if (auto* v = t->get("power_sizes")) {
+      const toml::array* arr = v->as_array();
+      if (arr == nullptr) r.fail(*v, "analysis.power_sizes", "an array of subjects per arm");
+      for (std::size_t i = 0; i < arr->size(); ++i) {
+        const toml::node& x = *arr->get(i);
+        const auto s = x.value<std::int64_t>();
+        if (!x.is_integer() || !s || *s < 2 || *s > 1'000'000) {
+          r.fail(x, fmt::format("analysis.power_sizes[{}]", i), "an integer from 2 to 1000000");
+        }
+        a.power_sizes.push_back(static_cast<std::size_t>(*s));
+      }
+    }
+    if (auto* v = t->get("power_replicates")) {
+      const auto s = v->value<std::int64_t>();
+      if (!v->is_integer() || !s || *s < 10 || *s > 100'000) {
+        r.fail(*v, "analysis.power_replicates", "an integer from 10 to 100000");
+      }
+      a.power_replicates = static_cast<std::size_t>(*s);
+    }
+    if (auto* v = t->get("alpha"))
+      a.alpha = fraction_or_number(r, *v, "analysis.alpha", 1e-6, 0.5, "a level from 1e-6 to 0.5");
+  } else {
+    r.fail(*kind, "analysis.kind", "cohort | trial" + did_you_mean(k, {"cohort", "trial"}));
+  }
+  return a;
 }
 
 Route parse_route(const Reader& r, const toml::node& n, std::string_view key) {
@@ -806,6 +1114,11 @@ Scenario parse_table(const toml::table& root, const Reader& r) {
     const toml::table* t = n->as_table();
     if (!t) r.fail(*n, "hypotheses", "a table [hypotheses]");
     sc.hypotheses = read_hypotheses(r, *t);
+  }
+  if (auto* n = root.get("population")) sc.population = read_population(r, *n);
+  if (auto* n = root.get("analysis")) {
+    sc.analysis = read_analysis(r, *n);
+    if (!sc.population) r.fail(*n, "analysis", "a [population] to analyse");
   }
   if (auto* n = root.get("arm")) {
     const toml::array* arr = n->as_array();

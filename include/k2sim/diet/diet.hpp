@@ -32,9 +32,14 @@ struct DietSpec {
   /// Hypothesis (docs/diet.md): menaquinones of dairy, cheese, eggs, meat and offal times this
   /// factor, for animals fed on pasture. No measured comparison exists; 1 (no effect) unless set.
   std::optional<double> pasture_k2_factor;
+  /// How the meals enter the model: as meals at their times of day (default), or "continuous":
+  /// each meal's absorbed amount spread evenly over its interval (the same absorbed amount per
+  /// day, its fat-dependent absorption kept; no dose events, docs/diet.md).
+  std::optional<bool> continuous;
 
   [[nodiscard]] bool empty() const { return !preset && foods.empty(); }
   [[nodiscard]] double pasture_factor() const { return pasture_k2_factor.value_or(1.0); }
+  [[nodiscard]] bool is_continuous() const { return continuous.value_or(false); }
   void override_with(const DietSpec& over);
 };
 

@@ -14,6 +14,7 @@
 #include "k2sim/io/source_location.hpp"
 #include "k2sim/model/model.hpp"
 #include "k2sim/params/hypotheses.hpp"
+#include "k2sim/population/spec.hpp"
 
 namespace k2sim {
 
@@ -92,6 +93,8 @@ struct Scenario {
   std::vector<ArmSpec> arms;                  // empty: one arm "main"
   SimulationOptions solver;                   // [solver] table
   std::vector<HypothesisSetting> hypotheses;  // [hypotheses]: switches turned on or off
+  std::optional<PopulationSpec> population;   // [population] (k2sim cohort)
+  std::optional<AnalysisSpec> analysis;       // [analysis] (k2sim cohort)
   std::string file;
   nlohmann::json echo;  // the scenario as read, for summary.json
 

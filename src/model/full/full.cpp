@@ -38,6 +38,8 @@ class FullModel final : public Model {
     kChdEventCum,  // cumulative incidence of a first coronary event
     kChdDeathCum,  // cumulative incidence of coronary death (fatal first events)
     kDeathCum,     // cumulative incidence of death from any cause
+    kChdCumHazard,    // integral of the first-coronary-event hazard (individual event times)
+    kOtherCumHazard,  // integral of the hazard of death from other causes
     kVascStates
   };
 
@@ -69,7 +71,11 @@ class FullModel final : public Model {
         {"chd_event_cum_prob", "1", "cumulative probability of a first coronary event since start"},
         {"chd_death_cum_prob", "1", "cumulative probability of coronary death since start"},
         {"death_cum_prob", "1", "cumulative probability of death from any cause since start"},
-        {"age_y", "y", "age of the subject"}};
+        {"age_y", "y", "age of the subject"},
+        {"chd_cum_hazard", "1",
+         "integral of the first-coronary-event hazard since start (cohorts draw event times)"},
+        {"other_death_cum_hazard", "1",
+         "integral of the hazard of death from causes other than coronary events since start"}};
     outputs_.insert(outputs_.end(), own.begin(), own.end());
     std::set<std::string> seen;
     for (const auto& o : outputs_) {
@@ -88,7 +94,8 @@ class FullModel final : public Model {
     for (const auto& s : ca_->state_names()) n.push_back(s);
     for (const char* s :
          {"coronary_vascular_age_y", "aortic_vascular_age_y", "event_free_prob", "post_event_prob",
-          "chd_event_cum_prob", "chd_death_cum_prob", "death_cum_prob"}) {
+          "chd_event_cum_prob", "chd_death_cum_prob", "death_cum_prob", "chd_cum_hazard",
+          "other_death_cum_hazard"}) {
       n.emplace_back(s);
     }
     return n;
@@ -187,6 +194,8 @@ class FullModel final : public Model {
     dv[kChdEventCum] = a * he;
     dv[kChdDeathCum] = a * he * pf;
     dv[kDeathCum] = a * (he * pf + ho) + b * ho;
+    dv[kChdCumHazard] = he;
+    dv[kOtherCumHazard] = ho;
   }
 
   void reset_state(std::span<double> y) const override {
@@ -198,6 +207,7 @@ class FullModel final : public Model {
     v[kEventFree] = 1.0;
     v[kPostEvent] = 0.0;
     v[kChdEventCum] = v[kChdDeathCum] = v[kDeathCum] = 0.0;
+    v[kChdCumHazard] = v[kOtherCumHazard] = 0.0;
   }
 
   [[nodiscard]] std::vector<std::size_t> accumulators() const override {
@@ -250,6 +260,8 @@ class FullModel final : public Model {
     o[10] = v[kChdDeathCum];
     o[11] = v[kDeathCum];
     o[12] = age;
+    o[13] = v[kChdCumHazard];
+    o[14] = v[kOtherCumHazard];
   }
 
   [[nodiscard]] DoseTarget dose_target(const DoseContext& dose) const override {
