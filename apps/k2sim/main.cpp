@@ -25,11 +25,11 @@
 #include "k2sim/error.hpp"
 #include "k2sim/io/report.hpp"
 #include "k2sim/io/run.hpp"
-#include "k2sim/population/cohort.hpp"
 #include "k2sim/io/scenario.hpp"
 #include "k2sim/model/model.hpp"
 #include "k2sim/params/hypotheses.hpp"
 #include "k2sim/params/parameter_table.hpp"
+#include "k2sim/population/cohort.hpp"
 #include "k2sim/uncertainty/analysis.hpp"
 #include "k2sim/units/units.hpp"
 #include "progress.hpp"
@@ -165,7 +165,8 @@ void print_analysis(const nlohmann::json& a) {
                        e["ci95"][0].is_number() ? e["ci95"][0].get<double>() : NAN,
                        e["ci95"][1].is_number() ? e["ci95"][1].get<double>() : NAN);
   };
-  fmt::print("subjects: {} ok, {} failed\n", a.value("subjects_ok", 0), a.value("failed_subjects", 0));
+  fmt::print("subjects: {} ok, {} failed\n", a.value("subjects_ok", 0),
+             a.value("failed_subjects", 0));
   if (a.value("kind", "") == "cohort") {
     fmt::print("exposure {} in {} groups; cut-offs {}\n", a["exposure"].get<std::string>(),
                a["groups"].get<int>(), a["cutoffs"].dump());
@@ -188,10 +189,12 @@ void print_analysis(const nlohmann::json& a) {
       }
       if (e.contains("bias_analysis")) {
         const auto& b = e["bias_analysis"];
-        fmt::print("  published {:.3g}; model (causal) {:.3g}; bias needed {:.3g} (E-value {:.3g})\n",
-                   b["published"].get<double>(), b["model_causal"].is_number() ? b["model_causal"].get<double>() : NAN,
-                   b["bias_needed"].is_number() ? b["bias_needed"].get<double>() : NAN,
-                   b["e_value_of_bias"].is_number() ? b["e_value_of_bias"].get<double>() : NAN);
+        fmt::print(
+            "  published {:.3g}; model (causal) {:.3g}; bias needed {:.3g} (E-value {:.3g})\n",
+            b["published"].get<double>(),
+            b["model_causal"].is_number() ? b["model_causal"].get<double>() : NAN,
+            b["bias_needed"].is_number() ? b["bias_needed"].get<double>() : NAN,
+            b["e_value_of_bias"].is_number() ? b["e_value_of_bias"].get<double>() : NAN);
       }
     }
   } else if (a.value("kind", "") == "trial") {
@@ -239,12 +242,13 @@ int cmd_cohort(const std::string& scenario_path, std::string out_dir,
     summary = k2sim::run_cohort(sc, parse_sets(sets), opt);
   }
   if (!quiet) {
-    fmt::print("k2sim {}: cohort '{}' (model {}), {} subjects{}, {:g} y; wrote {}/subjects.csv "
-               "and summary.json\n",
-               k2sim::model_version(), sc.name, sc.model, summary.subjects,
-               summary.resumed_from > 0 ? fmt::format(" (resumed after {})", summary.resumed_from)
-                                        : std::string(),
-               sc.duration_h / 8766.0, out_dir);
+    fmt::print(
+        "k2sim {}: cohort '{}' (model {}), {} subjects{}, {:g} y; wrote {}/subjects.csv "
+        "and summary.json\n",
+        k2sim::model_version(), sc.name, sc.model, summary.subjects,
+        summary.resumed_from > 0 ? fmt::format(" (resumed after {})", summary.resumed_from)
+                                 : std::string(),
+        sc.duration_h / 8766.0, out_dir);
     print_analysis(summary.analysis);
   }
   return kExitOk;
@@ -983,7 +987,8 @@ int main(int argc, char** argv) {
   unsigned cohort_threads = 0;
   bool cohort_resume = false;
   bool cohort_quiet = false;
-  cohort->add_option("scenario", cohort_path, "scenario file with a [population] table")->required();
+  cohort->add_option("scenario", cohort_path, "scenario file with a [population] table")
+      ->required();
   cohort->add_option("--out", cohort_out, "output folder (default: out/<scenario name>)");
   cohort->add_option("--set", cohort_sets, "override PARAM=VALUE or solver.OPTION=VALUE")
       ->allow_extra_args(false);

@@ -86,8 +86,8 @@ namespace {
 // Keys of INTERFACES.md that later issues implement: named in errors as "not implemented yet",
 // never silently ignored.
 const std::vector<std::string> kTopKeys = {
-    "name", "model", "initialize", "duration", "output_interval", "subject",
-    "dose", "arm",   "solver",     "diet",     "hypotheses", "population", "analysis"};
+    "name", "model",  "initialize", "duration",   "output_interval", "subject", "dose",
+    "arm",  "solver", "diet",       "hypotheses", "population",      "analysis"};
 const std::vector<std::string> kTopKeysLater = {};
 const std::vector<std::string> kSubjectKeys = {"age",           "sex",
                                                "newborn",       "body_weight",
@@ -540,7 +540,8 @@ DietSpec read_diet(const Reader& r, const toml::node& n, const std::string& sect
 double fraction_or_number(const Reader& r, const toml::node& n, std::string_view key, double lo,
                           double hi, std::string_view rule) {
   const auto v = n.value<double>();
-  if (n.is_string() || n.is_boolean() || !v || !(*v >= lo && *v <= hi)) r.fail(n, key, std::string(rule));
+  if (n.is_string() || n.is_boolean() || !v || !(*v >= lo && *v <= hi))
+    r.fail(n, key, std::string(rule));
   return *v;
 }
 
@@ -639,17 +640,17 @@ PopulationSpec read_population(const Reader& r, const toml::node& n) {
     p.seed = static_cast<std::uint64_t>(*v);
   }
   if (auto* v = t->get("age"))
-    p.age_y = read_distribution(r, *v, "population.age", units::dim::time(), "y", "69 y", 18.0,
-                                110.0);
+    p.age_y =
+        read_distribution(r, *v, "population.age", units::dim::time(), "y", "69 y", 18.0, 110.0);
   if (auto* v = t->get("body_weight"))
-    p.body_weight_kg = read_distribution(r, *v, "population.body_weight", units::dim::mass(),
-                                         "kg", "75 kg", 25.0, 300.0);
+    p.body_weight_kg = read_distribution(r, *v, "population.body_weight", units::dim::mass(), "kg",
+                                         "75 kg", 25.0, 300.0);
   if (auto* v = t->get("egfr"))
     p.egfr_mL_per_min = read_distribution(r, *v, "population.egfr", units::dim::gfr(),
                                           "mL/min/1.73m2", "75 mL/min/1.73m2", 5.0, 200.0);
   if (auto* v = t->get("systolic_bp"))
-    p.systolic_bp_mmHg = read_distribution(r, *v, "population.systolic_bp",
-                                           units::dim::pressure(), "mmHg", "135 mmHg", 70.0, 260.0);
+    p.systolic_bp_mmHg = read_distribution(r, *v, "population.systolic_bp", units::dim::pressure(),
+                                           "mmHg", "135 mmHg", 70.0, 260.0);
   if (auto* v = t->get("cac_percentile")) {
     const toml::table* ct = v->as_table();
     if (ct == nullptr) r.fail(*v, "population.cac_percentile", "a table { min = 0, max = 100 }");
@@ -687,7 +688,8 @@ PopulationSpec read_population(const Reader& r, const toml::node& n) {
       sum += f;
     }
     if (std::abs(sum - 1.0) > 1e-6) {
-      r.fail(*v, "population.vkorc1", fmt::format("frequencies summing to 1 (they sum to {})", sum));
+      r.fail(*v, "population.vkorc1",
+             fmt::format("frequencies summing to 1 (they sum to {})", sum));
     }
   }
   if (auto* v = t->get("diet_cv"))
@@ -707,8 +709,9 @@ PopulationSpec read_population(const Reader& r, const toml::node& n) {
   if (auto* v = t->get("confounder")) {
     const toml::table* ct = v->as_table();
     if (ct == nullptr) {
-      r.fail(*v, "population.confounder",
-             "a table { foods = [\"cheese\"], log_effect_per_sd = 0.2, hazard_ratio_per_sd = 0.8 }");
+      r.fail(
+          *v, "population.confounder",
+          "a table { foods = [\"cheese\"], log_effect_per_sd = 0.2, hazard_ratio_per_sd = 0.8 }");
     }
     r.check_keys(*ct, "population.confounder",
                  {"foods", "log_effect_per_sd", "hazard_ratio_per_sd"});
@@ -718,15 +721,16 @@ PopulationSpec read_population(const Reader& r, const toml::node& n) {
       const toml::array* arr = f->as_array();
       if (arr == nullptr) r.fail(*f, "population.confounder.foods", "an array of food name parts");
       for (std::size_t i = 0; i < arr->size(); ++i) {
-        c.foods.push_back(r.string(*arr->get(i), fmt::format("population.confounder.foods[{}]", i)));
+        c.foods.push_back(
+            r.string(*arr->get(i), fmt::format("population.confounder.foods[{}]", i)));
       }
     }
     if (auto* x = ct->get("log_effect_per_sd"))
       c.log_effect_per_sd = fraction_or_number(r, *x, "population.confounder.log_effect_per_sd",
                                                -3.0, 3.0, "a number from -3 to 3");
     if (auto* x = ct->get("hazard_ratio_per_sd"))
-      c.hazard_ratio_per_sd = fraction_or_number(
-          r, *x, "population.confounder.hazard_ratio_per_sd", 0.05, 20.0, "a ratio from 0.05 to 20");
+      c.hazard_ratio_per_sd = fraction_or_number(r, *x, "population.confounder.hazard_ratio_per_sd",
+                                                 0.05, 20.0, "a ratio from 0.05 to 20");
     p.confounder = c;
   }
   return p;
@@ -803,8 +807,7 @@ AnalysisSpec read_analysis(const Reader& r, const toml::node& n) {
                  {"kind", "outcomes", "endpoints", "power_sizes", "power_replicates", "alpha"});
     if (auto* v = t->get("outcomes")) a.outcomes = read_strings(r, *v, "analysis.outcomes", {});
     if (auto* v = t->get("endpoints")) {
-      a.endpoints =
-          read_strings(r, *v, "analysis.endpoints", {"chd_event", "chd_death", "death"});
+      a.endpoints = read_strings(r, *v, "analysis.endpoints", {"chd_event", "chd_death", "death"});
     }
     if (a.outcomes.empty() && a.endpoints.empty()) {
       r.fail(n, "analysis", "outcomes (outputs compared as change from baseline) or endpoints");

@@ -274,7 +274,8 @@ nlohmann::json trial_analysis(const Scenario& sc, const Table& t) {
     for (std::size_t a = 0; a < A; ++a) {
       const auto& v = observed[a];
       const double mean =
-          v.empty() ? kNaN : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+          v.empty() ? kNaN
+                    : std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
       oj["mean_change"][arms[a].name] = mean;
       if (a == 0) continue;
       nlohmann::json ej = estimate_json(mean_difference(observed[a], observed[0]));
@@ -287,8 +288,8 @@ nlohmann::json trial_analysis(const Scenario& sc, const Table& t) {
       // Power: trials of n per arm drawn from the simulated population (with replacement),
       // each analysed as the trial is; significant when the 95% interval excludes 0.
       for (std::size_t size : an.power_sizes) {
-        std::uint64_t state = member_seed(sc.population->seed ^ 0x7f4a7c159e3779b9ULL,
-                                          size * 131 + a);
+        std::uint64_t state =
+            member_seed(sc.population->seed ^ 0x7f4a7c159e3779b9ULL, size * 131 + a);
         auto next = [&] {
           std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
           z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -309,7 +310,8 @@ nlohmann::json trial_analysis(const Scenario& sc, const Table& t) {
           const double crit = normal_quantile(1.0 - an.alpha / 2.0) * se;
           if (std::abs(est.value) > crit) ++significant;
         }
-        const double pw = static_cast<double>(significant) / static_cast<double>(an.power_replicates);
+        const double pw =
+            static_cast<double>(significant) / static_cast<double>(an.power_replicates);
         oj["power"][arms[a].name].push_back(
             {{"per_arm", size},
              {"power", pw},

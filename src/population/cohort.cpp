@@ -77,11 +77,19 @@ double food_cv_of(const PopulationSpec& p, const std::string& food) {
 }
 
 /// Outputs recorded per arm (start and end) when the model has them.
-const std::vector<std::string> kRecorded = {
-    "dp_ucmgp_pmol_per_L", "plasma_k1_nmol_per_L", "plasma_mk7_nmol_per_L",
-    "ucoc_percent",        "inr",                  "serum_25ohd_nmol_per_L",
-    "cac_agatston",        "aac_score",            "bmd_femoral_neck_rel",
-    "bmd_lumbar_spine_rel"};
+const std::vector<std::string> kRecorded = {"dp_ucmgp_pmol_per_L",
+                                            "plasma_k1_nmol_per_L",
+                                            "plasma_mk7_nmol_per_L",
+                                            "ucoc_percent",
+                                            "inr",
+                                            "serum_25ohd_nmol_per_L",
+                                            "cac_agatston",
+                                            "aac_score",
+                                            "bmd_femoral_neck_rel",
+                                            "bmd_lumbar_spine_rel",
+                                            "chd_event_cum_prob",
+                                            "chd_death_cum_prob",
+                                            "death_cum_prob"};
 
 const std::vector<std::string> kIntakeKeys = {"k1", "mk4", "mk7", "mk_total", "ca", "d_total"};
 
@@ -164,9 +172,8 @@ Layout make_layout(const PreparedRun& run) {
         try {
           (void)intake_of({}, key);
         } catch (const InputError& e) {
-          throw InputError(
-              fmt::format("{}: analysis.exposure = \"{}\" ({})", an.where.str(), an.exposure,
-                          e.what()));
+          throw InputError(fmt::format("{}: analysis.exposure = \"{}\" ({})", an.where.str(),
+                                       an.exposure, e.what()));
         }
       } else if (!has(an.exposure)) {
         throw InputError(fmt::format(
@@ -181,8 +188,18 @@ Layout make_layout(const PreparedRun& run) {
     }
   }
   auto& c = l.columns;
-  c = {"id",      "status",   "age_y",  "female", "body_weight_kg", "egfr_mL_per_min",
-       "systolic_bp_mmHg", "cac_percentile_start", "smoker", "diabetes", "statin", "vkorc1",
+  c = {"id",
+       "status",
+       "age_y",
+       "female",
+       "body_weight_kg",
+       "egfr_mL_per_min",
+       "systolic_bp_mmHg",
+       "cac_percentile_start",
+       "smoker",
+       "diabetes",
+       "statin",
+       "vkorc1",
        "confounder_z"};
   for (const std::string& k : kIntakeKeys) c.push_back(intake_column(k));
   if (!l.exposure.empty()) {
@@ -228,6 +245,26 @@ double crossing(const std::vector<double>& t, const std::vector<double>& h, doub
 }
 
 }  // namespace
+
+SubjectEvents draw_events(const std::vector<double>& time_h, const std::vector<double>& chd_hazard,
+                          const std::vector<double>& other_hazard, double multiplier, double e_chd,
+                          double e_other, double u_fatal, double fatal_fraction) {
+  SubjectEvents ev;
+  const double end_y = time_h.back() / kHoursPerYear;
+  const double te = crossing(time_h, chd_hazard, multiplier, e_chd) / kHoursPerYear;
+  const double to = crossing(time_h, other_hazard, multiplier, e_other) / kHoursPerYear;
+  // A first coronary event counts when it comes before death from other causes; a fatal one is
+  // a coronary death (model full eq. 65: after a non-fatal event, only other causes remain).
+  ev.chd_event = te < to && te <= end_y;
+  const double censor = std::min(to, end_y);
+  ev.chd_death = ev.chd_event && u_fatal < fatal_fraction;
+  const double death_t = std::min(to, ev.chd_death ? te : kInf);
+  ev.death = death_t <= end_y;
+  ev.chd_event_time_y = ev.chd_event ? te : censor;
+  ev.chd_death_time_y = ev.chd_death ? te : censor;
+  ev.death_time_y = ev.death ? death_t : end_y;
+  return ev;
+}
 
 double Distribution::at(double u) const {
   switch (kind) {
@@ -437,7 +474,8 @@ std::string subject_row(const PreparedRun& run, const Layout& l, std::size_t id)
   }
   for (const std::string& k : kIntakeKeys) f.push_back(num(intake_of(per_day, k)));
   const std::size_t n_arms = l.arms.size();
-  const std::size_t arm = std::min(n_arms - 1, static_cast<std::size_t>(d.u_arm * static_cast<double>(n_arms)));
+  const std::size_t arm =
+      std::min(n_arms - 1, static_cast<std::size_t>(d.u_arm * static_cast<double>(n_arms)));
   auto output_at = [&](const ArmResult& a, const std::string& name, bool end) {
     for (std::size_t k = 0; k < a.outputs.size(); ++k) {
       if (a.outputs[k].name != name) continue;
@@ -458,9 +496,8 @@ std::string subject_row(const PreparedRun& run, const Layout& l, std::size_t id)
     f.push_back(num(x * d.exposure_error));
   }
   f.push_back(l.arms[arm]);
-  const double pf = d.table.parameters().empty() || !l.events
-                        ? 0.0
-                        : d.table.at("chd_fatal_fraction").value;
+  const double pf =
+      d.table.parameters().empty() || !l.events ? 0.0 : d.table.at("chd_fatal_fraction").value;
   for (std::size_t a = 0; a < n_arms; ++a) {
     const ArmResult* r = ok ? &res.arms[a] : nullptr;
     for (const std::string& o : l.outputs) {
@@ -474,9 +511,9 @@ std::string subject_row(const PreparedRun& run, const Layout& l, std::size_t id)
         continue;
       }
       const double m =
-          conf == 1 ? std::pow(run.scenario.population->confounder->hazard_ratio_per_sd,
-                               d.confounder_z)
-                    : 1.0;
+          conf == 1
+              ? std::pow(run.scenario.population->confounder->hazard_ratio_per_sd, d.confounder_z)
+              : 1.0;
       std::vector<double> he;
       std::vector<double> ho;
       const std::size_t no = r->outputs.size();
@@ -490,22 +527,13 @@ std::string subject_row(const PreparedRun& run, const Layout& l, std::size_t id)
         he.push_back(r->values[i * no + ke]);
         ho.push_back(r->values[i * no + ko]);
       }
-      const double end_y = r->time_h.back() / kHoursPerYear;
-      const double te = crossing(r->time_h, he, m, d.e_chd) / kHoursPerYear;
-      const double to = crossing(r->time_h, ho, m, d.e_other) / kHoursPerYear;
-      const bool fatal = d.u_fatal < pf;
-      // A first coronary event before death from other causes; fatal ones are coronary deaths.
-      const bool event = te < to && te <= end_y;
-      const double censor = std::min(to, end_y);
-      const bool chd_death = event && fatal;
-      const double death_t = std::min(to, chd_death ? te : kInf);
-      const bool death = death_t <= end_y;
-      f.push_back(num(event ? te : censor));
-      f.push_back(event ? "1" : "0");
-      f.push_back(num(chd_death ? te : censor));
-      f.push_back(chd_death ? "1" : "0");
-      f.push_back(num(death ? death_t : end_y));
-      f.push_back(death ? "1" : "0");
+      const SubjectEvents ev = draw_events(r->time_h, he, ho, m, d.e_chd, d.e_other, d.u_fatal, pf);
+      f.push_back(num(ev.chd_event_time_y));
+      f.push_back(ev.chd_event ? "1" : "0");
+      f.push_back(num(ev.chd_death_time_y));
+      f.push_back(ev.chd_death ? "1" : "0");
+      f.push_back(num(ev.death_time_y));
+      f.push_back(ev.death ? "1" : "0");
     }
   }
   std::string row;
@@ -547,8 +575,8 @@ std::pair<std::size_t, std::size_t> journal_rows(const std::string& path,
     const std::string line = text.substr(good, nl - good);
     const std::string id = line.substr(0, line.find(','));
     if (id != std::to_string(rows)) {
-      throw InputError(fmt::format("{}:{}: row id '{}' (rule: rows 0, 1, 2, ... in order)", path,
-                                   rows + 2, id));
+      throw InputError(
+          fmt::format("{}:{}: row id '{}' (rule: rows 0, 1, 2, ... in order)", path, rows + 2, id));
     }
     ++rows;
     good = nl + 1;
@@ -573,8 +601,9 @@ CohortSummary run_cohort(const Scenario& scenario, const Overrides& sets,
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::create_directories(options.out_dir, ec);
-  if (ec) throw IoError(fmt::format("{}: cannot create the output folder: {}", options.out_dir,
-                                    ec.message()));
+  if (ec)
+    throw IoError(
+        fmt::format("{}: cannot create the output folder: {}", options.out_dir, ec.message()));
   const std::string final_path = (fs::path(options.out_dir) / "subjects.csv").string();
   const std::string partial = final_path + ".partial";
   const std::string header = header_line(layout);
@@ -623,8 +652,8 @@ CohortSummary run_cohort(const Scenario& scenario, const Overrides& sets,
   if (out != nullptr) {
     // Workers take ids in order; the writer writes rows in id order as they become contiguous.
     // Workers wait when they run too far ahead of the writer, so memory stays bounded.
-    const unsigned threads = std::max(
-        1U, options.threads != 0 ? options.threads : std::thread::hardware_concurrency());
+    const unsigned threads =
+        std::max(1U, options.threads != 0 ? options.threads : std::thread::hardware_concurrency());
     const std::size_t window = 64 * static_cast<std::size_t>(threads);
     std::mutex mu;
     std::condition_variable cv_done;

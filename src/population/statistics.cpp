@@ -61,8 +61,8 @@ QuantileGroups quantile_groups(const std::vector<double>& x, int groups) {
   }
   q.group.reserve(x.size());
   for (double v : x) {
-    q.group.push_back(static_cast<int>(
-        std::lower_bound(q.cutoffs.begin(), q.cutoffs.end(), v) - q.cutoffs.begin()));
+    q.group.push_back(static_cast<int>(std::lower_bound(q.cutoffs.begin(), q.cutoffs.end(), v) -
+                                       q.cutoffs.begin()));
   }
   return q;
 }
@@ -81,10 +81,12 @@ CoxFit cox_efron(const std::vector<double>& time, const std::vector<int>& event,
                    [&](std::size_t a, std::size_t b) { return time[a] > time[b]; });
   Eigen::MatrixXd X(n, p);
   for (std::size_t i = 0; i < n; ++i) {
-    for (std::size_t j = 0; j < p; ++j) X(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j)) = x[order[i]][j];
+    for (std::size_t j = 0; j < p; ++j)
+      X(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j)) = x[order[i]][j];
   }
   // Centre the covariates (as coxph does) for numerical stability; beta is unchanged.
-  const Eigen::RowVectorXd centre = n > 0 ? Eigen::RowVectorXd(X.colwise().mean()) : Eigen::RowVectorXd(p);
+  const Eigen::RowVectorXd centre =
+      n > 0 ? Eigen::RowVectorXd(X.colwise().mean()) : Eigen::RowVectorXd(p);
   X.rowwise() -= centre;
   std::vector<double> t(n);
   std::vector<int> d(n);

@@ -759,5 +759,127 @@ TEST(DocsExamples, CommandLinesNameRealSubcommandsAndFiles) {
   EXPECT_GE(ran, 4);
 }
 
+// A small trial for the cohort tests: two arms, 1 year of model full with a continuous diet.
+constexpr const char* kSmallTrial = R"(
+name = "small-trial"
+model = "full"
+duration = "1 y"
+output_interval = "60 d"
+[subject]
+life_table = "Netherlands 1995-2000"
+[diet]
+preset = "netherlands"
+intake = "continuous"
+[population]
+size = 10
+seed = 5
+age = { mean = "70 y", sd = "6 y", min = "60 y", max = "85 y" }
+female = 0.5
+diet_cv = 0.6
+variability = { k_pl_mk7 = 0.3 }
+[analysis]
+kind = "trial"
+outcomes = ["dp_ucmgp_pmol_per_L"]
+endpoints = ["death"]
+power_sizes = [10]
+power_replicates = 50
+[[arm]]
+name = "placebo"
+[[arm]]
+name = "mk7"
+dose = [ { substance = "MK-7", amount = "180 ug", every = "1 d", rate = "7.5 ug/h" } ]
+)";
+
+// subjects.csv is byte-identical for 1 and 2 threads and after a kill -9 and --resume; the
+// journal is renamed only when complete; the trial analysis is in summary.json.
+TEST_F(Cli, CohortIsIdenticalAcrossThreadsAndAfterKillAndResume) {
+  const std::string sc = write("trial.toml", kSmallTrial);
+  const fs::path one = dir_ / "one";
+  const fs::path two = dir_ / "two";
+  const fs::path killed = dir_ / "killed";
+  CliResult r = run_cli(fmt::format("cohort {} --out {} --threads 1 -q", sc, one.string()));
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = run_cli(fmt::format("cohort {} --out {} --threads 2", sc, two.string()));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("mk7 vs placebo"), std::string::npos) << r.output;
+  const std::string a = read_file(one / "subjects.csv");
+  EXPECT_EQ(std::count(a.begin(), a.end(), '\n'), 11);
+  EXPECT_EQ(a, read_file(two / "subjects.csv"));
+  EXPECT_FALSE(fs::exists(one / "subjects.csv.partial"));
+  // Kill the run once 5 subjects are in the journal, then resume it.
+  const std::string partial = (killed / "subjects.csv.partial").string();
+  const std::string script = fmt::format(
+      "{} cohort {} --out {} --threads 1 -q & p=$!; n=0; "
+      "while [ \"$(cat {} 2>/dev/null | wc -l)\" -lt 6 ] && [ $n -lt 600 ]; do sleep 0.1; "
+      "n=$((n+1)); done; kill -9 $p; wait $p; echo killed",
+      K2SIM_BINARY, sc, killed.string(), partial);
+  const int status = std::system(("bash -c '" + script + "' >/dev/null 2>&1").c_str());
+  ASSERT_EQ(status, 0);
+  ASSERT_TRUE(fs::exists(partial));
+  ASSERT_FALSE(fs::exists(killed / "subjects.csv"));
+  const std::string before = read_file(partial);
+  EXPECT_LT(std::count(before.begin(), before.end(), '\n'), 11) << "the run was not interrupted";
+  r = run_cli(fmt::format("cohort {} --out {} --threads 2 --resume", sc, killed.string()));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("resumed after"), std::string::npos) << r.output;
+  EXPECT_EQ(a, read_file(killed / "subjects.csv"));
+  EXPECT_FALSE(fs::exists(partial));
+  const nlohmann::json js = nlohmann::json::parse(read_file(two / "summary.json"));
+  const auto& an = js["analysis"];
+  EXPECT_EQ(an["kind"], "trial");
+  EXPECT_EQ(an["subjects_ok"], 10);
+  // MK-7 lowers dp-ucMGP: the population effect is negative, and the trial's estimate too.
+  const auto& eff = an["outcomes"]["dp_ucmgp_pmol_per_L"]["effect_vs_reference"]["mk7"];
+  EXPECT_LT(eff["population_effect"].get<double>(), 0.0);
+  EXPECT_LT(eff["value"].get<double>(), 0.0);
+  // A resume in a folder of another scenario is refused.
+  const std::string other = write("other.toml", std::string(kSmallTrial) + "\n# changed\n");
+  const std::string changed =
+      std::string(kSmallTrial).replace(std::string(kSmallTrial).find("seed = 5"), 8, "seed = 6");
+  r = run_cli(
+      fmt::format("cohort {} --out {} --resume -q", write("changed.toml", changed), one.string()));
+  EXPECT_EQ(r.code, 3) << r.output;
+  EXPECT_NE(r.output.find("--resume"), std::string::npos) << r.output;
+  (void)other;
+}
+
+// A subject whose run fails is a row with its status; the run goes on and exits 0.
+TEST_F(Cli, CohortRecordsFailedSubjects) {
+  std::string text = kSmallTrial;
+  text.replace(text.find("size = 10"), 9, "size = 3");
+  const std::string sc = write("trial.toml", text);
+  const CliResult r = run_cli(
+      fmt::format("cohort {} --out {} -q --set solver.max_steps=20", sc, (dir_ / "out").string()));
+  ASSERT_EQ(r.code, 0) << r.output;
+  const std::string csv = read_file(dir_ / "out" / "subjects.csv");
+  EXPECT_NE(csv.find("\n0,\"failed: "), std::string::npos) << csv.substr(0, 400);
+  const nlohmann::json js = nlohmann::json::parse(read_file(dir_ / "out" / "summary.json"));
+  EXPECT_EQ(js["population"]["failed"], 3);
+}
+
+// Bad [population] and [analysis] input: file, line, value and rule.
+TEST_F(Cli, CohortRejectsBadPopulations) {
+  std::string text = kSmallTrial;
+  text.replace(text.find("female = 0.5"), 12, "female = 1.5");
+  CliResult r = run_cli("cohort " + write("a.toml", text) + " -q");
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.output.find("a.toml:15: population.female = 1.5 (rule: a fraction from 0 to 1)"),
+            std::string::npos)
+      << r.output;
+  text = kSmallTrial;
+  text.replace(text.find("\"dp_ucmgp_pmol_per_L\"]"), 22, "\"dp_ucmgp\"]");
+  r = run_cli("cohort " + write("b.toml", text) + " -q");
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.output.find("analysis.outcomes: 'dp_ucmgp'"), std::string::npos) << r.output;
+  text = kSmallTrial;
+  text.replace(text.find("k_pl_mk7"), 8, "k_pl_mk7x");
+  r = run_cli("cohort " + write("c.toml", text) + " -q");
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.output.find("population.variability"), std::string::npos) << r.output;
+  r = run_cli("cohort " + std::string(K2SIM_SOURCE_DIR) + "/scenarios/default.toml -q");
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.output.find("no [population]"), std::string::npos) << r.output;
+}
+
 }  // namespace
 }  // namespace k2sim

@@ -117,8 +117,15 @@ TEST(Scenario, OtherRules) {
   expect_error("name = \"x\"\nduration = \"-1 d\"\n", {"test.toml:2", "a duration > 0"});
   expect_error("name = \"x\"\nduration = \"1 d\"\nmodel = \"pk-1cmtt\"\n",
                {"test.toml:3", "did you mean 'pk-1cmt'?"});
-  expect_error("name = \"x\"\nduration = \"1 d\"\n[population]\nsize = 10\n",
-               {"test.toml:3", "not implemented yet"});
+  expect_error("name = \"x\"\nduration = \"1 d\"\n[population]\nsize = 0\n",
+               {"test.toml:4", "population.size = 0", "an integer from 1"});
+  expect_error("name = \"x\"\nduration = \"1 d\"\n[population]\nsize = 9\nage = \"70\"\n",
+               {"test.toml:5", "population.age"});
+  expect_error(
+      "name = \"x\"\nduration = \"1 d\"\n[population]\nsize = 9\n[analysis]\nkind = \"cohrt\"\n",
+      {"test.toml:6", "did you mean 'cohort'?"});
+  expect_error("name = \"x\"\nduration = \"1 d\"\n[diet]\nintake = \"meal\"\n",
+               {"test.toml:4", "did you mean 'meals'?"});
   expect_error("name = \"x\"\nduration = \"1 d\"\n[subject]\nsex = \"F\"\n",
                {"test.toml:4", "female | male"});
   expect_error("name = \"x\"\nduration = \"1 d\"\n[[dose]]\nsubstance = \"D3\"\namount = \"1 h\"\n",

@@ -47,15 +47,29 @@ struct SubjectDraw {
 /// number of threads or ranks. Throws InputError for a [population] that does not fit the model.
 [[nodiscard]] SubjectDraw draw_subject(const PreparedRun& run, std::size_t id);
 
+/// A subject's events over a run (times in years since the start; censored at death from other
+/// causes or the end).
+struct SubjectEvents {
+  bool chd_event = false, chd_death = false, death = false;
+  double chd_event_time_y = 0.0, chd_death_time_y = 0.0, death_time_y = 0.0;
+};
+
+/// Draws the events of one subject by inverse cumulative hazard: the first coronary event when
+/// multiplier * H_chd(t) reaches e_chd, death from other causes when multiplier * H_other(t)
+/// reaches e_other (H linear between output times), the event fatal when u_fatal is below the
+/// fatal fraction. In expectation this is model full's multi-state outcome model (eq. 65).
+[[nodiscard]] SubjectEvents draw_events(const std::vector<double>& time_h,
+                                        const std::vector<double>& chd_hazard,
+                                        const std::vector<double>& other_hazard, double multiplier,
+                                        double e_chd, double e_other, double u_fatal,
+                                        double fatal_fraction);
+
 struct CohortOptions {
   std::string out_dir;
   unsigned threads = 0;  ///< 0: the hardware's
   bool resume = false;
   /// Called with (subjects done, subjects in all) from the writing thread.
   std::function<void(std::size_t, std::size_t)> progress;
-  /// Rank and size of an MPI job (rank 0 writes); 1 rank without MPI.
-  int rank = 0;
-  int ranks = 1;
 };
 
 struct CohortSummary {

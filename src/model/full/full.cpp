@@ -31,13 +31,13 @@ class FullModel final : public Model {
  public:
   // The vascular and outcome states after the two sub-models' (eq. 59-65).
   enum Vasc : std::size_t {
-    kCoronaryAge,  // y: the age that enters the CAC curve (eq. 62)
-    kAorticAge,    // y: the age that enters the AAC curve
-    kEventFree,    // probability alive and free of a coronary event (eq. 65)
-    kPostEvent,    // probability alive after a non-fatal first coronary event
-    kChdEventCum,  // cumulative incidence of a first coronary event
-    kChdDeathCum,  // cumulative incidence of coronary death (fatal first events)
-    kDeathCum,     // cumulative incidence of death from any cause
+    kCoronaryAge,     // y: the age that enters the CAC curve (eq. 62)
+    kAorticAge,       // y: the age that enters the AAC curve
+    kEventFree,       // probability alive and free of a coronary event (eq. 65)
+    kPostEvent,       // probability alive after a non-fatal first coronary event
+    kChdEventCum,     // cumulative incidence of a first coronary event
+    kChdDeathCum,     // cumulative incidence of coronary death (fatal first events)
+    kDeathCum,        // cumulative incidence of death from any cause
     kChdCumHazard,    // integral of the first-coronary-event hazard (individual event times)
     kOtherCumHazard,  // integral of the hazard of death from other causes
     kVascStates
@@ -92,10 +92,9 @@ class FullModel final : public Model {
   [[nodiscard]] std::vector<std::string> state_names() const override {
     std::vector<std::string> n = vitk_->state_names();
     for (const auto& s : ca_->state_names()) n.push_back(s);
-    for (const char* s :
-         {"coronary_vascular_age_y", "aortic_vascular_age_y", "event_free_prob", "post_event_prob",
-          "chd_event_cum_prob", "chd_death_cum_prob", "death_cum_prob", "chd_cum_hazard",
-          "other_death_cum_hazard"}) {
+    for (const char* s : {"coronary_vascular_age_y", "aortic_vascular_age_y", "event_free_prob",
+                          "post_event_prob", "chd_event_cum_prob", "chd_death_cum_prob",
+                          "death_cum_prob", "chd_cum_hazard", "other_death_cum_hazard"}) {
       n.emplace_back(s);
     }
     return n;
