@@ -16,6 +16,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <mpi.h>
 #include <CLI/CLI.hpp>
 
 #include "k2sim/calibration/calibrate.hpp"
@@ -182,9 +183,14 @@ void print_analysis(const nlohmann::json& a) {
         const bool hr = r.contains("hazard_ratio");
         const auto& col = hr ? r["hazard_ratio"] : r["odds_ratio"];
         for (std::size_t g = 0; g < col.size(); ++g) {
-          fmt::print("  group {}: {} {}, {} {}\n", g + 1,
+          fmt::print("  group {}: {} {}, {} {}", g + 1,
                      hr ? r["events"][g].get<double>() : r["cases"][g].get<double>(),
                      hr ? "events" : "cases", hr ? "HR" : "OR", ci(col[g]));
+          if (r.contains("expected_risk")) {
+            fmt::print("; model risk {:.4f} (ratio {:.3f})", r["expected_risk"][g].get<double>(),
+                       r["expected_risk_ratio"][g].get<double>());
+          }
+          fmt::print("\n");
         }
       }
       if (e.contains("bias_analysis")) {
@@ -859,7 +865,26 @@ int cmd_diet(const std::string& scenario_path, std::size_t top) {
 
 }  // namespace
 
+/// MPI for `k2sim cohort` under mpirun: initialized on demand, finalized when main returns.
+struct MpiSession {
+  bool active = false;
+  int rank = 0;
+  void init(int* argc, char*** argv) {
+    int provided = 0;
+    MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
+    active = true;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  }
+  MpiSession() = default;
+  MpiSession(const MpiSession&) = delete;
+  MpiSession& operator=(const MpiSession&) = delete;
+  ~MpiSession() {
+    if (active) MPI_Finalize();
+  }
+};
+
 int main(int argc, char** argv) {
+  MpiSession mpi;
   CLI::App app{"k2sim: simulator of the vitamin K - calcium system of the human body"};
   app.require_subcommand(1);
   app.set_version_flag("--version", k2sim::model_version());
@@ -1073,8 +1098,10 @@ int main(int argc, char** argv) {
     if (*run) return cmd_run(scenario_path, out_dir, sets, run_hyps, unc, quiet);
     if (*sensitivity) return cmd_sensitivity(aargs, sens_step);
     if (*cohort) {
+      // Under mpirun the ranks share the subjects; rank 0 writes and prints.
+      if (k2sim::mpi_launched()) mpi.init(&argc, &argv);
       return cmd_cohort(cohort_path, cohort_out, cohort_sets, cohort_hyps, cohort_size,
-                        cohort_threads, cohort_resume, cohort_quiet);
+                        cohort_threads, cohort_resume, cohort_quiet || mpi.rank != 0);
     }
     if (*report) {
       if (report_out.empty())
@@ -1108,13 +1135,13 @@ int main(int argc, char** argv) {
       return cmd_validate(vopt, validate_out, markdown, check, validate_quiet);
     }
   } catch (const k2sim::OptionError& e) {
-    fmt::print(stderr, "k2sim: error: {}\n", e.what());
+    if (mpi.rank == 0) fmt::print(stderr, "k2sim: error: {}\n", e.what());
     return kExitUsage;
   } catch (const k2sim::InputError& e) {
-    fmt::print(stderr, "k2sim: error: {}\n", e.what());
+    if (mpi.rank == 0) fmt::print(stderr, "k2sim: error: {}\n", e.what());
     return kExitInput;
   } catch (const k2sim::IoError& e) {
-    fmt::print(stderr, "k2sim: I/O error: {}\n", e.what());
+    if (mpi.rank == 0) fmt::print(stderr, "k2sim: I/O error: {}\n", e.what());
     return kExitIo;
   } catch (const std::exception& e) {  // a bug: say so rather than terminate
     fmt::print(stderr, "k2sim: internal error (please report): {}\n", e.what());

@@ -292,16 +292,28 @@ std::vector<DoseSpec> diet_doses(const DietSpec& diet, const FoodTable& table,
     if (diet.is_continuous()) {
       // An infusion over the whole interval from midnight: the meal's absorption fraction (its
       // fat) still applies to the dose; the input is constant, so the solver sees no event
-      // within a day.
-      // Intervals are stretched to a whole number of diet periods of at least kContinuousBlockH,
-      // so that the solver restarts once per block rather than once per day.
-      const double blocks = std::ceil(kContinuousBlockH / period_h - 1e-9);
-      const double every = period_h * blocks;
-      d.rate_per_h = d.amount / slot.every_h;
-      d.amount *= every / slot.every_h;
-      d.every_h = every;
+      // within a day. The infusion runs in blocks of whole diet periods of at least
+      // kContinuousBlockH, so that the solver restarts once per block rather than once a day.
+      // With steady_state, the first period is a steady-state regimen of its own (its periodic
+      // state is found over one period, which is cheaper than over a block); without, the run
+      // starts from the equilibrium with these inputs (io/run.cpp).
+      const double per_h = d.amount / slot.every_h;
+      d.rate_per_h = per_h;
       d.start_h = 0.0;
       d.ss_lead_h = 0.0;
+      if (steady_state) {
+        DoseSpec first = d;
+        first.amount = per_h * period_h;
+        first.every_h = period_h;
+        first.stop_h = period_h;
+        first.where = a.where;
+        doses.push_back(first);
+        d.steady_state = false;
+        d.start_h = period_h;
+      }
+      const double blocks = std::ceil(kContinuousBlockH / period_h - 1e-9);
+      d.every_h = period_h * blocks;
+      d.amount = per_h * *d.every_h;
     }
     d.where = a.where;
     doses.push_back(d);

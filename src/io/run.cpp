@@ -21,6 +21,44 @@
 
 namespace k2sim {
 
+namespace {
+
+/// A model with constant zero-order inputs added to some states: the equilibrium of a
+/// continuous diet (its meals as constant inputs) is this model's equilibrium.
+class ConstantInputModel final : public OdeModel {
+ public:
+  ConstantInputModel(const OdeModel& model, std::vector<std::pair<std::size_t, double>> inputs)
+      : model_(model), inputs_(std::move(inputs)) {}
+  [[nodiscard]] std::size_t state_count() const override { return model_.state_count(); }
+  [[nodiscard]] std::vector<std::string> state_names() const override {
+    return model_.state_names();
+  }
+  void rhs(double t_h, const double* y, double* dydt) const override {
+    model_.rhs(t_h, y, dydt);
+    for (const auto& [cmt, rate] : inputs_) dydt[cmt] += rate;
+  }
+  void reset_state(std::span<double> y) const override { model_.reset_state(y); }
+  [[nodiscard]] std::vector<std::size_t> accumulators() const override {
+    return model_.accumulators();
+  }
+  [[nodiscard]] std::vector<std::size_t> periodic_held() const override {
+    return model_.periodic_held();
+  }
+
+ private:
+  const OdeModel& model_;
+  std::vector<std::pair<std::size_t, double>> inputs_;
+};
+
+/// A dose that is a constant input from time 0 to the end: an infusion as long as its interval,
+/// from time 0, with no stop.
+bool constant_from_start(const DoseSpec& d) {
+  return d.rate_per_h && d.every_h && d.start_h == 0.0 && !d.stop_h &&
+         std::abs(d.amount / *d.rate_per_h - *d.every_h) <= 1e-9 * *d.every_h;
+}
+
+}  // namespace
+
 std::string model_version() { return K2SIM_VERSION; }
 
 bool RunResult::ok() const {
@@ -404,6 +442,8 @@ RunResult run_scenario(const Scenario& scenario, const ParameterTable& table,
       }
     }
     const std::size_t n_user_doses = doses.size();
+    bool continuous_start = false;
+    std::vector<DoseSpec> at_equilibrium;
     if (!arm.diet.empty()) {
       if (subject.newborn) {
         throw InputError(fmt::format(
@@ -418,8 +458,26 @@ RunResult run_scenario(const Scenario& scenario, const ParameterTable& table,
       // steady state of the subject's background diet (docs/diet.md).
       const bool ss = scenario.initialize == Initialize::kSteadyState &&
                       model->periodic_steady_state_unsupported().empty();
-      const std::vector<DoseSpec> meals =
-          diet_doses(arm.diet, FoodTable::builtin(), model->diet_substances(), ss);
+      // A continuous diet without steady-state regimens starts from the equilibrium with its
+      // constant inputs (below), which is far cheaper than a periodic steady state. A
+      // steady-state regimen resets the state at time 0, so the meals then join its reset.
+      // A steady-state regimen that is a constant input from time 0 to the end joins that
+      // equilibrium (its periodic steady state is the equilibrium with it).
+      continuous_start = ss && arm.diet.is_continuous() &&
+                         std::all_of(doses.begin(), doses.end(), [](const DoseSpec& d) {
+                           return !d.steady_state || constant_from_start(d);
+                         });
+      if (continuous_start) {
+        for (DoseSpec& d : doses) {
+          if (d.steady_state) {
+            d.steady_state = false;
+            d.ss_lead_h = 0.0;
+            at_equilibrium.push_back(d);
+          }
+        }
+      }
+      const std::vector<DoseSpec> meals = diet_doses(
+          arm.diet, FoodTable::builtin(), model->diet_substances(), ss && !continuous_start);
       doses.insert(doses.end(), meals.begin(), meals.end());
     }
     try {
@@ -450,7 +508,20 @@ RunResult run_scenario(const Scenario& scenario, const ParameterTable& table,
     if (scenario.initialize == Initialize::kSteadyState && !subject.newborn) {
       // The steady state of the subject's background: the equilibrium without doses; a diet's
       // meals and steady-state regimens then set their periodic state at time 0.
-      r.solve = equilibrium(*model, options, y0);
+      if (continuous_start) {
+        // The meals and the steady-state constant inputs are the inputs at equilibrium.
+        std::vector<DoseSpec> constant(doses.begin() + static_cast<std::ptrdiff_t>(n_user_doses),
+                                       doses.end());
+        constant.insert(constant.end(), at_equilibrium.begin(), at_equilibrium.end());
+        std::vector<std::pair<std::size_t, double>> inputs;
+        for (const DoseRecord& rec : dose_records(*model, constant, scenario.duration_h)) {
+          inputs.emplace_back(rec.cmt, rec.rate);
+        }
+        const ConstantInputModel with_inputs(*model, inputs);
+        r.solve = equilibrium(with_inputs, options, y0);
+      } else {
+        r.solve = equilibrium(*model, options, y0);
+      }
       if (!r.solve.ok()) {
         r.solve.message = "initialize = steady-state: " + r.solve.message;
         result.arms.push_back(std::move(r));

@@ -963,7 +963,8 @@ DoseSpec read_dose(const Reader& r, const toml::table& t, std::string_view secti
     }
     d.titrate_to_inr = v;
   }
-  if (d.rate_per_h && d.every_h && d.steady_state && d.amount / *d.rate_per_h > *d.every_h) {
+  if (d.rate_per_h && d.every_h && d.steady_state &&
+      d.amount / *d.rate_per_h > *d.every_h * (1.0 + 1e-12)) {
     throw InputError(
         fmt::format("{}: {}: infusion lasts {} h, longer than 'every' ({} h) "
                     "(rule: with steady_state the infusion ends before the next dose)",

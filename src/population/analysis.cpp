@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <map>
 #include <numeric>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -21,10 +23,15 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-/// subjects.csv as columns of text, rows of subjects whose status is "ok" only.
+/// What the analysis reads of subjects.csv, subjects whose status is "ok" only: the columns it
+/// needs as numbers (randomized_arm as text), and a running mean and SD of every numeric column.
+/// Memory: the needed columns only (a few doubles per subject), not the file.
 struct Table {
   std::vector<std::string> names;
-  std::vector<std::vector<std::string>> cols;
+  std::map<std::string, std::vector<double>> kept;
+  std::vector<std::string> arm;  ///< randomized_arm
+  std::vector<double> sum, sum2;
+  std::vector<std::size_t> count;
   std::size_t rows = 0;
   std::size_t failed = 0;
   std::string file;
@@ -32,35 +39,14 @@ struct Table {
   [[nodiscard]] bool has(const std::string& name) const {
     return std::find(names.begin(), names.end(), name) != names.end();
   }
-  [[nodiscard]] const std::vector<std::string>& col(const std::string& name) const {
-    const auto it = std::find(names.begin(), names.end(), name);
-    if (it == names.end()) {
-      throw InputError(fmt::format("{}: no column '{}'", file, name));
-    }
-    return cols[static_cast<std::size_t>(it - names.begin())];
-  }
   [[nodiscard]] std::vector<double> numbers(const std::string& name) const {
-    std::vector<double> v;
-    const auto& c = col(name);
-    v.reserve(c.size());
-    for (std::size_t i = 0; i < c.size(); ++i) {
-      if (c[i].empty()) {
-        v.push_back(kNaN);
-        continue;
-      }
-      try {
-        std::size_t used = 0;
-        v.push_back(std::stod(c[i], &used));
-        if (used != c[i].size()) throw std::invalid_argument("trailing text");
-      } catch (const std::exception&) {
-        throw InputError(fmt::format("{}: column {} = \"{}\" (rule: a number)", file, name, c[i]));
-      }
-    }
-    return v;
+    const auto it = kept.find(name);
+    if (it == kept.end()) throw InputError(fmt::format("{}: no column '{}'", file, name));
+    return it->second;
   }
 };
 
-Table read_subjects(const std::string& path) {
+Table read_subjects(const std::string& path, const std::function<bool(const std::string&)>& keep) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IoError(fmt::format("{}: cannot open", path));
   Table t;
@@ -68,26 +54,79 @@ Table read_subjects(const std::string& path) {
   std::string line;
   if (!std::getline(in, line)) throw InputError(fmt::format("{}:1: empty file", path));
   t.names = split_csv_line(line);
-  t.cols.resize(t.names.size());
+  const std::size_t nc = t.names.size();
+  t.sum.assign(nc, 0.0);
+  t.sum2.assign(nc, 0.0);
+  t.count.assign(nc, 0);
   const auto status = std::find(t.names.begin(), t.names.end(), "status");
   if (status == t.names.end()) throw InputError(fmt::format("{}:1: no status column", path));
   const auto si = static_cast<std::size_t>(status - t.names.begin());
+  std::vector<std::vector<double>*> slot(nc, nullptr);
+  std::size_t arm_col = nc;
+  for (std::size_t k = 0; k < nc; ++k) {
+    if (t.names[k] == "randomized_arm") arm_col = k;
+    if (keep(t.names[k]) && k != arm_col) slot[k] = &t.kept[t.names[k]];
+  }
   std::size_t line_no = 1;
   while (std::getline(in, line)) {
     ++line_no;
     const std::vector<std::string> f = split_csv_line(line);
-    if (f.size() != t.names.size()) {
-      throw InputError(fmt::format("{}:{}: {} fields (rule: {} as in the header)", path, line_no,
-                                   f.size(), t.names.size()));
+    if (f.size() != nc) {
+      throw InputError(
+          fmt::format("{}:{}: {} fields (rule: {} as in the header)", path, line_no, f.size(), nc));
     }
     if (f[si] != "ok") {
       ++t.failed;
       continue;
     }
-    for (std::size_t k = 0; k < f.size(); ++k) t.cols[k].push_back(f[k]);
+    for (std::size_t k = 0; k < nc; ++k) {
+      if (k == si || k == arm_col || t.names[k] == "vkorc1") continue;
+      double x = kNaN;
+      if (!f[k].empty()) {
+        char* end = nullptr;
+        x = std::strtod(f[k].c_str(), &end);
+        if (end == f[k].c_str() || *end != '\0') {
+          throw InputError(fmt::format("{}:{}: column {} = \"{}\" (rule: a number)", path, line_no,
+                                       t.names[k], f[k]));
+        }
+      }
+      if (slot[k] != nullptr) slot[k]->push_back(x);
+      if (std::isfinite(x)) {
+        t.sum[k] += x;
+        t.sum2[k] += x * x;
+        ++t.count[k];
+      }
+    }
+    if (arm_col < nc) t.arm.push_back(f[arm_col]);
     ++t.rows;
   }
   return t;
+}
+
+/// The columns an analysis reads.
+std::function<bool(const std::string&)> needed_columns(const Scenario& sc) {
+  std::set<std::string> need = {
+      "exposure_observed", "confounder_z", "age_y",          "female", "smoker",
+      "diabetes",          "statin",       "egfr_mL_per_min"};
+  const std::vector<ArmSpec> arms = sc.resolved_arms();
+  for (std::size_t a = 0; a < arms.size(); ++a) {
+    const std::string p = arms.size() == 1 ? std::string() : arms[a].name + ".";
+    need.insert(p + "aac_score_end");
+    for (const char* e : {"chd_event", "chd_death", "death"}) {
+      for (const char* suffix : {"", "_confounded"}) {
+        need.insert(p + e + suffix);
+        need.insert(p + e + suffix + "_time_y");
+      }
+      need.insert(p + e + "_cum_prob_end");
+    }
+    if (sc.analysis) {
+      for (const std::string& o : sc.analysis->outcomes) {
+        need.insert(p + o + "_start");
+        need.insert(p + o + "_end");
+      }
+    }
+  }
+  return [need](const std::string& name) { return need.count(name) > 0; };
 }
 
 nlohmann::json estimate_json(const Estimate& e) {
@@ -177,7 +216,9 @@ nlohmann::json cohort_analysis(const Scenario& sc, const Table& t) {
         for (std::size_t g = 0; g < G; ++g) {
           r["cases"].push_back(cases[g]);
           r["prevalence"].push_back(n[g] > 0 ? cases[g] / n[g] : kNaN);
-          r["odds_ratio"].push_back(estimate_json(odds_ratio(cases[g], n[g], cases[0], n[0])));
+          r["odds_ratio"].push_back(
+              g == 0 ? estimate_json({1.0, 1.0, 1.0})
+                     : estimate_json(odds_ratio(cases[g], n[g], cases[0], n[0])));
         }
         const Estimate top = odds_ratio(cases[G - 1], n[G - 1], cases[0], n[0]);
         r["top_vs_bottom"] = top.value;
@@ -198,25 +239,61 @@ nlohmann::json cohort_analysis(const Scenario& sc, const Table& t) {
         py[g] += time[i];
         events[g] += event.back();
       }
-      // Cox model: indicators of groups 2..G against the lowest, then the adjusters.
+      // Cox model: indicators of groups 2..G against the lowest, then the adjusters. A column
+      // without variation (an adjuster nobody has, an empty group) is left out, and a group
+      // without events gets no hazard ratio (its estimate runs off to 0 or infinity).
+      std::vector<std::vector<double>> columns;
+      for (std::size_t g = 1; g < G; ++g) {
+        std::vector<double> c(time.size());
+        for (std::size_t i = 0; i < time.size(); ++i) {
+          c[i] = static_cast<std::size_t>(q.group[i]) == g ? 1.0 : 0.0;
+        }
+        columns.push_back(std::move(c));
+      }
+      for (const auto& a : adj) columns.push_back(a);
+      std::vector<std::size_t> used;
+      for (std::size_t k = 0; k < columns.size(); ++k) {
+        const auto [lo, hi] = std::minmax_element(columns[k].begin(), columns[k].end());
+        const bool group_without_events = k + 1 < G && events[k + 1] == 0.0;
+        if (lo != columns[k].end() && *lo < *hi && !group_without_events) used.push_back(k);
+      }
+      const bool reference_without_events = events[0] == 0.0;
       std::vector<std::vector<double>> cx(time.size());
       for (std::size_t i = 0; i < time.size(); ++i) {
-        for (std::size_t g = 1; g < G; ++g) {
-          cx[i].push_back(static_cast<std::size_t>(q.group[i]) == g ? 1.0 : 0.0);
-        }
-        for (const auto& a : adj) cx[i].push_back(a[i]);
+        for (std::size_t k : used) cx[i].push_back(columns[k][i]);
       }
-      const CoxFit fit = cox_efron(time, event, cx);
+      const CoxFit fit = reference_without_events ? CoxFit{} : cox_efron(time, event, cx);
+      auto hr_of_group = [&](std::size_t g) -> Estimate {
+        const auto it = std::find(used.begin(), used.end(), g - 1);
+        if (!fit.converged || it == used.end()) return {kNaN, kNaN, kNaN};
+        return hazard_ratio(fit, static_cast<std::size_t>(it - used.begin()));
+      };
       r["events"] = events;
       r["person_years"] = py;
       for (std::size_t g = 0; g < G; ++g) {
         r["risk"].push_back(n[g] > 0 ? events[g] / n[g] : kNaN);
-        r["risk_ratio"].push_back(estimate_json(risk_ratio(events[g], n[g], events[0], n[0])));
+        r["risk_ratio"].push_back(
+            g == 0 ? estimate_json({1.0, 1.0, 1.0})
+                   : estimate_json(risk_ratio(events[g], n[g], events[0], n[0])));
         r["hazard_ratio"].push_back(g == 0 ? estimate_json({1.0, 1.0, 1.0})
-                                           : estimate_json(hazard_ratio(fit, g - 1)));
+                                           : estimate_json(hr_of_group(g)));
+      }
+      // The model's own probability of the endpoint by the end, averaged per group: free of the
+      // noise of drawn events (the causal analysis only; the confounder acts on drawn events).
+      const std::string prob = p + e + "_cum_prob_end";
+      if (conf == 0 && t.has(prob)) {
+        const std::vector<double> pr = t.numbers(prob);
+        std::vector<double> sum(G, 0.0);
+        for (std::size_t i = 0; i < pr.size(); ++i)
+          sum[static_cast<std::size_t>(q.group[i])] += pr[i];
+        for (std::size_t g = 0; g < G; ++g) {
+          const double mean = n[g] > 0 ? sum[g] / n[g] : kNaN;
+          r["expected_risk"].push_back(mean);
+          r["expected_risk_ratio"].push_back(mean / (sum[0] / n[0]));
+        }
       }
       r["cox_converged"] = fit.converged;
-      r["top_vs_bottom"] = fit.converged && G > 1 ? hazard_ratio(fit, G - 2).value : kNaN;
+      r["top_vs_bottom"] = hr_of_group(G - 1).value;
       ej[key] = r;
     }
     for (const auto& [ep, published] : an.published) {
@@ -246,7 +323,7 @@ nlohmann::json trial_analysis(const Scenario& sc, const Table& t) {
   const std::vector<ArmSpec> arms = sc.resolved_arms();
   const std::size_t A = arms.size();
   auto prefix = [&](std::size_t a) { return A == 1 ? std::string() : arms[a].name + "."; };
-  const std::vector<std::string>& assigned = t.col("randomized_arm");
+  const std::vector<std::string>& assigned = t.arm;
   std::vector<std::size_t> arm_of(t.rows, 0);
   for (std::size_t i = 0; i < t.rows; ++i) {
     for (std::size_t a = 0; a < A; ++a) {
@@ -346,7 +423,7 @@ nlohmann::json trial_analysis(const Scenario& sc, const Table& t) {
 }  // namespace
 
 nlohmann::json analyse_subjects(const Scenario& scenario, const std::string& subjects_csv) {
-  const Table t = read_subjects(subjects_csv);
+  const Table t = read_subjects(subjects_csv, needed_columns(scenario));
   nlohmann::json j;
   if (scenario.analysis && t.rows > 1) {
     j = scenario.analysis->kind == AnalysisSpec::Kind::kCohort ? cohort_analysis(scenario, t)
@@ -356,23 +433,13 @@ nlohmann::json analyse_subjects(const Scenario& scenario, const std::string& sub
   }
   j["subjects_ok"] = t.rows;
   j["failed_subjects"] = t.failed;
-  // Means of the recorded columns over the subjects (population summaries).
+  // Means and SDs of the numeric columns over the subjects (population summaries).
   for (std::size_t k = 0; k < t.names.size(); ++k) {
     const std::string& name = t.names[k];
-    if (name == "id" || name == "status" || name == "vkorc1" || name == "randomized_arm") continue;
-    double sum = 0.0;
-    double ss = 0.0;
-    std::size_t m = 0;
-    for (const std::string& v : t.cols[k]) {
-      if (v.empty() || v == "inf") continue;
-      const double x = std::strtod(v.c_str(), nullptr);
-      sum += x;
-      ss += x * x;
-      ++m;
-    }
-    if (m == 0) continue;
-    const double mean = sum / static_cast<double>(m);
-    const double var = m > 1 ? (ss - sum * mean) / static_cast<double>(m - 1) : 0.0;
+    if (name == "id" || t.count[k] == 0) continue;
+    const auto m = static_cast<double>(t.count[k]);
+    const double mean = t.sum[k] / m;
+    const double var = t.count[k] > 1 ? (t.sum2[k] - t.sum[k] * mean) / (m - 1.0) : 0.0;
     j["means"][name] = {{"mean", mean}, {"sd", std::sqrt(std::max(0.0, var))}};
   }
   return j;

@@ -3,9 +3,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -13,6 +15,8 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+
+#include <mpi.h>
 
 #include <fmt/format.h>
 
@@ -341,7 +345,10 @@ SubjectDraw draw_subject(const PreparedRun& run, std::size_t id) {
     cac.a = 0.0;
     cac.b = 100.0;
     if (pop.cac_percentile) cac = *pop.cac_percentile;
-    if (!base.cac_au) sub.cac_percentile = std::clamp(cac.at(u_cac), 0.01, 99.99);
+    // Only model full has coronary calcium.
+    if (!base.cac_au && run.scenario.model == "full") {
+      sub.cac_percentile = std::clamp(cac.at(u_cac), 0.01, 99.99);
+    }
   }
   RiskFactors rf = base.risk_factors.value_or(RiskFactors{});
   if (pop.smoker) rf.smoker = u_smoker < *pop.smoker;
@@ -362,11 +369,15 @@ SubjectDraw draw_subject(const PreparedRun& run, std::size_t id) {
     if (!sub.vkorc1) sub.vkorc1 = pop.vkorc1.back().first;
   }
   if (d.statin) {
+    // Atorvastatin 20 mg a day as a constant input (the cohort's users have taken it for long;
+    // with a continuous diet the run then starts from the equilibrium with both inputs).
     DoseSpec statin;
     statin.substance = "atorvastatin";
-    statin.amount = units::to_internal_amount(units::find_substance("atorvastatin"),
-                                              units::Quantity{20'000.0, units::dim::mass()});
-    statin.every_h = 24.0;
+    const double per_day = units::to_internal_amount(units::find_substance("atorvastatin"),
+                                                     units::Quantity{20'000.0, units::dim::mass()});
+    statin.every_h = 28.0 * 24.0;
+    statin.amount = per_day * 28.0;
+    statin.rate_per_h = per_day / 24.0;
     statin.meal_fat = MealFat::kUnspecified;
     statin.steady_state = true;
     statin.where = pop.where;
@@ -452,6 +463,9 @@ std::string subject_row(const PreparedRun& run, const Layout& l, std::size_t id)
     status = fmt::format("failed: {}", e.what());
   }
   f.push_back(std::to_string(id));
+  // One line per subject: the journal and the analysis read line by line.
+  std::replace(status.begin(), status.end(), '\n', ' ');
+  std::replace(status.begin(), status.end(), '\r', ' ');
   f.push_back(csv_field(status));
   const bool ok = status == "ok";
   f.push_back(num(d.age_y));
@@ -559,32 +573,58 @@ std::pair<std::size_t, std::size_t> journal_rows(const std::string& path,
                                                  const std::string& header) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IoError(fmt::format("{}: cannot open the journal to resume", path));
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::size_t pos = text.find('\n');
-  if (pos == std::string::npos || text.substr(0, pos) != header) {
+  std::string line;
+  if (!std::getline(in, line) || in.eof() || line != header) {
     throw InputError(fmt::format(
         "{}:1: the journal's header differs from this scenario's columns (rule: --resume "
         "continues a run of the same scenario and version)",
         path));
   }
   std::size_t rows = 0;
-  std::size_t good = pos + 1;
-  while (true) {
-    const std::size_t nl = text.find('\n', good);
-    if (nl == std::string::npos) break;
-    const std::string line = text.substr(good, nl - good);
+  std::size_t good = header.size() + 1;
+  // A line counts when it ends with a newline (the last one may be cut off by a kill).
+  while (std::getline(in, line) && !in.eof()) {
     const std::string id = line.substr(0, line.find(','));
     if (id != std::to_string(rows)) {
       throw InputError(
           fmt::format("{}:{}: row id '{}' (rule: rows 0, 1, 2, ... in order)", path, rows + 2, id));
     }
     ++rows;
-    good = nl + 1;
+    good += line.size() + 1;
   }
   return {rows, good};
 }
 
 }  // namespace
+
+namespace {
+
+/// Message tags between ranks: a finished row, and a rank's last message.
+constexpr int kTagRow = 1;
+constexpr int kTagDone = 2;
+
+/// Rank and size of MPI_COMM_WORLD, 0 and 1 when MPI is not initialized (a plain run).
+std::pair<int, int> mpi_world() {
+  int init = 0;
+  MPI_Initialized(&init);
+  int fin = 0;
+  MPI_Finalized(&fin);
+  if (init == 0 || fin != 0) return {0, 1};
+  int rank = 0;
+  int size = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  return {rank, size};
+}
+
+}  // namespace
+
+bool mpi_launched() {
+  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK"}) {
+    if (std::getenv(v) != nullptr) return true;
+  }
+  return false;
+}
 
 CohortSummary run_cohort(const Scenario& scenario, const Overrides& sets,
                          const CohortOptions& options) {
@@ -594,129 +634,308 @@ CohortSummary run_cohort(const Scenario& scenario, const Overrides& sets,
         "subject)",
         scenario.file));
   }
-  const PreparedRun run = prepare_run(scenario, sets);
+  const auto [rank, ranks] = mpi_world();
+  PreparedRun run = prepare_run(scenario, sets);
+  for (const ArmSpec& a : run.scenario.arms) {
+    if (a.diet.preset) {
+      throw InputError(fmt::format(
+          "{}: arm '{}': diet.preset (rule: in a cohort, arms share the scenario's [diet], whose "
+          "foods vary between subjects; an arm may add foods)",
+          a.where.str(), a.name));
+    }
+  }
+  // A model that needs a background diet gets its default preset (as k2sim run gives it), here
+  // so that it varies between subjects and gives the intake columns.
+  if (run.scenario.diet.empty() && !run.scenario.subject.newborn.value_or(false)) {
+    const std::string preset = make_model(run.scenario.model, run.table)->default_diet_preset();
+    if (!preset.empty()) run.scenario.diet.preset = preset;
+  }
   const Layout layout = make_layout(run);
-  (void)draw_subject(run, 0);  // a population that does not fit the model fails here, once
+  {
+    // A population that does not fit the model fails here, once, rather than in every row: the
+    // first subject is run, and only bad input (InputError) stops the cohort; any other failure
+    // becomes its row.
+    const SubjectDraw first = draw_subject(run, 0);
+    try {
+      (void)run_scenario(first.scenario, first.table, run.options);
+    } catch (const InputError&) {
+      throw;
+    } catch (const Error&) {
+    }
+  }
   const std::size_t n = run.scenario.population->size;
   namespace fs = std::filesystem;
   std::error_code ec;
-  fs::create_directories(options.out_dir, ec);
-  if (ec)
-    throw IoError(
-        fmt::format("{}: cannot create the output folder: {}", options.out_dir, ec.message()));
   const std::string final_path = (fs::path(options.out_dir) / "subjects.csv").string();
   const std::string partial = final_path + ".partial";
   const std::string header = header_line(layout);
   const std::string manifest_path = (fs::path(options.out_dir) / "cohort.json").string();
-  nlohmann::json manifest = {{"scenario", run.scenario.echo},
-                             {"model_version", model_version()},
-                             {"sets", nlohmann::json::array()},
-                             {"columns", header}};
-  for (const auto& [k, v] : sets) manifest["sets"].push_back(k + "=" + v);
   CohortSummary summary;
   summary.subjects = n;
   std::size_t start = 0;
   std::FILE* out = nullptr;
-  if (options.resume) {
-    std::ifstream mf(manifest_path);
-    nlohmann::json old;
+  // Rank 0 owns the files: it opens or resumes the journal, then tells the others where to start
+  // (or that it failed: every rank then stops).
+  std::exception_ptr setup_error;
+  if (rank == 0) {
     try {
-      if (mf) old = nlohmann::json::parse(mf);
-    } catch (const nlohmann::json::exception&) {
-    }
-    if (old != manifest) {
-      throw InputError(fmt::format(
-          "{}: --resume: {} (rule: --resume continues a run of the same scenario, settings and "
-          "version in the same folder)",
-          manifest_path, old.is_null() ? "no journal manifest here" : "the run here differs"));
-    }
-    if (fs::exists(final_path) && !fs::exists(partial)) {
-      start = n;  // already complete: only the analysis is redone
-    } else {
-      const auto [rows, bytes] = journal_rows(partial, header);
-      fs::resize_file(partial, bytes, ec);
-      if (ec) throw IoError(fmt::format("{}: cannot truncate: {}", partial, ec.message()));
-      start = rows;
-      out = std::fopen(partial.c_str(), "ab");
-      if (out == nullptr) throw IoError(fmt::format("{}: cannot open for appending", partial));
-    }
-    summary.resumed_from = start;
-  } else {
-    write_file_atomically(manifest_path, manifest.dump(1) + "\n");
-    fs::remove(final_path, ec);
-    out = std::fopen(partial.c_str(), "wb");
-    if (out == nullptr) throw IoError(fmt::format("{}: cannot open for writing", partial));
-    std::fputs((header + "\n").c_str(), out);
-    std::fflush(out);
-  }
-  if (out != nullptr) {
-    // Workers take ids in order; the writer writes rows in id order as they become contiguous.
-    // Workers wait when they run too far ahead of the writer, so memory stays bounded.
-    const unsigned threads =
-        std::max(1U, options.threads != 0 ? options.threads : std::thread::hardware_concurrency());
-    const std::size_t window = 64 * static_cast<std::size_t>(threads);
-    std::mutex mu;
-    std::condition_variable cv_done;
-    std::condition_variable cv_room;
-    std::map<std::size_t, std::string> ready;
-    std::size_t next_write = start;
-    std::atomic<std::size_t> next_id{start};
-    std::exception_ptr failure;
-    bool stop = false;
-    auto worker = [&] {
-      while (true) {
-        std::size_t id = 0;
-        {
-          std::unique_lock lock(mu);
-          cv_room.wait(lock, [&] { return stop || next_id.load() < next_write + window; });
-          if (stop) return;
-          id = next_id.fetch_add(1);
-        }
-        if (id >= n) return;
-        std::string row;
-        try {
-          row = subject_row(run, layout, id);
-        } catch (...) {
-          std::lock_guard lock(mu);
-          if (!failure) failure = std::current_exception();
-          stop = true;
-          cv_done.notify_all();
-          cv_room.notify_all();
-          return;
-        }
-        std::lock_guard lock(mu);
-        ready.emplace(id, std::move(row));
-        cv_done.notify_all();
+      fs::create_directories(options.out_dir, ec);
+      if (ec) {
+        throw IoError(
+            fmt::format("{}: cannot create the output folder: {}", options.out_dir, ec.message()));
       }
-    };
-    std::vector<std::thread> pool;
-    for (unsigned i = 0; i < threads; ++i) pool.emplace_back(worker);
-    {
-      std::unique_lock lock(mu);
-      while (next_write < n && !stop) {
-        cv_done.wait(lock, [&] { return stop || ready.count(next_write) > 0; });
-        std::string chunk;
-        while (ready.count(next_write) > 0) {
-          chunk += ready[next_write];
-          chunk += '\n';
-          ready.erase(next_write);
-          ++next_write;
+      nlohmann::json manifest = {{"scenario", run.scenario.echo},
+                                 {"model_version", model_version()},
+                                 {"sets", nlohmann::json::array()},
+                                 {"columns", header}};
+      for (const auto& [k, v] : sets) manifest["sets"].push_back(k + "=" + v);
+      for (const HypothesisSetting& h : run.scenario.hypotheses) {
+        manifest["hypotheses"].push_back({h.name, h.on, h.value});
+      }
+      if (options.resume) {
+        std::ifstream mf(manifest_path);
+        nlohmann::json old;
+        try {
+          if (mf) old = nlohmann::json::parse(mf);
+        } catch (const nlohmann::json::exception&) {
         }
+        if (old != manifest) {
+          throw InputError(fmt::format(
+              "{}: --resume: {} (rule: --resume continues a run of the same scenario, settings "
+              "and version in the same folder)",
+              manifest_path, old.is_null() ? "no journal manifest here" : "the run here differs"));
+        }
+        // A finished run is resumed as a journal: a larger size extends it, the same size only
+        // redoes the analysis.
+        const bool finished = fs::exists(final_path) && !fs::exists(partial);
+        const auto [rows, bytes] = journal_rows(finished ? final_path : partial, header);
+        if (rows > n) {
+          throw OptionError(fmt::format(
+              "--resume: {} holds {} subjects, more than the population's size {} (rule: "
+              "resume with the same or a larger size)",
+              finished ? final_path : partial, rows, n));
+        }
+        if (finished) {
+          fs::rename(final_path, partial, ec);
+          if (ec) throw IoError(fmt::format("{}: cannot rename: {}", final_path, ec.message()));
+        }
+        {
+          fs::resize_file(partial, bytes, ec);
+          if (ec) throw IoError(fmt::format("{}: cannot truncate: {}", partial, ec.message()));
+          start = rows;
+          out = std::fopen(partial.c_str(), "ab");
+          if (out == nullptr) throw IoError(fmt::format("{}: cannot open for appending", partial));
+        }
+        summary.resumed_from = start;
+      } else {
+        // The old results go first and the manifest last, so that a run killed in between
+        // cannot resume an old journal under a new manifest.
+        fs::remove(final_path, ec);
+        out = std::fopen(partial.c_str(), "wb");
+        if (out == nullptr) throw IoError(fmt::format("{}: cannot open for writing", partial));
+        std::fputs((header + "\n").c_str(), out);
+        std::fflush(out);
+        write_file_atomically(manifest_path, manifest.dump(1) + "\n");
+      }
+    } catch (...) {
+      setup_error = std::current_exception();
+    }
+  }
+  if (ranks > 1) {
+    unsigned long long s = setup_error ? ~0ULL : start;
+    MPI_Bcast(&s, 1, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
+    if (s == ~0ULL && !setup_error) {
+      throw IoError("rank 0 could not open the journal (its message says why)");
+    }
+    start = static_cast<std::size_t>(s);
+  }
+  if (setup_error) std::rethrow_exception(setup_error);
+  // Rank r runs the subjects start + r, start + r + ranks, ...; on each rank, threads take them
+  // in order. Rank 0 writes rows in id order as they become contiguous (its own and those the
+  // other ranks send); its threads wait when they run too far ahead of the writer.
+  const unsigned threads =
+      std::max(1U, options.threads != 0 ? options.threads : std::thread::hardware_concurrency());
+  const std::size_t window =
+      64 * static_cast<std::size_t>(threads) * static_cast<std::size_t>(ranks);
+  const auto R = static_cast<std::size_t>(ranks);
+  const auto r0 = static_cast<std::size_t>(rank);
+  std::mutex mu;
+  std::condition_variable cv_done;
+  std::condition_variable cv_room;
+  std::map<std::size_t, std::string> ready;
+  std::size_t next_write = start;
+  std::size_t next_k = 0;  // this rank's k-th subject: start + rank + k * ranks
+  std::size_t finished = 0;
+  std::exception_ptr failure;
+  bool stop = false;
+  const bool complete = start >= n;
+  auto worker = [&] {
+    while (true) {
+      std::size_t id = 0;
+      {
+        std::unique_lock lock(mu);
+        const auto id_of = [&](std::size_t k) { return start + r0 + k * R; };
+        cv_room.wait(lock, [&] {
+          return stop || rank != 0 || id_of(next_k) < next_write + window || id_of(next_k) >= n;
+        });
+        if (stop) return;
+        id = id_of(next_k++);
+      }
+      if (id >= n) return;
+      std::string row;
+      try {
+        row = subject_row(run, layout, id);
+      } catch (...) {
+        std::lock_guard lock(mu);
+        if (!failure) failure = std::current_exception();
+        stop = true;
+        cv_done.notify_all();
         cv_room.notify_all();
+        return;
+      }
+      std::lock_guard lock(mu);
+      ready.emplace(id, std::move(row));
+      ++finished;
+      cv_done.notify_all();
+    }
+  };
+  std::vector<std::thread> pool;
+  if (!complete) {
+    for (unsigned i = 0; i < threads; ++i) pool.emplace_back(worker);
+  }
+  if (rank != 0 && complete) return summary;  // rank 0 redoes the analysis
+  const std::size_t mine = complete || start + r0 >= n ? 0 : (n - start - r0 + R - 1) / R;
+  if (rank != 0 && !complete) {
+    // Send each finished row to rank 0 (this thread makes every MPI call: MPI_THREAD_FUNNELED).
+    std::size_t sent = 0;
+    std::unique_lock lock(mu);
+    while (sent < mine && !stop) {
+      cv_done.wait(lock, [&] { return stop || !ready.empty(); });
+      std::map<std::size_t, std::string> batch;
+      batch.swap(ready);
+      lock.unlock();
+      for (const auto& [id, row] : batch) {
+        MPI_Send(row.data(), static_cast<int>(row.size()), MPI_CHAR, 0, kTagRow, MPI_COMM_WORLD);
+        ++sent;
+      }
+      lock.lock();
+    }
+    stop = true;
+    cv_room.notify_all();
+    lock.unlock();
+    for (auto& t : pool) t.join();
+    if (failure) {
+      try {
+        std::rethrow_exception(failure);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "k2sim: rank %d: %s\n", rank, e.what());
+      }
+      MPI_Abort(MPI_COMM_WORLD, 4);
+    }
+    MPI_Send(nullptr, 0, MPI_CHAR, 0, kTagDone, MPI_COMM_WORLD);
+    return summary;
+  }
+  // On an exception in this thread, stop and join the workers (a joinable std::thread would
+  // terminate the program when destroyed).
+  struct JoinGuard {
+    std::vector<std::thread>& pool;
+    std::mutex& mu;
+    bool& stop;
+    std::condition_variable& a;
+    std::condition_variable& b;
+    ~JoinGuard() {
+      {
+        std::lock_guard lock(mu);
+        stop = true;
+      }
+      a.notify_all();
+      b.notify_all();
+      for (auto& t : pool) {
+        if (t.joinable()) t.join();
+      }
+    }
+  } join_guard{pool, mu, stop, cv_done, cv_room};
+  if (rank == 0 && !complete) {
+    int remote_done = 0;
+    std::unique_lock lock(mu);
+    while (next_write < n && !stop) {
+      if (ranks > 1) {
+        // Rows from the other ranks: poll between short waits for this rank's own.
+        cv_done.wait_for(lock, std::chrono::milliseconds(5),
+                         [&] { return stop || ready.count(next_write) > 0; });
         lock.unlock();
+        while (true) {
+          int flag = 0;
+          MPI_Status st;
+          MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st);
+          if (flag == 0) break;
+          int count = 0;
+          MPI_Get_count(&st, MPI_CHAR, &count);
+          std::string row(static_cast<std::size_t>(count), '\0');
+          MPI_Recv(row.data(), count, MPI_CHAR, st.MPI_SOURCE, st.MPI_TAG, MPI_COMM_WORLD,
+                   MPI_STATUS_IGNORE);
+          if (st.MPI_TAG == kTagDone) {
+            ++remote_done;
+            continue;
+          }
+          const std::size_t id = std::stoull(row.substr(0, row.find(',')));
+          std::lock_guard guard(mu);
+          ready.emplace(id, std::move(row));
+        }
+        lock.lock();
+      } else {
+        cv_done.wait(lock, [&] { return stop || ready.count(next_write) > 0; });
+      }
+      std::string chunk;
+      while (ready.count(next_write) > 0) {
+        chunk += ready[next_write];
+        chunk += '\n';
+        ready.erase(next_write);
+        ++next_write;
+      }
+      cv_room.notify_all();
+      lock.unlock();
+      if (!chunk.empty()) {
         std::fputs(chunk.c_str(), out);
         std::fflush(out);
-        if (options.progress) options.progress(next_write, n);
-        lock.lock();
+        if (options.progress) options.progress(next_write - start, n - start);
       }
-      stop = true;
-      cv_room.notify_all();
+      lock.lock();
     }
+    stop = true;
+    cv_room.notify_all();
+    lock.unlock();
     for (auto& t : pool) t.join();
+    // The other ranks' last messages.
+    while (ranks > 1 && remote_done < ranks - 1 && !failure) {
+      MPI_Status st;
+      MPI_Probe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &st);
+      int count = 0;
+      MPI_Get_count(&st, MPI_CHAR, &count);
+      std::string buf(static_cast<std::size_t>(count), '\0');
+      MPI_Recv(buf.data(), count, MPI_CHAR, st.MPI_SOURCE, st.MPI_TAG, MPI_COMM_WORLD,
+               MPI_STATUS_IGNORE);
+      if (st.MPI_TAG == kTagDone) ++remote_done;
+    }
     const bool write_error = std::ferror(out) != 0;
     std::fclose(out);
-    if (failure) std::rethrow_exception(failure);
+    if (failure) {
+      if (ranks > 1) {
+        try {
+          std::rethrow_exception(failure);
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "k2sim: rank 0: %s\n", e.what());
+        }
+        MPI_Abort(MPI_COMM_WORLD, 4);
+      }
+      std::rethrow_exception(failure);
+    }
     if (write_error) throw IoError(fmt::format("{}: write failed", partial));
+    fs::rename(partial, final_path, ec);
+    if (ec) throw IoError(fmt::format("{}: cannot rename: {}", partial, ec.message()));
+  } else if (rank == 0 && out != nullptr) {
+    // Nothing left to run (a resumed journal that was complete).
+    std::fclose(out);
     fs::rename(partial, final_path, ec);
     if (ec) throw IoError(fmt::format("{}: cannot rename: {}", partial, ec.message()));
   }
@@ -728,6 +947,7 @@ CohortSummary run_cohort(const Scenario& scenario, const Overrides& sets,
                         {{"size", n},
                          {"seed", run.scenario.population->seed},
                          {"failed", summary.failed},
+                         {"ranks", ranks},
                          {"arms", layout.arms}}},
                        {"analysis", summary.analysis}};
   write_file_atomically((fs::path(options.out_dir) / "summary.json").string(), js.dump(2) + "\n");

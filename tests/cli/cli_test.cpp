@@ -30,8 +30,9 @@ struct CliResult {
   std::string output;
 };
 
-CliResult run_cli(const std::string& args) {
-  const std::string cmd = std::string(K2SIM_BINARY) + " " + args + " 2>&1";
+/// Runs the k2sim binary with `args`, after `prefix` (environment settings, a launcher).
+CliResult run_cli_env(const std::string& prefix, const std::string& args) {
+  const std::string cmd = prefix + " " + std::string(K2SIM_BINARY) + " " + args + " 2>&1";
   CliResult r;
   FILE* pipe = popen(cmd.c_str(), "r");
   if (!pipe) return r;
@@ -41,6 +42,8 @@ CliResult run_cli(const std::string& args) {
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
 }
+
+CliResult run_cli(const std::string& args) { return run_cli_env("", args); }
 
 class Cli : public ::testing::Test {
  protected:
@@ -759,7 +762,8 @@ TEST(DocsExamples, CommandLinesNameRealSubcommandsAndFiles) {
   EXPECT_GE(ran, 4);
 }
 
-// A small trial for the cohort tests: two arms, 1 year of model full with a continuous diet.
+// A small trial for the cohort tests: two arms, 1 year of model full with a continuous diet and
+// MK-7 180 ug/d as a constant input (few solver restarts, so the tests stay quick).
 constexpr const char* kSmallTrial = R"(
 name = "small-trial"
 model = "full"
@@ -771,7 +775,7 @@ life_table = "Netherlands 1995-2000"
 preset = "netherlands"
 intake = "continuous"
 [population]
-size = 10
+size = 40
 seed = 5
 age = { mean = "70 y", sd = "6 y", min = "60 y", max = "85 y" }
 female = 0.5
@@ -787,11 +791,11 @@ power_replicates = 50
 name = "placebo"
 [[arm]]
 name = "mk7"
-dose = [ { substance = "MK-7", amount = "180 ug", every = "1 d", rate = "7.5 ug/h" } ]
+dose = [ { substance = "MK-7", amount = "5040 ug", every = "28 d", rate = "7.5 ug/h" } ]
 )";
 
-// subjects.csv is byte-identical for 1 and 2 threads and after a kill -9 and --resume; the
-// journal is renamed only when complete; the trial analysis is in summary.json.
+// subjects.csv is byte-identical for 1 and 2 threads, for 2 MPI ranks, and after a kill -9 and
+// --resume; the journal is renamed only when complete; the trial analysis is in summary.json.
 TEST_F(Cli, CohortIsIdenticalAcrossThreadsAndAfterKillAndResume) {
   const std::string sc = write("trial.toml", kSmallTrial);
   const fs::path one = dir_ / "one";
@@ -803,9 +807,19 @@ TEST_F(Cli, CohortIsIdenticalAcrossThreadsAndAfterKillAndResume) {
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("mk7 vs placebo"), std::string::npos) << r.output;
   const std::string a = read_file(one / "subjects.csv");
-  EXPECT_EQ(std::count(a.begin(), a.end(), '\n'), 11);
+  EXPECT_EQ(std::count(a.begin(), a.end(), '\n'), 41);
   EXPECT_EQ(a, read_file(two / "subjects.csv"));
   EXPECT_FALSE(fs::exists(one / "subjects.csv.partial"));
+  // Two MPI ranks (OpenMPI refuses root without the two variables; OpenMPI's own allocations
+  // are not this program's leaks).
+  const fs::path ranks = dir_ / "ranks";
+  r = run_cli_env(
+      "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 ASAN_OPTIONS=detect_leaks=0 "
+      "mpirun -np 2 --oversubscribe",
+      fmt::format("cohort {} --out {} --threads 1 -q", sc, ranks.string()));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(a, read_file(ranks / "subjects.csv"));
+  EXPECT_EQ(nlohmann::json::parse(read_file(ranks / "summary.json"))["population"]["ranks"], 2);
   // Kill the run once 5 subjects are in the journal, then resume it.
   const std::string partial = (killed / "subjects.csv.partial").string();
   const std::string script = fmt::format(
@@ -818,7 +832,7 @@ TEST_F(Cli, CohortIsIdenticalAcrossThreadsAndAfterKillAndResume) {
   ASSERT_TRUE(fs::exists(partial));
   ASSERT_FALSE(fs::exists(killed / "subjects.csv"));
   const std::string before = read_file(partial);
-  EXPECT_LT(std::count(before.begin(), before.end(), '\n'), 11) << "the run was not interrupted";
+  EXPECT_LT(std::count(before.begin(), before.end(), '\n'), 41) << "the run was not interrupted";
   r = run_cli(fmt::format("cohort {} --out {} --threads 2 --resume", sc, killed.string()));
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("resumed after"), std::string::npos) << r.output;
@@ -827,7 +841,7 @@ TEST_F(Cli, CohortIsIdenticalAcrossThreadsAndAfterKillAndResume) {
   const nlohmann::json js = nlohmann::json::parse(read_file(two / "summary.json"));
   const auto& an = js["analysis"];
   EXPECT_EQ(an["kind"], "trial");
-  EXPECT_EQ(an["subjects_ok"], 10);
+  EXPECT_EQ(an["subjects_ok"], 40);
   // MK-7 lowers dp-ucMGP: the population effect is negative, and the trial's estimate too.
   const auto& eff = an["outcomes"]["dp_ucmgp_pmol_per_L"]["effect_vs_reference"]["mk7"];
   EXPECT_LT(eff["population_effect"].get<double>(), 0.0);
@@ -843,10 +857,32 @@ TEST_F(Cli, CohortIsIdenticalAcrossThreadsAndAfterKillAndResume) {
   (void)other;
 }
 
+// --resume with a larger --size extends a finished cohort with the same subjects a fresh run of
+// that size gives; with the same size it only redoes the analysis.
+TEST_F(Cli, CohortResumeExtendsAFinishedRun) {
+  const std::string sc = write("trial.toml", kSmallTrial);
+  const fs::path grown = dir_ / "grown";
+  const fs::path fresh = dir_ / "fresh";
+  CliResult r = run_cli(fmt::format("cohort {} --out {} --size 3 -q", sc, grown.string()));
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = run_cli(fmt::format("cohort {} --out {} --size 3 --resume -q", sc, grown.string()));
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = run_cli(fmt::format("cohort {} --out {} --size 5 --resume -q", sc, grown.string()));
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = run_cli(fmt::format("cohort {} --out {} --size 5 -q", sc, fresh.string()));
+  ASSERT_EQ(r.code, 0) << r.output;
+  const std::string a = read_file(grown / "subjects.csv");
+  EXPECT_EQ(std::count(a.begin(), a.end(), '\n'), 6);
+  EXPECT_EQ(a, read_file(fresh / "subjects.csv"));
+  r = run_cli(fmt::format("cohort {} --out {} --size 4 --resume -q", sc, grown.string()));
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("more than the population's size 4"), std::string::npos) << r.output;
+}
+
 // A subject whose run fails is a row with its status; the run goes on and exits 0.
 TEST_F(Cli, CohortRecordsFailedSubjects) {
   std::string text = kSmallTrial;
-  text.replace(text.find("size = 10"), 9, "size = 3");
+  text.replace(text.find("size = 40"), 9, "size = 3");
   const std::string sc = write("trial.toml", text);
   const CliResult r = run_cli(
       fmt::format("cohort {} --out {} -q --set solver.max_steps=20", sc, (dir_ / "out").string()));

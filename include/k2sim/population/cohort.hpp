@@ -68,7 +68,8 @@ struct CohortOptions {
   std::string out_dir;
   unsigned threads = 0;  ///< 0: the hardware's
   bool resume = false;
-  /// Called with (subjects done, subjects in all) from the writing thread.
+  /// Called with (subjects done, subjects to do) in this run (a resumed run counts from where it
+  /// resumed) from the writing thread of rank 0.
   std::function<void(std::size_t, std::size_t)> progress;
 };
 
@@ -78,6 +79,10 @@ struct CohortSummary {
   std::size_t resumed_from = 0;  ///< subjects already in the journal when resumed
   nlohmann::json analysis;
 };
+
+/// Whether this process was started by mpirun (OpenMPI or a PMI launcher): `k2sim cohort` then
+/// initializes MPI and splits the subjects over the ranks; rank 0 writes the files.
+[[nodiscard]] bool mpi_launched();
 
 /// Runs the cohort of `scenario` ([population] required) into options.out_dir: subjects.csv
 /// (through subjects.csv.partial), then summary.json with the analysis. Throws InputError,
