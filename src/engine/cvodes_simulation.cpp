@@ -614,7 +614,6 @@ SolveSummary equilibrium(const OdeModel& model, const SimulationOptions& options
   const std::vector<double> reset = y;
   SolveSummary first = newton_equilibrium(model, options, y, y_out, total);
   if (first.ok()) return first;
-  if (std::getenv("K2SIM_DEBUG_EQ")) fmt::print(stderr, "equilibrium: {}\n", first.message);
   // Fallback (pseudo-transient continuation): let the model relax without doses for 20 years
   // ending at time 0, put the held states back at their reset values, and start Newton there.
   constexpr double kRelax_h = 20.0 * 365.25 * 24.0;

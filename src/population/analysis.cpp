@@ -97,7 +97,7 @@ Table read_subjects(const std::string& path, const std::function<bool(const std:
         ++t.count[k];
       }
     }
-    if (arm_col < nc) t.arm.push_back(f[arm_col]);
+    if (arm_col < nc && keep(t.names[arm_col])) t.arm.push_back(f[arm_col]);
     ++t.rows;
   }
   return t;
@@ -105,6 +105,7 @@ Table read_subjects(const std::string& path, const std::function<bool(const std:
 
 /// The columns an analysis reads.
 std::function<bool(const std::string&)> needed_columns(const Scenario& sc) {
+  if (!sc.analysis) return [](const std::string&) { return false; };
   std::set<std::string> need = {
       "exposure_observed", "confounder_z", "age_y",          "female", "smoker",
       "diabetes",          "statin",       "egfr_mL_per_min"};
@@ -126,6 +127,7 @@ std::function<bool(const std::string&)> needed_columns(const Scenario& sc) {
       }
     }
   }
+  if (sc.analysis->kind == AnalysisSpec::Kind::kTrial) need.insert("randomized_arm");
   return [need](const std::string& name) { return need.count(name) > 0; };
 }
 

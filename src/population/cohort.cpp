@@ -634,7 +634,9 @@ CohortSummary run_cohort(const Scenario& scenario, const Overrides& sets,
         "subject)",
         scenario.file));
   }
-  const auto [rank, ranks] = mpi_world();
+  const std::pair<int, int> world = mpi_world();
+  const int rank = world.first;
+  const int ranks = world.second;
   PreparedRun run = prepare_run(scenario, sets);
   for (const ArmSpec& a : run.scenario.arms) {
     if (a.diet.preset) {
