@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -15,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <mpi.h>
 #include <CLI/CLI.hpp>
@@ -763,12 +765,19 @@ int cmd_validate(const k2sim::ValidationOptions& options, const std::string& out
   std::string csv =
       "id,quantity,role,family,published,units,low,high,rule,model,status,expected,reason\n";
   std::string md = fmt::format(
-      "# Validation\n\nLast full run of `k2sim validate` (model version {}). Generated; do not "
-      "edit "
-      "by hand.\nRoles: calibration targets were used to fit parameters, validation targets never."
+      "# Validation\n\nLast run of `k2sim validate{}` on {:%Y-%m-%d} (model version {}). "
+      "Generated; do not edit by hand.\nRoles: calibration targets were used to fit parameters, "
+      "validation targets never."
+      "\nCohort targets (CO) run a virtual population: {}; the model column gives the estimate "
+      "and its 95% interval."
       "\n\n| id | quantity | role | published | pass interval | model | status | expected | "
       "reason |\n|---|---|---|---|---|---|---|---|---|\n",
-      k2sim::model_version());
+      fmt::format("{}{}", options.full ? " --full" : "",
+                  options.only_prefix.empty() ? "" : " --only " + options.only_prefix),
+      fmt::gmtime(std::time(nullptr)), k2sim::model_version(),
+      options.full ? "at the study's size"
+                   : "at their fast size, with pass intervals widened for the Monte Carlo error "
+                     "(`k2sim validate --full` runs them at the study's size)");
   fmt::print("{:<7} {:<44} {:<11} {:>10} {:<12} {:>23} {:>10} {:<11} {}\n", "id", "quantity",
              "role", "published", "units", "pass interval", "model", "status", "expected");
   for (const auto& r : rows) {
@@ -776,9 +785,16 @@ int cmd_validate(const k2sim::ValidationOptions& options, const std::string& out
     if (!ok) ++changed;
     counts[r.role.empty() ? "-" : r.role][r.status]++;
     const bool ran = r.status == "pass" || r.status == "fail";
+    // A null target (cohorts) passes when the model's interval contains the null value.
+    const bool null_rule = r.tolerance.rule.rfind("null rule", 0) == 0;
     const std::string interval =
-        ran ? fmt::format("[{:.3g}, {:.3g}]", r.tolerance.low, r.tolerance.high) : "";
-    const std::string model = ran ? fmt::format("{:.4g}", r.model) : "";
+        !ran        ? ""
+        : null_rule ? fmt::format("contains {:g}", r.tolerance.low)
+                    : fmt::format("[{:.3g}, {:.3g}]", r.tolerance.low, r.tolerance.high);
+    std::string model = ran ? fmt::format("{:.4g}", r.model) : "";
+    if (ran && std::isfinite(r.model_low)) {
+      model += fmt::format(" [{:.3g}, {:.3g}]", r.model_low, r.model_high);
+    }
     fmt::print("{:<7} {:<44.44} {:<11} {:>10.4g} {:<12.12} {:>23} {:>10} {:<11} {}{}\n", r.id,
                r.quantity, r.role, r.published, r.units, interval, model, r.status, r.expected,
                ok ? "" : "   <-- CHANGED");
@@ -1050,10 +1066,10 @@ int main(int argc, char** argv) {
   std::string validate_out;
   std::string markdown;
   bool check = false;
-  bool full = false;
   std::vector<std::string> vsets;
   CLI::App* validate = app.add_subcommand("validate", "run the model against published targets");
-  validate->add_option("--only", vopt.only_prefix, "only targets whose id starts with this");
+  validate->add_option("--only", vopt.only_prefix,
+                       "only targets whose id starts with this (comma-separated: any of these)");
   validate->add_option("--id", vopt.only_id, "report only this target (exact id)");
   validate->add_option("--out", validate_out, "write validation.csv into this folder");
   validate->add_option("--markdown", markdown, "write the table as Markdown (docs/validation.md)");
@@ -1061,7 +1077,11 @@ int main(int argc, char** argv) {
   validate->add_option("--set", vsets, "override PARAM=VALUE");
   bool validate_quiet = false;
   validate->add_flag("--quiet,-q", validate_quiet, "no progress lines");
-  validate->add_flag("--full", full, "full-size replicas (none yet: same as without)");
+  validate->add_flag("--full", vopt.full,
+                     "cohort protocols at the study's size (minutes) instead of their fast_size");
+  validate->add_option("--cache", vopt.cache_dir,
+                       "keep cohort runs in this folder for the protocols that share them");
+  validate->add_option("--threads", vopt.threads, "threads of a cohort run (default: all cores)");
   validate->add_flag("--check", check,
                      "exit 1 when a status differs from data/validation/expected.csv");
 

@@ -313,9 +313,14 @@ void apply_diet_hypotheses(Scenario& scenario) {
 }
 
 PreparedRun prepare_run(const Scenario& scenario, const Overrides& sets) {
+  return prepare_run(scenario, sets, ParameterTable::builtin(parameter_module(scenario.model)));
+}
+
+PreparedRun prepare_run(const Scenario& scenario, const Overrides& sets,
+                        const ParameterTable& table) {
   PreparedRun p;
   p.scenario = scenario;
-  p.table = ParameterTable::builtin(parameter_module(scenario.model));
+  p.table = table;
   p.options = scenario.solver;
   p.held = apply_hypotheses(scenario.hypotheses, p.table);
   apply_diet_hypotheses(p.scenario);

@@ -1352,7 +1352,8 @@ ExtendedScenario parse_extended_scenario(std::string_view text, const std::strin
   json << toml::json_formatter{*ext->as_table()};
   out.extension = nlohmann::json::parse(json.str());
   root.erase(extension);
-  out.scenario = parse_table(root, Reader(file));
+  out.has_scenario = !root.empty();
+  if (out.has_scenario) out.scenario = parse_table(root, Reader(file));
   return out;
 }
 

@@ -424,12 +424,32 @@ nlohmann::json trial_analysis(const Scenario& sc, const Table& t) {
 
 }  // namespace
 
-nlohmann::json analyse_subjects(const Scenario& scenario, const std::string& subjects_csv) {
-  const Table t = read_subjects(subjects_csv, needed_columns(scenario));
+nlohmann::json analyse_subjects(const Scenario& scenario, const std::string& subjects_csv,
+                                const std::string& exposure) {
+  const auto needed = needed_columns(scenario);
+  Table t = read_subjects(subjects_csv, [&](const std::string& name) {
+    return needed(name) || (!exposure.empty() && (name == exposure || name == "exposure"));
+  });
+  Scenario sc = scenario;
+  if (!exposure.empty() && sc.analysis) {
+    // Another column as the exposure, observed with the same food-frequency error as the one
+    // the cohort ran with (the ratio of its observed to its true value).
+    const std::vector<double> other = t.numbers(exposure);
+    const std::vector<double> run = t.numbers("exposure");
+    const auto kept = t.kept.find("exposure_observed");
+    if (kept == t.kept.end()) {
+      throw InputError(fmt::format("{}: no column 'exposure_observed'", subjects_csv));
+    }
+    std::vector<double>& observed = kept->second;
+    for (std::size_t i = 0; i < observed.size(); ++i) {
+      observed[i] = run[i] > 0.0 ? other[i] * observed[i] / run[i] : other[i];
+    }
+    sc.analysis->exposure = exposure;
+  }
   nlohmann::json j;
-  if (scenario.analysis && t.rows > 1) {
-    j = scenario.analysis->kind == AnalysisSpec::Kind::kCohort ? cohort_analysis(scenario, t)
-                                                               : trial_analysis(scenario, t);
+  if (sc.analysis && t.rows > 1) {
+    j = sc.analysis->kind == AnalysisSpec::Kind::kCohort ? cohort_analysis(sc, t)
+                                                         : trial_analysis(sc, t);
   } else {
     j["kind"] = "population";
   }

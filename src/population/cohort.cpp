@@ -637,7 +637,8 @@ CohortSummary run_cohort(const Scenario& scenario, const Overrides& sets,
   const std::pair<int, int> world = mpi_world();
   const int rank = world.first;
   const int ranks = world.second;
-  PreparedRun run = prepare_run(scenario, sets);
+  PreparedRun run =
+      options.table ? prepare_run(scenario, sets, *options.table) : prepare_run(scenario, sets);
   for (const ArmSpec& a : run.scenario.arms) {
     if (a.diet.preset) {
       throw InputError(fmt::format(

@@ -71,6 +71,16 @@ struct Statistic {
   double baseline_at_h = 0.0;
   double threshold = 0.0;
   std::string effect_unit = "1";
+  // cohort: an estimate of the cohort analysis ([analysis] kind = "cohort") of the protocol's
+  // population: `measure` (hazard_ratio | risk_ratio | odds_ratio | expected_risk_ratio) of
+  // `endpoint` in exposure group `group` against the lowest, without (causal) or with the
+  // confounder's hazard term (`confounded`); or measure cutoff: the `group`-th cut-off between
+  // the exposure groups (in the exposure's unit). `exposure`: another intake column to group by.
+  std::string measure;
+  std::string endpoint;
+  int group = 0;
+  std::string exposure;
+  bool confounded = false;
 };
 
 struct Protocol {
@@ -83,6 +93,12 @@ struct Protocol {
   std::string notes;
   Statistic statistic;
   Scenario scenario;
+  /// [protocol] scenario: the scenario file the protocol runs (relative to the protocol's
+  /// folder), when the protocol file holds only [protocol]; empty when the file holds it.
+  std::string scenario_file;
+  /// [protocol] fast_size: the population size of a cohort protocol in a fast validation (the
+  /// scenario's own size, the study's, runs with `k2sim validate --full`).
+  std::optional<std::size_t> fast_size;
 };
 
 /// Reads one protocol file (a scenario with a [protocol] table). Throws InputError.
@@ -112,6 +128,10 @@ struct ValidationRow {
   std::string units;
   Tolerance tolerance;
   double model = 0.0;
+  /// The 95% interval of a cohort estimate (NaN otherwise), and the subjects it came from.
+  double model_low = std::numeric_limits<double>::quiet_NaN();
+  double model_high = std::numeric_limits<double>::quiet_NaN();
+  std::size_t subjects = 0;
   std::string status;    // pass | fail | deferred | not-covered | error
   std::string expected;  // status in expected.csv
   std::string reason;    // expected.csv reason, or the error
@@ -122,6 +142,13 @@ struct ValidationOptions {
   std::string only_prefix;
   std::string only_id;  ///< report only this target (all rows still run: families need them)
   Overrides overrides;
+  /// Cohort protocols at the study's size (the scenario's [population] size) instead of their
+  /// fast_size (VALIDATION.md "Time budget").
+  bool full = false;
+  /// A folder that keeps finished cohort runs (subjects.csv) for the protocols that share one:
+  /// keyed by the scenario, size, parameters, options and the k2sim executable. Empty: none.
+  std::string cache_dir;
+  unsigned threads = 0;  ///< threads of a cohort run (0: the hardware's)
   /// Called before each target runs: targets done, targets in all, the id about to run.
   std::function<void(std::size_t, std::size_t, const std::string&)> progress;
 };
@@ -131,7 +158,33 @@ struct ValidationOptions {
 [[nodiscard]] std::vector<ValidationRow> run_validation(const ValidationOptions& options);
 
 /// Runs protocols with a given parameter table (for calibration): the model statistic per id.
+/// Throws InputError for a cohort protocol (see cohort_estimate).
 [[nodiscard]] double protocol_statistic(const Protocol& p, const ParameterTable& table);
+
+/// A cohort protocol's estimate with its 95% interval (NaN for a measure without one) from a
+/// population of `subjects` out of the study's `full_subjects`.
+struct CohortEstimate {
+  double value = 0.0;
+  double low = std::numeric_limits<double>::quiet_NaN();
+  double high = std::numeric_limits<double>::quiet_NaN();
+  std::size_t subjects = 0;
+  std::size_t full_subjects = 0;
+};
+/// Runs the cohort of a protocol whose statistic is kind "cohort" (fast_size subjects unless
+/// options.full; the run is reused from options.cache_dir when there) and reads its estimate.
+/// `cohort_progress` gets (subjects done, subjects).
+[[nodiscard]] CohortEstimate cohort_estimate(
+    const Protocol& p, const ParameterTable& table, const ValidationOptions& options,
+    const std::function<void(std::size_t, std::size_t)>& cohort_progress = {});
+
+/// The pass interval of a cohort estimate against its target: a CI95 target's interval is widened
+/// on the log scale by the estimate's Monte Carlo error beyond that of the full-size study,
+/// 1.96 se sqrt(1 - subjects / full_subjects), se from the estimate's 95% interval (nothing at full
+/// size); a null target ("(null)" in its units) passes when the estimate's interval contains the
+/// null value; anything else as tolerance_of.
+[[nodiscard]] Tolerance cohort_tolerance(const Target& t, const CohortEstimate& e);
+/// Whether a cohort estimate passes its tolerance (the null rule on its interval).
+[[nodiscard]] bool cohort_passes(const Target& t, const CohortEstimate& e, const Tolerance& tol);
 
 /// Default data folder: $K2SIM_DATA_DIR, else the source tree's data/ recorded at build time.
 [[nodiscard]] std::string default_data_dir();

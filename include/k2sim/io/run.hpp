@@ -92,6 +92,9 @@ struct PreparedRun {
   std::vector<std::string> held;
 };
 [[nodiscard]] PreparedRun prepare_run(const Scenario& scenario, const Overrides& sets = {});
+/// The same from a given parameter table instead of the model's built-in one.
+[[nodiscard]] PreparedRun prepare_run(const Scenario& scenario, const Overrides& sets,
+                                      const ParameterTable& table);
 
 /// Puts a diet hypothesis that is on (pasture_k2) into the scenario's diet, unless the diet sets
 /// the factor itself (then the switch records that value). Throws InputError (OptionError for a

@@ -110,11 +110,13 @@ struct Scenario {
 
 /// Parses a scenario that carries one extra top-level table `extension` (for example a validation
 /// protocol's `[protocol]`): the table is returned as JSON (quantities stay strings) and removed
-/// before the scenario is read. Throws InputError when the table is missing.
+/// before the scenario is read. Throws InputError when the table is missing. A file that holds
+/// only that table has no scenario (`has_scenario` false; a protocol then names a scenario file).
 struct ExtendedScenario {
   Scenario scenario;
   nlohmann::json extension;
   std::size_t extension_line = 0;
+  bool has_scenario = true;
 };
 [[nodiscard]] ExtendedScenario parse_extended_scenario(std::string_view text,
                                                        const std::string& file,

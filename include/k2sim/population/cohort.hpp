@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,9 @@ struct CohortOptions {
   std::string out_dir;
   unsigned threads = 0;  ///< 0: the hardware's
   bool resume = false;
+  /// The parameter table the subjects start from (before hypotheses and sets); none: the
+  /// built-in one of the scenario's model.
+  std::optional<ParameterTable> table;
   /// Called with (subjects done, subjects to do) in this run (a resumed run counts from where it
   /// resumed) from the writing thread of rank 0.
   std::function<void(std::size_t, std::size_t)> progress;
@@ -91,8 +95,11 @@ struct CohortSummary {
                                        const CohortOptions& options);
 
 /// The analysis of a finished subjects.csv (cohort: exposure groups, relative risks, Cox hazard
-/// ratios, bias analysis; trial: effects and power), as summary.json "analysis".
+/// ratios, bias analysis; trial: effects and power), as summary.json "analysis". `exposure`, when
+/// given, names another column of subjects.csv (an intake, e.g. intake_k1_ug_per_d) to group by
+/// instead of [analysis] exposure, observed with the same food-frequency error.
 [[nodiscard]] nlohmann::json analyse_subjects(const Scenario& scenario,
-                                              const std::string& subjects_csv);
+                                              const std::string& subjects_csv,
+                                              const std::string& exposure = "");
 
 }  // namespace k2sim
