@@ -1083,7 +1083,8 @@ int main(int argc, char** argv) {
                        "keep cohort runs in this folder for the protocols that share them");
   validate->add_option("--threads", vopt.threads, "threads of a cohort run (default: all cores)");
   validate->add_flag("--check", check,
-                     "exit 1 when a status differs from data/validation/expected.csv");
+                     "exit 1 when a status differs from data/validation/expected.csv (with --full: "
+                     "expected-full.csv where it lists the target)");
 
   k2sim::CalibrationOptions copt;
   copt.data_dir = k2sim::default_data_dir();
