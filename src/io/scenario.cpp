@@ -621,8 +621,8 @@ PopulationSpec read_population(const Reader& r, const toml::node& n) {
   if (t == nullptr) r.fail(n, "population", "a table [population]");
   r.check_keys(*t, "population",
                {"size", "seed", "age", "body_weight", "egfr", "systolic_bp", "cac_percentile",
-                "female", "smoker", "diabetes", "statin", "vkorc1", "diet_cv", "diet_correlation",
-                "food_cv", "variability", "confounder"});
+                "female", "smoker", "diabetes", "statin", "vka", "vkorc1", "diet_cv",
+                "diet_correlation", "food_cv", "variability", "confounder"});
   PopulationSpec p;
   p.where = r.where(n);
   const toml::node* size = t->get("size");
@@ -677,6 +677,7 @@ PopulationSpec read_population(const Reader& r, const toml::node& n) {
   frac("smoker", p.smoker);
   frac("diabetes", p.diabetes);
   frac("statin", p.statin);
+  frac("vka", p.vka);
   if (auto* v = t->get("vkorc1")) {
     p.vkorc1 = read_number_table(r, *v, "population.vkorc1", 0.0, 1.0,
                                  "genotype frequencies GG, GA, AA from 0 to 1");
@@ -783,7 +784,7 @@ AnalysisSpec read_analysis(const Reader& r, const toml::node& n) {
     }
     if (auto* v = t->get("adjust")) {
       a.adjust = read_strings(r, *v, "analysis.adjust",
-                              {"age", "sex", "smoker", "diabetes", "statin", "egfr"});
+                              {"age", "sex", "smoker", "diabetes", "statin", "vka", "egfr"});
     }
     if (auto* v = t->get("exposure_error_cv"))
       a.exposure_error_cv = fraction_or_number(r, *v, "analysis.exposure_error_cv", 0.0, 5.0,

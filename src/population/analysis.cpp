@@ -107,8 +107,8 @@ Table read_subjects(const std::string& path, const std::function<bool(const std:
 std::function<bool(const std::string&)> needed_columns(const Scenario& sc) {
   if (!sc.analysis) return [](const std::string&) { return false; };
   std::set<std::string> need = {
-      "exposure_observed", "confounder_z", "age_y",          "female", "smoker",
-      "diabetes",          "statin",       "egfr_mL_per_min"};
+      "exposure_observed", "confounder_z", "age_y", "female",         "smoker",
+      "diabetes",          "statin",       "vka",   "egfr_mL_per_min"};
   const std::vector<ArmSpec> arms = sc.resolved_arms();
   for (std::size_t a = 0; a < arms.size(); ++a) {
     const std::string p = arms.size() == 1 ? std::string() : arms[a].name + ".";
@@ -160,6 +160,7 @@ std::vector<std::vector<double>> adjusters(const Table& t, const std::vector<std
     if (a == "smoker") out.push_back(t.numbers("smoker"));
     if (a == "diabetes") out.push_back(t.numbers("diabetes"));
     if (a == "statin") out.push_back(t.numbers("statin"));
+    if (a == "vka") out.push_back(t.numbers("vka"));
     if (a == "egfr") out.push_back(t.numbers("egfr_mL_per_min"));
   }
   return out;

@@ -203,6 +203,7 @@ Layout make_layout(const PreparedRun& run) {
        "smoker",
        "diabetes",
        "statin",
+       "vka",
        "vkorc1",
        "confounder_z"};
   for (const std::string& k : kIntakeKeys) c.push_back(intake_column(k));
@@ -320,6 +321,8 @@ SubjectDraw draw_subject(const PreparedRun& run, std::size_t id) {
   d.e_other = -std::log(s.uniform());
   d.u_fatal = s.uniform();
   d.u_arm = s.uniform();
+  // Draws added later come last, so that the draws above (and earlier results) stay the same.
+  const double u_vka = s.uniform();
 
   d.scenario = run.scenario;
   Scenario& sc = d.scenario;
@@ -382,6 +385,21 @@ SubjectDraw draw_subject(const PreparedRun& run, std::size_t id) {
     statin.steady_state = true;
     statin.where = pop.where;
     sc.doses.push_back(statin);
+  }
+  d.vka = pop.vka && u_vka < *pop.vka;
+  if (d.vka) {
+    // Warfarin once a day at its periodic steady state, titrated to INR 2.5 (the middle of the
+    // usual 2-3 range) for the subject's genotype and diet; 5 mg is the starting guess.
+    DoseSpec vka;
+    vka.substance = "warfarin";
+    vka.amount = units::to_internal_amount(units::find_substance("warfarin"),
+                                           units::Quantity{5'000.0, units::dim::mass()});
+    vka.every_h = 24.0;
+    vka.meal_fat = MealFat::kUnspecified;
+    vka.steady_state = true;
+    vka.titrate_to_inr = 2.5;
+    vka.where = pop.where;
+    sc.doses.push_back(vka);
   }
   // The diet: each food's amount times a mean-preserving log-normal factor, with a factor
   // shared by all foods (correlation) and the confounder on its foods.
@@ -477,6 +495,7 @@ std::string subject_row(const PreparedRun& run, const Layout& l, std::size_t id)
   f.push_back(d.smoker ? "1" : "0");
   f.push_back(d.diabetes ? "1" : "0");
   f.push_back(d.statin ? "1" : "0");
+  f.push_back(d.vka ? "1" : "0");
   f.push_back(d.vkorc1);
   f.push_back(num(d.confounder_z));
   std::array<double, kNutrientCount> per_day{};

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -283,6 +284,46 @@ preset = "netherlands"
     EXPECT_NEAR(c.stats[k].end, m.stats[k].end, 1e-3 * std::abs(m.stats[k].end)) << name;
     EXPECT_NEAR(c.stats[k].start, m.stats[k].start, 1e-3 * std::abs(m.stats[k].start)) << name;
   }
+}
+
+// VKA users ([population] vka) take warfarin once a day, titrated to INR 2.5 for their genotype
+// and diet: both genotypes reach the target on the same diet, and VKORC1 AA needs less warfarin
+// than GG (about half, as in the IWPC dosing algorithm, NEJM 2009;360:753).
+TEST(Population, VkaUsersAreTitratedToTheirInr) {
+  const Scenario sc = parse_scenario(R"(
+name = "vka"
+model = "vitk"
+duration = "2 d"
+output_interval = "1 d"
+[diet]
+preset = "netherlands"
+intake = "continuous"
+[population]
+size = 50
+seed = 1
+vka = 1.0
+vkorc1 = { GG = 0.5, AA = 0.5 }
+)",
+                                     "vka.toml");
+  const PreparedRun run = prepare_run(sc);
+  std::map<std::string, double> amount_mg;
+  for (std::size_t i = 0; i < 50 && amount_mg.size() < 2; ++i) {
+    const SubjectDraw d = draw_subject(run, i);
+    ASSERT_TRUE(d.vka);
+    const std::string g = d.scenario.subject.vkorc1.value_or("");
+    if (amount_mg.count(g)) continue;
+    const RunResult r = run_scenario(d.scenario, d.table, run.options);
+    ASSERT_TRUE(r.ok()) << r.arms[0].solve.message;
+    ASSERT_EQ(r.arms[0].titrations.size(), 1u);
+    const Titration& t = r.arms[0].titrations[0];
+    EXPECT_NEAR(t.achieved_inr, 2.5, 0.01) << g;
+    // nmol -> mg (warfarin 308.33 g/mol)
+    amount_mg[g] = t.amount * 308.33e-6;
+  }
+  ASSERT_EQ(amount_mg.size(), 2u);
+  EXPECT_LT(amount_mg["AA"], 0.75 * amount_mg["GG"])
+      << "AA " << amount_mg["AA"] << " mg, GG " << amount_mg["GG"] << " mg";
+  EXPECT_GT(amount_mg["AA"], 0.25 * amount_mg["GG"]);
 }
 
 // A steady-state regimen that is a constant input (atorvastatin 20 mg/d as rate) starts, with a

@@ -32,6 +32,7 @@ struct SubjectDraw {
   bool smoker = false;
   bool diabetes = false;
   bool statin = false;
+  bool vka = false;  ///< takes warfarin (titrated to INR 2.5)
   std::string vkorc1;
   double confounder_z = 0.0;    ///< U ~ N(0, 1)
   double exposure_error = 1.0;  ///< multiplicative food-frequency error of the exposure

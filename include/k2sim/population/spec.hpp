@@ -49,7 +49,8 @@ struct PopulationSpec {
   std::optional<double> female;                ///< fraction of women
   std::optional<double> smoker;                ///< fractions (MESA risk factors)
   std::optional<double> diabetes;
-  std::optional<double> statin;                             ///< atorvastatin 20 mg daily
+  std::optional<double> statin;  ///< atorvastatin 20 mg daily
+  std::optional<double> vka;     ///< warfarin users: once a day, titrated to INR 2.5
   std::vector<std::pair<std::string, double>> vkorc1;       ///< genotype frequencies
   double diet_cv = 0.0;                                     ///< default CV of each food's amount
   double diet_correlation = 0.0;                            ///< between foods (shared factor)
@@ -67,7 +68,7 @@ struct AnalysisSpec {
   std::string exposure;  ///< intake_<key>_ug_per_d (diet at baseline) or an output at baseline
   int groups = 3;        ///< 3: tertiles, 4: quartiles, 5: quintiles
   std::vector<std::string> endpoints;  ///< chd_event, chd_death, death, severe_aac
-  std::vector<std::string> adjust;     ///< age, sex, smoker, diabetes, statin, egfr
+  std::vector<std::string> adjust;     ///< age, sex, smoker, diabetes, statin, vka, egfr
   double exposure_error_cv = 0.0;      ///< food-frequency measurement error (log-normal)
   double severe_aac_score = 5.0;       ///< AAC-24 score at or above which AAC is "severe"
   std::vector<std::pair<std::string, double>> published;  ///< endpoint -> published RR/HR/OR
