@@ -85,8 +85,11 @@ void BM_TenYearsDailyDoses_k2sim(benchmark::State& state) {
   opt.rtol = tol;
   opt.atol = tol;
   opt.method = state.range(0) == 0 ? k2sim::Method::kBdf : k2sim::Method::kAdams;
-  state.SetLabel(
-      fmt::format("{} rtol=atol=1e-{}", state.range(0) == 0 ? "BDF" : "Adams", state.range(1)));
+  opt.closed_form = state.range(2) == 1;
+  state.SetLabel(opt.closed_form
+                     ? std::string("closed form (matrix exponentials)")
+                     : fmt::format("{} rtol=atol=1e-{}", state.range(0) == 0 ? "BDF" : "Adams",
+                                   state.range(1)));
   const std::vector<double> y0 = {0.0, 0.0};
   long steps = 0;
   double last = 0.0;
@@ -102,12 +105,14 @@ void BM_TenYearsDailyDoses_k2sim(benchmark::State& state) {
   set_run_counters(state, last);
   state.counters["bytes_per_row"] = static_cast<double>(sizeof(double) * (1 + 2));
 }
-// Args: method (0 BDF, 1 Adams), -log10 of rtol = atol.
+// Args: method (0 BDF, 1 Adams), -log10 of rtol = atol, closed form (1: the default path for this
+// linear model, exact propagation; 0: the solver).
 BENCHMARK(BM_TenYearsDailyDoses_k2sim)
-    ->Args({0, 8})
-    ->Args({1, 8})
-    ->Args({0, 6})
-    ->Args({1, 6})
+    ->Args({0, 8, 1})
+    ->Args({0, 8, 0})
+    ->Args({1, 8, 0})
+    ->Args({0, 6, 0})
+    ->Args({1, 6, 0})
     ->Unit(benchmark::kMillisecond);
 
 // The same model and schedule with CVODES called directly: one context, one solver, re-initialised
@@ -182,7 +187,8 @@ std::unique_ptr<k2sim::Model> make_calcium_bone() {
   return k2sim::make_model("calcium-bone", table);
 }
 
-double calcium_end(const k2sim::Model& model, bool drug, double tol, long* steps) {
+double calcium_end(const k2sim::Model& model, bool drug, double tol, long* steps,
+                   bool multirate = false) {
   const k2sim::DoseTarget target =
       model.dose_target(k2sim::DoseContext{"teriparatide", k2sim::Route::kSc});
   const auto& teri = k2sim::units::find_substance("teriparatide");
@@ -200,6 +206,7 @@ double calcium_end(const k2sim::Model& model, bool drug, double tol, long* steps
   k2sim::SimulationOptions opt;
   opt.rtol = tol;
   opt.atol = tol;
+  if (multirate) opt.multirate = k2sim::Multirate::kOn;
   k2sim::Trajectory tr;
   const k2sim::SolveSummary s = k2sim::simulate(model, y0, 0.0, doses, grid, opt, tr);
   if (!s.ok()) throw std::runtime_error(s.message);
@@ -229,22 +236,25 @@ void BM_CalciumBone_TenYears(benchmark::State& state) {
   const auto model = make_calcium_bone();
   const bool drug = state.range(0) == 1;
   const double tol = std::pow(10.0, -static_cast<double>(state.range(1)));
-  state.SetLabel(fmt::format("{} rtol=atol=1e-{}", drug ? "teriparatide 20 ug daily" : "no drug",
-                             state.range(1)));
+  const bool multirate = state.range(2) == 1;
+  state.SetLabel(fmt::format("{} rtol=atol=1e-{}{}", drug ? "teriparatide 20 ug daily" : "no drug",
+                             state.range(1), multirate ? " multi-rate" : ""));
   const double ref = calcium_end(*model, drug, 1e-11, nullptr);  // before the timed loop
   long steps = 0;
   double end = 0.0;
-  for (auto _ : state) end = calcium_end(*model, drug, tol, &steps);
+  for (auto _ : state) end = calcium_end(*model, drug, tol, &steps, multirate);
   state.counters["steps"] = static_cast<double>(steps);
   state.counters["rel_err_ca_end"] = std::abs(end - ref) / ref;
   state.counters["subject_years_per_s"] = benchmark::Counter(
       static_cast<double>(state.iterations()) * kDays / 365.25, benchmark::Counter::kIsRate);
 }
-// Args: drug (0 none, 1 teriparatide), -log10 of rtol = atol.
+// Args: drug (0 none, 1 teriparatide), -log10 of rtol = atol, multi-rate (1 on).
 BENCHMARK(BM_CalciumBone_TenYears)
-    ->Args({1, 8})
-    ->Args({1, 6})
-    ->Args({0, 8})
+    ->Args({1, 8, 1})
+    ->Args({1, 8, 0})
+    ->Args({1, 6, 1})
+    ->Args({1, 6, 0})
+    ->Args({0, 8, 0})
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond);
 

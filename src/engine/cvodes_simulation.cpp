@@ -18,8 +18,10 @@
 #include <fmt/format.h>
 #include <Eigen/Dense>
 
+#include "closed_form.hpp"
 #include "k2sim/engine/simulation.hpp"
 #include "k2sim/error.hpp"
+#include "multirate.hpp"
 
 namespace k2sim {
 
@@ -55,6 +57,9 @@ struct SolverSetupError : std::runtime_error {
 };
 
 bool same_time(double a, double b) { return std::abs(a - b) <= 1e-9 * std::max(1.0, std::abs(b)); }
+
+/// Pieces of the period over which the Jacobian of a period map is built (period_map_jacobian).
+constexpr int kJacobianPieces = 12;
 
 /// Owns one SUNContext and one CVODES memory (never shared between threads).
 class Integrator {
@@ -253,7 +258,7 @@ SolveSummary failure(SolveStatus status, std::string message, SolveSummary s) {
 /// and every II after) from y0.
 SolveSummary one_period(const OdeModel& model, const std::vector<DoseRecord>& recs, double period_h,
                         const SimulationOptions& options, std::span<const double> y0,
-                        std::vector<double>& y1) {
+                        std::vector<double>& y1, Trajectory* samples = nullptr, int pieces = 0) {
   std::vector<DoseRecord> cycle;
   for (const DoseRecord& rec : recs) {
     DoseRecord single = rec;
@@ -264,9 +269,20 @@ SolveSummary one_period(const OdeModel& model, const std::vector<DoseRecord>& re
     cycle.push_back(single);
   }
   Trajectory traj;
-  const double t_end[] = {period_h};
-  SolveSummary s = simulate(model, y0, 0.0, cycle, t_end, options, traj);
-  y1.assign(traj.states.begin(), traj.states.end());
+  std::vector<double> grid;
+  for (int k = 0; k < pieces; ++k) grid.push_back(period_h * k / pieces);
+  grid.push_back(period_h);
+  SimulationOptions resolved = options;
+  resolved.multirate = Multirate::kOff;
+  SolveSummary s = simulate(model, y0, 0.0, cycle, grid, resolved, traj);
+  const std::size_t n = model.state_count();
+  if (!s.ok()) return s;
+  y1.assign(traj.states.end() - static_cast<std::ptrdiff_t>(n), traj.states.end());
+  if (samples) {
+    samples->n_states = n;
+    samples->time_h.assign(traj.time_h.begin(), traj.time_h.end() - 1);
+    samples->states.assign(traj.states.begin(), traj.states.end() - static_cast<std::ptrdiff_t>(n));
+  }
   return s;
 }
 
@@ -291,6 +307,10 @@ SolveSummary simulate(const OdeModel& model, std::span<const double> y0, double 
                       const std::vector<DoseRecord>& doses, std::span<const double> output_times_h,
                       const SimulationOptions& options, Trajectory& out,
                       const std::function<void(double)>& progress) {
+  if (options.multirate != Multirate::kOff) {
+    return internal::simulate_multirate(model, y0, t0_h, doses, output_times_h, options, out,
+                                        progress);
+  }
   const std::size_t n = model.state_count();
   SolveSummary summary;
   out.n_states = n;
@@ -312,6 +332,13 @@ SolveSummary simulate(const OdeModel& model, std::span<const double> y0, double 
   if (!events.empty() && events.front().time_h < t0_h && !same_time(events.front().time_h, t0_h)) {
     throw InputError(fmt::format("dose at {} h before the start of the run at {} h",
                                  events.front().time_h, t0_h));
+  }
+  if (options.closed_form) {
+    const std::vector<double> a = model.linear_matrix();
+    if (!a.empty()) {
+      return internal::simulate_closed_form(model, a, y0, t0_h, doses, events, output_times_h,
+                                            options, out, progress);
+    }
   }
   out.time_h.reserve(output_times_h.size());
   out.states.reserve(output_times_h.size() * n);
@@ -464,8 +491,10 @@ SolveSummary periodic_steady_state(const OdeModel& model, const std::vector<Dose
   Eigen::MatrixXd jac(n, n);
   Eigen::PartialPivLU<Eigen::MatrixXd> lu;
 
-  auto one = [&](std::span<const double> from, std::vector<double>& to) {
-    SolveSummary s = one_period(model, records, period, options, from, to);
+  auto one = [&](std::span<const double> from, std::vector<double>& to,
+                 Trajectory* samples = nullptr) {
+    SolveSummary s = one_period(model, records, period, options, from, to, samples,
+                                samples ? kJacobianPieces : 0);
     accumulate(total, s);
     return s;
   };
@@ -479,22 +508,38 @@ SolveSummary periodic_steady_state(const OdeModel& model, const std::vector<Dose
     return s > 0.0 ? s : 1.0;
   };
 
+  std::vector<std::size_t> all_states(n);
+  for (std::size_t i = 0; i < n; ++i) all_states[i] = i;
   for (int iter = 0; iter < options.ss_max_iterations; ++iter) {
-    if (SolveSummary s = one(y, p); !s.ok()) return failure(s.status, s.message, total);
+    // Jacobian of the one-period map, refreshed every 4 iterations: the product of the
+    // exponentials of the model's Jacobian along the period (no extra period), or, when that has
+    // not converged in 12 iterations, forward differences (one period per free state).
+    const bool refresh = iter % 4 == 0;
+    const bool along_orbit = refresh && iter < 12;
+    Trajectory samples;
+    if (SolveSummary s = one(y, p, along_orbit ? &samples : nullptr); !s.ok()) {
+      return failure(s.status, s.message, total);
+    }
     const double scale = scale_of(p);
-    // Jacobian of the one-period map by forward differences, refreshed every 4 iterations.
-    if (iter % 4 == 0) {
-      for (std::size_t j = 0; j < n; ++j) {
-        // A held state's column multiplies dy_j = 0: no one-period run is needed for it.
-        if (held[j]) {
-          jac.col(static_cast<Eigen::Index>(j)).setZero();
-          continue;
+    if (refresh) {
+      if (along_orbit) {
+        jac = internal::period_map_jacobian(model, samples, period, all_states, options,
+                                            total.rhs_evals);
+      } else {
+        for (std::size_t j = 0; j < n; ++j) {
+          // A held state's column multiplies dy_j = 0: no one-period run is needed for it.
+          if (held[j]) {
+            jac.col(static_cast<Eigen::Index>(j)).setZero();
+            continue;
+          }
+          std::vector<double> yp = y;
+          const double h = 1e-4 * std::max(std::abs(y[j]), scale);
+          yp[j] += h;
+          if (SolveSummary s = one(yp, p_pert); !s.ok()) {
+            return failure(s.status, s.message, total);
+          }
+          for (std::size_t i = 0; i < n; ++i) jac(i, j) = (p_pert[i] - p[i]) / h;
         }
-        std::vector<double> yp = y;
-        const double h = 1e-4 * std::max(std::abs(y[j]), scale);
-        yp[j] += h;
-        if (SolveSummary s = one(yp, p_pert); !s.ok()) return failure(s.status, s.message, total);
-        for (std::size_t i = 0; i < n; ++i) jac(i, j) = (p_pert[i] - p[i]) / h;
       }
       Eigen::MatrixXd system = Eigen::MatrixXd::Identity(n, n) - jac;
       for (std::size_t a : accumulators) {  // held: dy_a = 0
@@ -619,7 +664,9 @@ SolveSummary equilibrium(const OdeModel& model, const SimulationOptions& options
   constexpr double kRelax_h = 20.0 * 365.25 * 24.0;
   const std::vector<double> grid = {-kRelax_h, 0.0};
   Trajectory traj;
-  SolveSummary relax = simulate(model, reset, -kRelax_h, {}, grid, options, traj);
+  SimulationOptions resolved = options;
+  resolved.multirate = Multirate::kOff;
+  SolveSummary relax = simulate(model, reset, -kRelax_h, {}, grid, resolved, traj);
   accumulate(total, relax);
   if (!relax.ok()) return first;
   for (std::size_t i = 0; i < n; ++i) y[i] = traj.at(1, i);

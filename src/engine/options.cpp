@@ -18,9 +18,26 @@ void SimulationOptions::validate() const {
   if (!(ss_tolerance > 0.0 && ss_tolerance < 1.0)) {
     fail(fmt::format("ss_tolerance = {} (rule: 0 < ss_tolerance < 1)", ss_tolerance));
   }
+  if (!(multirate_tol > 0.0 && multirate_tol < 0.1)) {
+    fail(fmt::format("multirate_tol = {} (rule: 0 < multirate_tol < 0.1)", multirate_tol));
+  }
+  if (!(multirate_max_jump_h >= 24.0)) {
+    fail(fmt::format("multirate_max_jump = {} h (rule: at least 1 d)", multirate_max_jump_h));
+  }
+  if (!(multirate_slow_h >= 24.0)) {
+    fail(fmt::format("multirate_slow = {} h (rule: at least 1 d)", multirate_slow_h));
+  }
   if (ss_max_iterations < 1) {
     fail(fmt::format("ss_max_iterations = {} (rule: >= 1)", ss_max_iterations));
   }
+}
+
+const std::vector<std::string>& SimulationOptions::names() {
+  static const std::vector<std::string> kNames = {
+      "rtol",          "atol",          "max_steps",          "max_step",
+      "linear_solver", "method",        "ss_tolerance",       "closed_form",
+      "multirate",     "multirate_tol", "multirate_max_jump", "multirate_slow"};
+  return kNames;
 }
 
 void SimulationOptions::set(const std::string& name, const std::string& value) {
@@ -75,9 +92,38 @@ void SimulationOptions::assign(const std::string& name, const std::string& value
     }
   } else if (name == "ss_tolerance") {
     ss_tolerance = number();
+  } else if (name == "closed_form") {
+    if (value == "on" || value == "true") {
+      closed_form = true;
+    } else if (value == "off" || value == "false") {
+      closed_form = false;
+    } else {
+      throw InputError(
+          fmt::format("solver option closed_form = '{}' (rule: on | off, or true | false)", value));
+    }
+  } else if (name == "multirate") {
+    if (value == "off" || value == "false") {
+      multirate = Multirate::kOff;
+    } else if (value == "on" || value == "true") {
+      multirate = Multirate::kOn;
+    } else if (value == "auto") {
+      multirate = Multirate::kAuto;
+    } else {
+      throw InputError(fmt::format(
+          "solver option multirate = '{}' (rule: off | on | auto, or false | true)", value));
+    }
+  } else if (name == "multirate_tol") {
+    multirate_tol = number();
+  } else if (name == "multirate_max_jump" || name == "multirate_slow") {
+    double v = 0.0;
+    try {
+      v = units::parse_quantity(value, units::dim::time()).value;
+    } catch (const UnitError& e) {
+      throw InputError(fmt::format("solver option {} = '{}': {}", name, value, e.what()));
+    }
+    (name == "multirate_slow" ? multirate_slow_h : multirate_max_jump_h) = v;
   } else {
-    const std::vector<std::string> names = {"rtol",          "atol",   "max_steps",   "max_step",
-                                            "linear_solver", "method", "ss_tolerance"};
+    const std::vector<std::string>& names = SimulationOptions::names();
     throw InputError(fmt::format("unknown solver option '{}' (rule: one of {}){}", name,
                                  fmt::join(names, ", "), did_you_mean(name, names)));
   }

@@ -640,6 +640,13 @@ nlohmann::json summary_json(const Scenario& scenario, const RunResult& result) {
                      {"rhs_evals", a.solve.rhs_evals},
                      {"restarts", a.solve.restarts},
                      {"status", a.solve.ok() ? "ok" : "failed"}};
+    if (a.solve.periods > 0) {
+      arm["solver"]["multirate"] = {{"periods_integrated", a.solve.periods},
+                                    {"lag_periods", a.solve.lag_periods},
+                                    {"jumps", a.solve.jumps},
+                                    {"jumped_days", a.solve.jumped_h / 24.0},
+                                    {"slow_states", a.solve.multirate_slow}};
+    }
     if (!a.solve.ok()) arm["solver"]["message"] = a.solve.message;
     if (a.bands) arm["ensemble_members_ok"] = a.bands->members_ok;
     for (const Titration& t : a.titrations) {

@@ -104,8 +104,7 @@ const std::vector<std::string> kDoseKeys = {"substance", "amount",       "route"
                                             "rate",      "steady_state", "titrate_to_inr"};
 const std::vector<std::string> kArmKeys = {"name", "dose", "subject", "diet"};
 const std::vector<std::string> kArmKeysLater = {};
-const std::vector<std::string> kSolverKeys = {"rtol",          "atol",   "max_steps",   "max_step",
-                                              "linear_solver", "method", "ss_tolerance"};
+const std::vector<std::string>& kSolverKeys = SimulationOptions::names();
 
 std::string show(const toml::node& n) {
   if (auto s = n.as_string()) return fmt::format("\"{}\"", s->get());

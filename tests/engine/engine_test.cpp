@@ -9,7 +9,10 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <Eigen/Dense>
+#include <unsupported/Eigen/MatrixFunctions>
 
+#include "engine/multirate.hpp"
 #include "k2sim/engine/simulation.hpp"
 #include "k2sim/error.hpp"
 
@@ -424,6 +427,255 @@ TEST(Engine, OutputGridIncludesEnd) {
   const auto h = output_grid(0.0, 10.0, 3.0);
   ASSERT_EQ(h.size(), 5u);  // 0 3 6 9 10
   EXPECT_DOUBLE_EQ(h.back(), 10.0);
+}
+
+// Multi-rate integration (issue 11). A daily oral dose into a gut -> central system (fast: hours)
+// feeds a slow store (200-day time scale) through a linear flux, or through a saturable one, and
+// an accumulator integrates the central amount (the AUC).
+struct FastSlowModelImpl {
+  static constexpr std::size_t kStateCount = 4;
+  static constexpr std::array<std::string_view, 4> kStateNames = {"gut", "central", "store", "auc"};
+  static constexpr std::array<std::size_t, 1> kAccumulators = {3};
+  double ka = 1.2;          // 1/h
+  double ke = 0.1;          // 1/h
+  double q = 0.02;          // 1/h, linear uptake into the store
+  double km = 0.0;          // when > 0: saturable uptake q * km * c / (km + c)
+  double b = 1.0 / 4800.0;  // 1/h: the store's 200-day time scale
+  template <class T>
+  void rhs(T, const T* y, T* dydt) const {
+    const T uptake = km > 0.0 ? q * km * y[1] / (km + y[1]) : q * y[1];
+    dydt[0] = -ka * y[0];
+    dydt[1] = ka * y[0] - ke * y[1];
+    dydt[2] = uptake - b * y[2];
+    dydt[3] = y[1];
+  }
+  static void reset_state(std::span<double> y) { std::fill(y.begin(), y.end(), 0.0); }
+};
+using FastSlowModel = AdaptedModel<FastSlowModelImpl>;
+
+SimulationOptions multirate_on() {
+  SimulationOptions o = tight();
+  o.multirate = Multirate::kOn;
+  return o;
+}
+
+// The partition: the gut and central amounts are fast, the store and the accumulator slow.
+TEST(Engine, MultiratePartitionByTimeScale) {
+  FastSlowModel m;
+  const std::vector<double> y = {10.0, 50.0, 100.0, 0.0};
+  const std::vector<double> tau = internal::state_time_scales_h(m, 0.0, y);
+  EXPECT_NEAR(tau[0], 1.0 / 1.2, 1e-6);
+  EXPECT_NEAR(tau[1], 10.0, 1e-5);
+  EXPECT_NEAR(tau[2], 4800.0, 1e-2);
+  const std::vector<char> slow = multirate_slow_states(m, 0.0, y, SimulationOptions{});
+  EXPECT_EQ(slow, (std::vector<char>{0, 0, 1, 1}));
+}
+
+// Linear kinetics: the exact state after each day is E (z + dose), E = exp(24 A). Multi-rate mode
+// must follow it within 1e-3 over 5 years of daily output (hourly on the last two days), while
+// integrating a small fraction of the days.
+TEST(Engine, MultirateMatchesExactLinearSolution) {
+  FastSlowModel m;
+  const double dose = 100.0;
+  const int days = 5 * 365;
+  const DoseRecord rec{.time_h = 0.0,
+                       .amt = dose,
+                       .cmt = 0,
+                       .ii_h = 24.0,
+                       .addl = static_cast<std::size_t>(days - 1)};
+  std::vector<double> grid = output_grid(0.0, (days - 2) * 24.0, 24.0);
+  for (int h = 1; h <= 48; ++h) grid.push_back((days - 2) * 24.0 + h);
+  const std::vector<double> y0(4, 0.0);
+  Trajectory tr;
+  const SolveSummary s = simulate(m, y0, 0.0, {rec}, grid, multirate_on(), tr);
+  ASSERT_TRUE(s.ok()) << s.message;
+  ASSERT_EQ(tr.time_h.size(), grid.size());
+  EXPECT_GT(s.jumps, 10);
+  EXPECT_LT(s.periods, days / 5);  // most days are jumped over
+  Eigen::Matrix4d a;
+  a << -m.ka, 0, 0, 0, m.ka, -m.ke, 0, 0, 0, m.q, -m.b, 0, 0, 1, 0, 0;
+  const Eigen::Matrix4d per_day = (24.0 * a).exp();
+  Eigen::Vector4d z = Eigen::Vector4d::Zero();  // before the dose of the day
+  // Largest relative errors of the store, the AUC and the central amount, in the first 10 days
+  // (the fast states' transient, handed to the orbit within settle_tol = 10 multirate_tol) and
+  // after them.
+  std::array<std::array<double, 3>, 2> worst{};
+  std::size_t i = 0;
+  for (int d = 0; d <= days && i < grid.size(); ++d) {
+    Eigen::Vector4d after = z;
+    if (d < days) after(0) += dose;
+    while (i < grid.size() && grid[i] < 24.0 * (d + 1) - 1e-9) {
+      const Eigen::Vector4d exact = ((grid[i] - 24.0 * d) * a).exp() * after;
+      auto& w = worst[d < 10 ? 0 : 1];
+      w[0] = std::max(w[0], rel_err(tr.at(i, 2), exact(2)));
+      if (exact(3) > 0.0) w[1] = std::max(w[1], rel_err(tr.at(i, 3), exact(3)));
+      w[2] = std::max(w[2], rel_err(tr.at(i, 1), exact(1)));
+      ++i;
+    }
+    z = per_day * after;
+  }
+  EXPECT_EQ(i, grid.size());
+  for (std::size_t k = 0; k < 3; ++k) {
+    EXPECT_LT(worst[0][k], 10.0 * SimulationOptions{}.multirate_tol) << k;
+    EXPECT_LT(worst[1][k], 1e-3) << k;
+  }
+}
+
+// A saturable uptake: the slow store must follow the period average of the nonlinear flux, which
+// full resolution gives; the flux at the average concentration is 10% and more away from it.
+TEST(Engine, MultirateAveragesFluxesNotConcentrations) {
+  FastSlowModel m;
+  m.km = 20.0;
+  m.ke = 0.3;
+  const int days = 3 * 365;
+  const DoseRecord rec{.time_h = 0.0,
+                       .amt = 400.0,
+                       .cmt = 0,
+                       .ii_h = 24.0,
+                       .addl = static_cast<std::size_t>(days - 1)};
+  const std::vector<double> grid = output_grid(0.0, days * 24.0, 24.0 * 30.0);
+  const std::vector<double> y0(4, 0.0);
+  Trajectory full;
+  Trajectory multi;
+  ASSERT_TRUE(simulate(m, y0, 0.0, {rec}, grid, tight(), full).ok());
+  const SolveSummary s = simulate(m, y0, 0.0, {rec}, grid, multirate_on(), multi);
+  ASSERT_TRUE(s.ok()) << s.message;
+  EXPECT_GT(s.jumps, 5);
+  const std::size_t last = grid.size() - 1;
+  for (std::size_t i = 1; i <= last; ++i) {
+    EXPECT_LT(rel_err(multi.at(i, 2), full.at(i, 2)), 1e-3) << grid[i];
+  }
+  // The store driven by the flux at the average central amount, 400 / (ke * 24), at the end.
+  const double c_mean = 400.0 / (m.ke * 24.0);  // the dose leaves at ke c
+  const double flux_at_mean = m.q * m.km * c_mean / (m.km + c_mean);
+  const double store_at_mean = flux_at_mean / m.b * (1.0 - std::exp(-m.b * grid[last]));
+  EXPECT_GT(rel_err(store_at_mean, full.at(last, 2)), 0.1);
+}
+
+// Doses that do not repeat are integrated in full: the same answer as multi-rate off.
+TEST(Engine, MultirateLeavesIrregularDosesToFullResolution) {
+  FastSlowModel m;
+  std::vector<DoseRecord> doses;
+  for (double t : {0.0, 30.0, 100.0, 500.0, 1500.0}) {
+    doses.push_back({.time_h = t, .amt = 50.0, .cmt = 0});
+  }
+  const std::vector<double> grid = output_grid(0.0, 2000.0, 10.0);
+  const std::vector<double> y0(4, 0.0);
+  Trajectory full;
+  Trajectory multi;
+  ASSERT_TRUE(simulate(m, y0, 0.0, doses, grid, tight(), full).ok());
+  const SolveSummary s = simulate(m, y0, 0.0, doses, grid, multirate_on(), multi);
+  ASSERT_TRUE(s.ok()) << s.message;
+  EXPECT_EQ(s.jumps, 0);
+  ASSERT_EQ(multi.time_h, full.time_h);
+  for (std::size_t i = 0; i < grid.size(); ++i) {
+    for (std::size_t j = 0; j < 4; ++j) {
+      EXPECT_LT(err_floor(multi.at(i, j), full.at(i, j), 50.0), 1e-6) << grid[i] << " " << j;
+    }
+  }
+}
+
+TEST(Engine, MultirateOptions) {
+  SimulationOptions o;
+  EXPECT_EQ(o.multirate, Multirate::kAuto);
+  o.set("multirate", "off");
+  EXPECT_EQ(o.multirate, Multirate::kOff);
+  o.set("multirate", "true");
+  EXPECT_EQ(o.multirate, Multirate::kOn);
+  o.set("multirate", "on");
+  EXPECT_EQ(o.multirate, Multirate::kOn);
+  o.set("multirate", "auto");
+  EXPECT_EQ(o.multirate, Multirate::kAuto);
+  o.set("multirate_max_jump", "30 d");
+  EXPECT_DOUBLE_EQ(o.multirate_max_jump_h, 720.0);
+  o.set("multirate_slow", "8 wk");
+  EXPECT_DOUBLE_EQ(o.multirate_slow_h, 56.0 * 24.0);
+  o.set("multirate_tol", "1e-3");
+  EXPECT_DOUBLE_EQ(o.multirate_tol, 1e-3);
+  EXPECT_THROW(o.set("multirate", "sometimes"), InputError);
+  EXPECT_THROW(o.set("multirate_max_jump", "2 h"), InputError);
+  EXPECT_THROW(o.set("multirate_tol", "0.5"), InputError);
+  EXPECT_THROW(o.set("multirate_slow", "3"), InputError);
+  EXPECT_EQ(o.multirate_tol, 1e-3);  // unchanged by the rejected values
+}
+
+// Closed-form propagation of linear models (issue 11): the oral model declared linear, against
+// superposition, an infusion and SS = 1 against their exact values, at 1e-10.
+struct OralLinearImpl : OralModelImpl {
+  static constexpr bool kLinear = true;
+};
+using OralLinearModel = AdaptedModel<OralLinearImpl>;
+struct DecayLinearImpl : DecayModelImpl {
+  static constexpr bool kLinear = true;
+};
+// Claims linearity but is not (dy/dt = -k y^2).
+struct FalseLinearImpl : DecayModelImpl {
+  static constexpr bool kLinear = true;
+  template <class T>
+  void rhs(T, const T* y, T* dydt) const {
+    dydt[0] = -k * y[0] * y[0];
+  }
+};
+
+TEST(Engine, ClosedFormMatchesSuperposition) {
+  OralLinearModel m;
+  const std::vector<double> a = m.linear_matrix();
+  ASSERT_EQ(a, (std::vector<double>{-1.2, 0.0, 1.2, -0.0102}));
+  const std::vector<double> y0 = {0.0, 0.0};
+  const DoseRecord rec{.time_h = 0.0, .amt = 100.0, .cmt = 0, .ii_h = 24.0, .addl = 29};
+  const std::vector<double> grid = output_grid(0.0, 40.0 * 24.0, 1.0);
+  Trajectory tr;
+  const SolveSummary s = simulate(m, y0, 0.0, {rec}, grid, tight(), tr);
+  ASSERT_TRUE(s.ok()) << s.message;
+  EXPECT_EQ(s.rhs_evals, 2);  // the linearity check only: no solver
+  EXPECT_LT(worst_error_vs_superposition(m, tr, 100.0, 30), 1e-10);
+  // The same model through the solver, for comparison: within the solver's tolerance.
+  SimulationOptions solver = tight();
+  solver.closed_form = false;
+  Trajectory ref;
+  const SolveSummary r = simulate(m, y0, 0.0, {rec}, grid, solver, ref);
+  ASSERT_TRUE(r.ok());
+  EXPECT_GT(r.rhs_evals, 1000);
+  EXPECT_LT(worst_error_vs_superposition(m, ref, 100.0, 30), kTolRel);
+}
+
+TEST(Engine, ClosedFormInfusionAndSteadyState) {
+  AdaptedModel<DecayLinearImpl> m;
+  m.k = 0.2;
+  // 50 units at 10 per h from 1 h: y = 50 (1 - e^{-0.2 (t - 1)}) / ... (see ZeroOrderInfusion).
+  const DoseRecord inf{.time_h = 1.0, .amt = 50.0, .cmt = 0, .rate = 10.0};
+  const std::vector<double> grid = output_grid(0.0, 12.0, 0.25);
+  Trajectory tr;
+  ASSERT_TRUE(simulate(m, std::vector<double>{0.0}, 0.0, {inf}, grid, tight(), tr).ok());
+  for (std::size_t i = 0; i < grid.size(); ++i) {
+    const double t = grid[i];
+    double exact = 0.0;
+    if (t > 1.0) {
+      const double on = std::min(t, 6.0) - 1.0;
+      exact = 10.0 / 0.2 * (1.0 - std::exp(-0.2 * on)) * std::exp(-0.2 * std::max(0.0, t - 6.0));
+    }
+    EXPECT_NEAR(tr.at(i, 0), exact, 1e-10 * 50.0) << t;
+  }
+  // SS = 1 bolus of 10 every 12 h: the trough is 10 e^{-2.4} / (1 - e^{-2.4}).
+  const DoseRecord ss{.time_h = 0.0, .amt = 10.0, .cmt = 0, .ii_h = 12.0, .addl = 3, .ss = 1};
+  const std::vector<double> g2 = {0.0, 12.0 - 1e-6};
+  Trajectory t2;
+  ASSERT_TRUE(simulate(m, std::vector<double>{0.0}, 0.0, {ss}, g2, tight(), t2).ok());
+  const double peak = 10.0 / (1.0 - std::exp(-2.4));
+  EXPECT_NEAR(t2.at(0, 0), peak, 1e-9 * peak);
+}
+
+// A model that claims linearity but is not gets the solver.
+TEST(Engine, ClosedFormFallsBackForANonlinearModel) {
+  AdaptedModel<FalseLinearImpl> m;
+  const std::vector<double> grid = output_grid(0.0, 10.0, 1.0);
+  Trajectory tr;
+  const SolveSummary s = simulate(m, std::vector<double>{2.0}, 0.0, {}, grid, tight(), tr);
+  ASSERT_TRUE(s.ok());
+  EXPECT_GT(s.rhs_evals, 10);
+  for (std::size_t i = 0; i < grid.size(); ++i) {
+    EXPECT_LT(rel_err(tr.at(i, 0), 2.0 / (1.0 + 0.3 * 2.0 * grid[i])), kTolRel) << grid[i];
+  }
 }
 
 }  // namespace

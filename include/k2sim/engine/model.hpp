@@ -32,6 +32,10 @@ class OdeModel {
   /// states too slow for a one-period search that the regimen does not reach (a composed model's
   /// calcium and bone states, which start from their own equilibrium).
   [[nodiscard]] virtual std::vector<std::size_t> periodic_held() const { return accumulators(); }
+  /// For a linear time-invariant model (dy/dt = A y), A in row-major order (state_count()^2
+  /// entries); empty otherwise. The engine then propagates the state exactly between doses
+  /// (matrix exponentials, superposition), without a solver (solver.closed_form).
+  [[nodiscard]] virtual std::vector<double> linear_matrix() const { return {}; }
 };
 
 /// Adapts a model class with a `template <class T> void rhs(T t, const T* y, T* dydt) const`
@@ -51,6 +55,26 @@ class AdaptedModel : public M, public Base {
   [[nodiscard]] std::vector<std::size_t> accumulators() const override {
     if constexpr (requires { M::kAccumulators; }) {
       return {std::begin(M::kAccumulators), std::end(M::kAccumulators)};
+    } else {
+      return {};
+    }
+  }
+  /// A model class that declares `static constexpr bool kLinear = true` has dy/dt = A y; its
+  /// columns are the derivatives at the unit vectors.
+  [[nodiscard]] std::vector<double> linear_matrix() const override {
+    if constexpr (requires { M::kLinear; }) {
+      if (!M::kLinear) return {};
+      constexpr std::size_t n = M::kStateCount;
+      std::vector<double> a(n * n);
+      std::vector<double> e(n, 0.0);
+      std::vector<double> f(n);
+      for (std::size_t j = 0; j < n; ++j) {
+        e[j] = 1.0;
+        M::template rhs<double>(0.0, e.data(), f.data());
+        e[j] = 0.0;
+        for (std::size_t i = 0; i < n; ++i) a[i * n + j] = f[i];
+      }
+      return a;
     } else {
       return {};
     }

@@ -18,6 +18,11 @@ enum class LinearSolver { kDense, kKlu };
 /// Linear multistep family: BDF (stiff, the default) or Adams-Moulton (non-stiff problems).
 enum class Method { kBdf, kAdams };
 
+/// Multi-rate integration of periodic regimens (docs/model.md "Multi-rate integration"): off (every
+/// dose resolved), on (every periodic stretch of at least four periods), auto (periodic stretches
+/// of at least a year, where it has been validated against full resolution).
+enum class Multirate { kOff, kOn, kAuto };
+
 /// Solver options (the `solver.*` keys of `--set`). Call validate() before use.
 struct SimulationOptions {
   double rtol = 1e-8;       ///< relative tolerance (1)
@@ -28,6 +33,14 @@ struct SimulationOptions {
   Method method = Method::kBdf;
   double ss_tolerance = 1e-10;  ///< SS and steady-state searches: relative change that stops
   int ss_max_iterations = 50;   ///< SS and steady-state searches: Newton iterations at most
+  bool closed_form = true;      ///< linear models (OdeModel::linear_matrix) propagated exactly
+  Multirate multirate = Multirate::kAuto;
+  double multirate_tol = 1e-4;  ///< multi-rate: relative local error of one jump of the slow states
+  double multirate_max_jump_h = 45.0 * 24.0;  ///< multi-rate: longest jump (h)
+  double multirate_slow_h = 30.0 * 24.0;  ///< multi-rate: time scale (h) from which a state is slow
+
+  /// The option names accepted by set(), in the order the docs list them.
+  [[nodiscard]] static const std::vector<std::string>& names();
 
   /// Throws InputError naming the option, the value and the rule when an option is out of range.
   void validate() const;
@@ -45,10 +58,15 @@ enum class SolveStatus { kOk, kSolverFailure, kSteadyStateNotFound, kModelError 
 /// Outcome of a solve; numerical failures are reported here, not thrown.
 struct [[nodiscard]] SolveSummary {
   SolveStatus status = SolveStatus::kOk;
-  std::string message;  ///< empty when ok; otherwise what failed, where (t in h) and why
-  long steps = 0;       ///< internal solver steps
-  long rhs_evals = 0;   ///< right-hand-side evaluations (including Jacobian difference quotients)
-  long restarts = 0;    ///< solver re-initialisations at discontinuities
+  std::string message;    ///< empty when ok; otherwise what failed, where (t in h) and why
+  long steps = 0;         ///< internal solver steps
+  long rhs_evals = 0;     ///< right-hand-side evaluations (including Jacobian difference quotients)
+  long restarts = 0;      ///< solver re-initialisations at discontinuities
+  long periods = 0;       ///< multi-rate: regimen periods integrated in full (searches included)
+  long jumps = 0;         ///< multi-rate: jumps of the slow states over skipped periods
+  long lag_periods = 0;   ///< multi-rate: periods integrated again from the fast states' lag
+  double jumped_h = 0.0;  ///< multi-rate: time covered by jumps (h)
+  std::vector<std::string> multirate_slow;  ///< multi-rate: the slow states (first stretch)
   [[nodiscard]] bool ok() const { return status == SolveStatus::kOk; }
 };
 
@@ -70,6 +88,14 @@ SolveSummary simulate(const OdeModel& model, std::span<const double> y0, double 
                       const std::vector<DoseRecord>& doses, std::span<const double> output_times_h,
                       const SimulationOptions& options, Trajectory& out,
                       const std::function<void(double)>& progress = {});
+
+/// The first test of the multi-rate partition at state `y` and time `t_h`: 1 for a state whose own
+/// time scale 1/|df_i/dy_i| is at least options.multirate_slow_h (an accumulator: infinite), 0 for
+/// a fast one. Multi-rate mode also makes fast a state that receives doses or changes by more than
+/// period / multirate_slow of its size over the first period.
+[[nodiscard]] std::vector<char> multirate_slow_states(const OdeModel& model, double t_h,
+                                                      std::span<const double> y,
+                                                      const SimulationOptions& options);
 
 /// The periodic steady state of one regimen (`record` given every `record.ii_h` from a reset):
 /// the state just before a dose, found by Newton iteration on the one-period map. Used for SS = 1.

@@ -17,6 +17,8 @@ class Pk1Cmt {
   static constexpr std::array<std::string_view, kStateCount> kStateNames = {"gut_mk7_nmol",
                                                                             "central_mk7_nmol"};
   enum Param : std::size_t { kKaMk7, kKElimMk7, kVMk7, kFMk7, kParamCount };
+  /// Linear and time-invariant: the engine propagates it in closed form (solver.closed_form).
+  static constexpr bool kLinear = true;
   static constexpr std::array<std::string_view, kParamCount> kParamNames = {"ka_mk7", "k_mk7_elim",
                                                                             "v_mk7", "f_mk7"};
 

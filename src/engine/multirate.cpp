@@ -1,0 +1,868 @@
+// Multi-rate integration of periodic regimens (docs/model.md "Multi-rate integration").
+//
+// Where every dose repeats with one period P (meals and supplements once a day), the states split
+// into slow ones (time scale of months or more, and the accumulators) and fast ones. For the slow
+// state s at time t, the fast states are put on their periodic orbit with s frozen (Newton on the
+// one-period map), and the same period gives the average of the slow derivatives over the orbit,
+// g(s, t) (extra quadrature states, so the average is of the nonlinear fluxes, never of the
+// concentrations). The slow states then follow ds/dt = g with a variable-step second-order
+// Adams-Bashforth method whose steps are whole numbers of periods, chosen so that the difference
+// from an Euler step stays within multirate_tol; the periods in between are not integrated.
+// Outputs inside a step take the fast states from the orbit at the same phase of the period and
+// the slow states by linear interpolation. Stretches that are not periodic are integrated in full.
+#include "multirate.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <utility>
+
+#include <fmt/format.h>
+#include <Eigen/Dense>
+#include <unsupported/Eigen/MatrixFunctions>
+
+#include "k2sim/error.hpp"
+
+namespace k2sim::internal {
+
+namespace {
+
+bool same_time(double a, double b) { return std::abs(a - b) <= 1e-9 * std::max(1.0, std::abs(b)); }
+
+/// Pieces of the period over which the Jacobian of the period map is built.
+constexpr int kJacobianIntervals = 12;
+/// Largest relative tolerance of the period maps.
+constexpr double kMapRtol = 1e-7;
+
+/// The model's fast states with the slow ones frozen at given values, followed by the integrals
+/// of the slow derivatives (so that a period gives their averages over the orbit).
+class FrozenSlow : public OdeModel {
+ public:
+  FrozenSlow(const OdeModel& model, std::vector<std::size_t> fast, std::vector<std::size_t> slow)
+      : model_(model),
+        fast_(std::move(fast)),
+        slow_(std::move(slow)),
+        full_(model.state_count(), 0.0),
+        dfull_(model.state_count(), 0.0) {}
+  [[nodiscard]] std::size_t state_count() const override { return fast_.size() + slow_.size(); }
+  [[nodiscard]] std::vector<std::string> state_names() const override {
+    const std::vector<std::string> all = model_.state_names();
+    std::vector<std::string> names;
+    for (std::size_t i : fast_) names.push_back(all[i]);
+    for (std::size_t i : slow_) names.push_back("integral of d/dt " + all[i]);
+    return names;
+  }
+  void rhs(double t_h, const double* y, double* dydt) const override {
+    for (std::size_t k = 0; k < fast_.size(); ++k) full_[fast_[k]] = y[k];
+    model_.rhs(t_h, full_.data(), dfull_.data());
+    for (std::size_t k = 0; k < fast_.size(); ++k) dydt[k] = dfull_[fast_[k]];
+    for (std::size_t k = 0; k < slow_.size(); ++k) dydt[fast_.size() + k] = dfull_[slow_[k]];
+  }
+  void reset_state(std::span<double> y) const override { std::fill(y.begin(), y.end(), 0.0); }
+
+  /// Freezes the slow states at their values in the full state `x`.
+  void freeze(std::span<const double> x) {
+    for (std::size_t i : slow_) full_[i] = x[i];
+  }
+  /// The full state `x` (slow states frozen) as this model's state, integrals at 0.
+  void reduce(std::span<const double> x, std::vector<double>& r) const {
+    r.assign(state_count(), 0.0);
+    for (std::size_t k = 0; k < fast_.size(); ++k) r[k] = x[fast_[k]];
+  }
+  /// This model's state `r` as a full state (slow states at their frozen values) followed by the
+  /// integrals.
+  void expand(std::span<const double> r, double* x) const {
+    const std::size_t n = full_.size();
+    for (std::size_t i : slow_) x[i] = full_[i];
+    for (std::size_t k = 0; k < fast_.size(); ++k) x[fast_[k]] = r[k];
+    for (std::size_t k = 0; k < slow_.size(); ++k) x[n + k] = r[fast_.size() + k];
+  }
+  /// Where each state of the full model is in this one (doses go to fast states only).
+  [[nodiscard]] std::vector<std::size_t> index_map() const {
+    std::vector<std::size_t> map(full_.size(), 0);
+    for (std::size_t k = 0; k < fast_.size(); ++k) map[fast_[k]] = k;
+    return map;
+  }
+
+ private:
+  const OdeModel& model_;
+  std::vector<std::size_t> fast_;
+  std::vector<std::size_t> slow_;
+  mutable std::vector<double> full_;
+  mutable std::vector<double> dfull_;
+};
+
+/// A stretch of the run: periodic when every dose in it belongs to a regimen that repeats with the
+/// run's period over the whole stretch.
+struct Stretch {
+  double start_h = 0.0;
+  double end_h = 0.0;
+  bool periodic = false;
+};
+
+/// The period of the run's regimens (the longest interval, which every other must divide), or 0
+/// when the run has no repeated dose, an infusion, or intervals that do not divide.
+double regimen_period(const std::vector<DoseRecord>& doses) {
+  double period = 0.0;
+  for (const DoseRecord& r : doses) {
+    if (r.rate > 0.0) return 0.0;
+    if (r.addl >= 1) period = std::max(period, r.ii_h);
+  }
+  if (period <= 0.0) return 0.0;
+  for (const DoseRecord& r : doses) {
+    if (r.addl < 1 && r.ss == 0) continue;
+    const double k = period / r.ii_h;
+    if (std::abs(k - std::round(k)) > 1e-9 * k) return 0.0;
+  }
+  return period;
+}
+
+std::vector<Stretch> stretches(const std::vector<DoseRecord>& doses, double period, double t0,
+                               double t_end) {
+  std::vector<double> bounds = {t0, t_end};
+  std::vector<std::pair<double, double>> irregular;  // one-off doses and SS resets
+  for (const DoseRecord& r : doses) {
+    if (r.ss == 1) {
+      bounds.push_back(r.ss_time_h());
+      bounds.push_back(r.ss_time_h() + period);
+      irregular.emplace_back(r.ss_time_h(), r.ss_time_h() + period);
+    }
+    bounds.push_back(r.time_h);
+    if (r.addl >= 1) {
+      bounds.push_back(r.time_h + static_cast<double>(r.addl + 1) * r.ii_h);
+    } else {
+      bounds.push_back(r.time_h + period);
+      irregular.emplace_back(r.time_h, r.time_h + period);
+    }
+  }
+  std::sort(bounds.begin(), bounds.end());
+  std::vector<double> b;
+  for (double x : bounds) {
+    if (x < t0 || x > t_end) continue;
+    if (b.empty() || !same_time(b.back(), x)) b.push_back(x);
+  }
+  if (!same_time(b.back(), t_end)) b.push_back(t_end);
+  b.back() = t_end;
+  std::vector<Stretch> out;
+  for (std::size_t i = 0; i + 1 < b.size(); ++i) {
+    bool periodic = true;
+    for (const auto& [a, e] : irregular) {
+      if (a < b[i + 1] && !same_time(a, b[i + 1]) && e > b[i] && !same_time(e, b[i])) {
+        periodic = false;
+      }
+    }
+    if (!out.empty() && !periodic && !out.back().periodic) {
+      out.back().end_h = b[i + 1];  // adjacent irregular stretches are integrated together
+    } else {
+      out.push_back({b[i], b[i + 1], periodic});
+    }
+  }
+  return out;
+}
+
+/// Runs simulate() over pieces of the run and keeps the statistics.
+class Pieces {
+ public:
+  Pieces(const OdeModel& model, const std::vector<DoseRecord>& doses,
+         const SimulationOptions& options, SolveSummary& total)
+      : model_(model), doses_(doses), events_(expand(doses)), total_(total) {
+    options_ = options;
+    options_.multirate = Multirate::kOff;
+    map_options_ = options_;
+    map_options_.rtol = std::min(options.rtol, kMapRtol);
+  }
+
+  /// Integrates `model` (the run's model or its frozen form, whose extra states get no doses)
+  /// from state x at `a` through the doses in [a, b); `x` becomes the state at b before the doses
+  /// at b, and `samples` holds the states at `times` (ascending, in [a, b)). False on failure
+  /// (total_ then holds the status and message).
+  bool run(const OdeModel& model, double a, double b, std::vector<double>& x,
+           const std::vector<double>& times, Trajectory& samples,
+           const std::vector<std::size_t>* cmt_map = nullptr) {
+    // The period maps (cmt_map given) at a relative tolerance of at most kMapRtol: the slow
+    // derivatives are small differences of the fluxes they average.
+    const SimulationOptions& options = cmt_map ? map_options_ : options_;
+    std::vector<double> grid = times;
+    grid.push_back(b);
+    Trajectory traj;
+    std::vector<DoseRecord> recs = records(a, b);
+    if (cmt_map) {
+      for (DoseRecord& r : recs) r.cmt = (*cmt_map)[r.cmt];
+    }
+    const SolveSummary s = simulate(model, x, a, recs, grid, options, traj);
+    total_.steps += s.steps;
+    total_.rhs_evals += s.rhs_evals;
+    total_.restarts += s.restarts;
+    if (!s.ok()) {
+      total_.status = s.status;
+      total_.message = s.message;
+      return false;
+    }
+    const std::size_t n = traj.n_states;
+    const std::size_t last = traj.time_h.size() - 1;
+    x.assign(traj.states.begin() + static_cast<std::ptrdiff_t>(last * n), traj.states.end());
+    samples.n_states = n;
+    samples.time_h.assign(traj.time_h.begin(), traj.time_h.end() - 1);
+    samples.states.assign(traj.states.begin(),
+                          traj.states.begin() + static_cast<std::ptrdiff_t>(last * n));
+    return true;
+  }
+
+  const OdeModel& model() const { return model_; }
+
+ private:
+  /// The doses in [a, b) as single records; an SS = 1 reset in [a, b) keeps its record (with its
+  /// first dose only), so that simulate() sets the steady state as in a full run.
+  std::vector<DoseRecord> records(double a, double b) const {
+    std::vector<DoseRecord> recs;
+    std::vector<std::size_t> ss_records;
+    auto first = std::lower_bound(
+        events_.begin(), events_.end(), a,
+        [&](const DoseEvent& ev, double t) { return ev.time_h < t && !same_time(ev.time_h, t); });
+    for (auto it = first; it != events_.end(); ++it) {
+      if (it->time_h >= b || same_time(it->time_h, b)) break;
+      if (it->kind == EventKind::kSsReset) {
+        DoseRecord r = doses_[it->record];
+        r.addl = 0;
+        recs.push_back(r);
+        ss_records.push_back(it->record);
+      } else if (it->kind == EventKind::kBolus) {
+        const DoseRecord& from = doses_[it->record];
+        const bool in_ss =
+            std::find(ss_records.begin(), ss_records.end(), it->record) != ss_records.end() &&
+            same_time(it->time_h, from.time_h);
+        if (in_ss) continue;
+        DoseRecord r;
+        r.time_h = it->time_h;
+        r.amt = it->value;
+        r.cmt = it->cmt;
+        recs.push_back(r);
+      }
+    }
+    return recs;
+  }
+
+  const OdeModel& model_;
+  const std::vector<DoseRecord>& doses_;
+  std::vector<DoseEvent> events_;
+  SimulationOptions options_;
+  SimulationOptions map_options_;
+  SolveSummary& total_;
+};
+
+/// Adds the outputs in [a, b) from `samples` (which hold them) to `out`.
+void record_exact(std::span<const double> outputs, std::size_t& o, double b,
+                  const Trajectory& samples, std::size_t n, Trajectory& out) {
+  std::size_t k = 0;
+  while (o < outputs.size() && outputs[o] < b && !same_time(outputs[o], b)) {
+    while (k < samples.time_h.size() && !same_time(samples.time_h[k], outputs[o])) ++k;
+    if (k == samples.time_h.size()) return;  // not sampled (cannot happen)
+    out.time_h.push_back(outputs[o++]);
+    const double* row = &samples.states[k * samples.n_states];
+    out.states.insert(out.states.end(), row, row + n);
+  }
+}
+
+}  // namespace
+
+Eigen::MatrixXd period_map_jacobian(const OdeModel& model, const Trajectory& samples,
+                                    double t_end_h, const std::vector<std::size_t>& index,
+                                    const SimulationOptions& options, long& rhs_evals) {
+  const std::size_t n = model.state_count();
+  const auto m = static_cast<Eigen::Index>(index.size());
+  Eigen::MatrixXd phi = Eigen::MatrixXd::Identity(m, m);
+  Eigen::MatrixXd jac(m, m);
+  std::vector<double> f0(n);
+  std::vector<double> f1(n);
+  std::vector<double> xs(n);
+  for (std::size_t p = 0; p < samples.time_h.size(); ++p) {
+    const double ta = samples.time_h[p];
+    const double tb = p + 1 < samples.time_h.size() ? samples.time_h[p + 1] : t_end_h;
+    const double* row = &samples.states[p * samples.n_states];
+    std::copy(row, row + n, xs.begin());
+    const double tm = 0.5 * (ta + tb);
+    model.rhs(tm, xs.data(), f0.data());
+    for (Eigen::Index c = 0; c < m; ++c) {
+      const std::size_t j = index[static_cast<std::size_t>(c)];
+      const double saved = xs[j];
+      const double h = 1e-7 * std::max(std::abs(saved), options.atol / options.rtol);
+      xs[j] = saved + h;
+      model.rhs(tm, xs.data(), f1.data());
+      xs[j] = saved;
+      for (Eigen::Index k = 0; k < m; ++k) {
+        jac(k, c) =
+            (f1[index[static_cast<std::size_t>(k)]] - f0[index[static_cast<std::size_t>(k)]]) / h;
+      }
+    }
+    rhs_evals += static_cast<long>(index.size()) + 1;
+    phi = ((tb - ta) * jac).exp() * phi;
+  }
+  return phi;
+}
+
+std::vector<double> state_time_scales_h(const OdeModel& model, double t_h,
+                                        std::span<const double> y) {
+  const std::size_t n = model.state_count();
+  std::vector<double> x(y.begin(), y.end());
+  std::vector<double> f0(n);
+  std::vector<double> f1(n);
+  model.rhs(t_h, x.data(), f0.data());
+  double scale = 0.0;
+  for (double v : x) scale = std::max(scale, std::abs(v));
+  if (scale == 0.0) scale = 1.0;
+  std::vector<double> tau(n, std::numeric_limits<double>::infinity());
+  for (std::size_t i = 0; i < n; ++i) {
+    const double saved = x[i];
+    const double h = 1e-6 * std::max(std::abs(saved), 1e-6 * scale);
+    x[i] = saved + h;
+    model.rhs(t_h, x.data(), f1.data());
+    x[i] = saved;
+    const double d = std::abs((f1[i] - f0[i]) / h);
+    if (d > 0.0 && std::isfinite(d)) tau[i] = 1.0 / d;
+  }
+  return tau;
+}
+
+SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y0, double t0_h,
+                                const std::vector<DoseRecord>& doses,
+                                std::span<const double> output_times_h,
+                                const SimulationOptions& options, Trajectory& out,
+                                const std::function<void(double)>& progress) {
+  const std::size_t n = model.state_count();
+  SolveSummary total;
+  out.n_states = n;
+  out.time_h.clear();
+  out.states.clear();
+  if (y0.size() != n) {
+    throw std::invalid_argument(
+        fmt::format("simulate: y0 has {} entries, model has {} states", y0.size(), n));
+  }
+  if (output_times_h.empty()) return total;
+  for (std::size_t i = 0; i < output_times_h.size(); ++i) {
+    if (output_times_h[i] < t0_h || (i > 0 && output_times_h[i] < output_times_h[i - 1])) {
+      throw InputError(
+          fmt::format("output time {} h (rule: output times ascend and start at or after {} h)",
+                      output_times_h[i], t0_h));
+    }
+  }
+  SimulationOptions resolved = options;
+  resolved.multirate = Multirate::kOff;
+  const double period = regimen_period(doses);
+  // A period that is not short against the slow time scale (a dose every 6 months) leaves
+  // nothing to average: full resolution.
+  if (period <= 0.0 || period > options.multirate_slow_h / 4.0) {
+    return simulate(model, y0, t0_h, doses, output_times_h, resolved, out, progress);
+  }
+  const double t_last = output_times_h.back();
+  const double min_stretch_h = options.multirate == Multirate::kAuto ? 365.0 * 24.0 : 4.0 * period;
+
+  const std::vector<Stretch> parts = stretches(doses, period, t0_h, t_last);
+  if (std::none_of(parts.begin(), parts.end(), [&](const Stretch& st) {
+        return st.periodic && st.end_h - st.start_h >= min_stretch_h * (1.0 - 1e-9);
+      })) {
+    return simulate(model, y0, t0_h, doses, output_times_h, resolved, out, progress);
+  }
+  Pieces pieces(model, doses, options, total);
+  std::vector<double> x(y0.begin(), y0.end());
+  std::size_t o = 0;
+  double t = t0_h;
+  Trajectory samples;
+  auto fail = [&]() {
+    out.time_h.resize(o);
+    out.states.resize(o * n);
+    return total;
+  };
+  // Integrates [t, b) in full, recording its outputs, and leaves x at b.
+  auto resolve_to = [&](double b) {
+    std::vector<double> times;
+    for (std::size_t k = o;
+         k < output_times_h.size() && output_times_h[k] < b && !same_time(output_times_h[k], b);
+         ++k) {
+      times.push_back(output_times_h[k]);
+    }
+    if (!pieces.run(model, t, b, x, times, samples)) return false;
+    record_exact(output_times_h, o, b, samples, n, out);
+    t = b;
+    if (progress) progress(t);
+    return true;
+  };
+
+  // A dose into a state makes it fast (a frozen state would lose the dose).
+  std::vector<char> dosed(n, 0);
+  for (const DoseRecord& r : doses) dosed[r.cmt] = 1;
+
+  for (const Stretch& st : parts) {
+    if (!st.periodic || st.end_h - st.start_h < min_stretch_h * (1.0 - 1e-9)) {
+      if (!resolve_to(st.end_h)) return fail();
+      continue;
+    }
+    // The partition at the start of the stretch: slow are the states with a long own time scale
+    // that also swing (beyond their net change) by less than P / multirate_slow of their size
+    // over the first period, integrated in full here (a state whose elimination is saturated has
+    // a long own time scale but follows the doses within the period).
+    const std::vector<double> tau = state_time_scales_h(model, t, x);
+    const std::vector<char> is_slow = multirate_slow_states(model, t, x, options);
+    std::vector<double> low = x;
+    std::vector<double> high = x;
+    const std::vector<double> first = x;
+    {
+      std::vector<double> times;
+      for (std::size_t k = o; k < output_times_h.size() && output_times_h[k] < t + period &&
+                              !same_time(output_times_h[k], t + period);
+           ++k) {
+        times.push_back(output_times_h[k]);
+      }
+      for (int m = 1; m < kJacobianIntervals; ++m) {
+        const double at = t + period * m / kJacobianIntervals;
+        if (std::none_of(times.begin(), times.end(), [&](double v) { return same_time(v, at); })) {
+          times.push_back(at);
+        }
+      }
+      std::sort(times.begin(), times.end());
+      if (!pieces.run(model, t, t + period, x, times, samples)) return fail();
+      record_exact(output_times_h, o, t + period, samples, n, out);
+      t += period;
+      for (std::size_t m = 0; m <= samples.time_h.size(); ++m) {
+        const double* row = m < samples.time_h.size() ? &samples.states[m * n] : x.data();
+        for (std::size_t i = 0; i < n; ++i) {
+          low[i] = std::min(low[i], row[i]);
+          high[i] = std::max(high[i], row[i]);
+        }
+      }
+    }
+    std::vector<char> accumulator(n, 0);
+    for (std::size_t a : model.accumulators()) accumulator[a] = 1;
+    std::vector<std::size_t> slow;
+    std::vector<std::size_t> fast;
+    for (std::size_t i = 0; i < n; ++i) {
+      // The excursion beyond the net change: none for a state that moves one way.
+      const double swing = high[i] - low[i] - std::abs(x[i] - first[i]);
+      const double size = std::max(std::abs(high[i]), std::abs(low[i]));
+      const bool steady = (accumulator[i] && !std::isfinite(tau[i])) ||
+                          swing <= period / options.multirate_slow_h * size + options.atol;
+      if (!dosed[i] && is_slow[i] && steady) {
+        slow.push_back(i);
+      } else {
+        fast.push_back(i);
+      }
+    }
+    if (slow.empty()) {
+      if (!resolve_to(st.end_h)) return fail();
+      continue;
+    }
+    // The fast states' own transients (a regimen that starts here) are integrated in full, in
+    // chunks of three of their longest own time scales, until the periodic orbit is within
+    // settle_tol of the state (checked with the first Newton step at the start of each chunk).
+    double tau_fast = 0.0;
+    for (std::size_t i : fast) {
+      if (std::isfinite(tau[i])) tau_fast = std::max(tau_fast, tau[i]);
+    }
+    bool settled = false;
+    std::vector<double> settle_prev(fast.size());  // the orbit's start at the last look
+    double settle_prev_t = -1.0;
+    int settle_chunks = 0;
+    const double settle_chunk = std::max(std::ceil(3.0 * tau_fast / period), 1.0) * period;
+    const double settle_tol = 10.0 * options.multirate_tol;
+    if (total.multirate_slow.empty()) {
+      const std::vector<std::string> names = model.state_names();
+      for (std::size_t i : slow) total.multirate_slow.push_back(names[i]);
+    }
+    FrozenSlow frozen(model, fast, slow);
+    const std::vector<std::size_t> cmt_map = frozen.index_map();
+    std::vector<double> reduced;
+    Trajectory reduced_samples;
+    const std::size_t nf = fast.size();
+    const std::size_t ns = slow.size();
+    const double orbit_tol =
+        std::max(100.0 * std::min(options.rtol, kMapRtol), 0.01 * options.multirate_tol);
+    Eigen::PartialPivLU<Eigen::MatrixXd> lu;
+    bool lu_valid = false;
+    std::vector<double> g(ns);
+    std::vector<double> g_prev(ns);
+    std::vector<double> g_prev2(ns);
+    std::vector<double> orbit_prev(nf);
+    double h_prev = 0.0;
+    double h_prev2 = 0.0;
+    int failures = 0;
+    bool averaged = false;  // x holds the period means of the slow states (not their values)
+    // Outputs of the last step whose fast states wait for the next orbit: row offset in
+    // out.states, phase, fraction of the step.
+    struct Pending {
+      std::size_t row;
+      double phase;
+      double frac;
+    };
+    std::vector<Pending> pending;
+    std::vector<double> orbit_start(nf, 0.0);  // the fast states at the start of the last orbit
+    std::vector<double> lagged;                // the lagging start of the fast states (full state)
+    std::vector<double> orbit_estimate;        // the orbit's start after a last chord step
+    std::vector<double> last_lag(nf, 0.0);     // the lag of the fast states at the last step
+    // Without a next orbit: the fast states move as predicted for the start of the next step.
+    auto flush_pending = [&]() {
+      for (const Pending& p : pending) {
+        for (std::size_t k = 0; k < nf; ++k) {
+          out.states[p.row + fast[k]] += p.frac * (x[fast[k]] - orbit_start[k]);
+        }
+      }
+      pending.clear();
+    };
+    std::vector<double> q_mean(ns);
+    std::vector<double> omega0(ns);
+    std::vector<double> s0(ns);
+    for (std::size_t k = 0; k < ns; ++k) s0[k] = x[slow[k]];
+
+    // Macro steps while there is room for a full period after this one.
+    while (t + 2.0 * period <= st.end_h * (1.0 + 1e-12)) {
+      // Where outputs will be needed: the outputs of the coming period, and the phases of the
+      // outputs that a step from here can reach.
+      const double reach = std::min(st.end_h, t + period + options.multirate_max_jump_h + period);
+      std::vector<double> times;
+      for (std::size_t k = o; k < output_times_h.size() && output_times_h[k] < reach; ++k) {
+        double phase = std::fmod(output_times_h[k] - t, period);
+        if (same_time(phase, period) || phase < 0.0) phase = 0.0;
+        const double at = t + phase;
+        if (std::none_of(times.begin(), times.end(), [&](double v) { return same_time(v, at); })) {
+          times.push_back(at);
+        }
+      }
+      for (const Pending& p : pending) {  // the phases of the outputs left from the last step
+        const double at = t + p.phase;
+        if (std::none_of(times.begin(), times.end(), [&](double v) { return same_time(v, at); })) {
+          times.push_back(at);
+        }
+      }
+      std::sort(times.begin(), times.end());
+      // The fast periodic orbit with the slow states frozen: Newton (chord) on the period map.
+      std::vector<double> xe(n + ns, 0.0);
+      std::copy(x.begin(), x.end(), xe.begin());
+      std::vector<double> end;
+      // One period of the frozen model from the full state `from`; `to` and the rows of `smp`
+      // are full states followed by the integrals of the slow derivatives.
+      auto map = [&](const std::vector<double>& from, std::vector<double>& to,
+                     const std::vector<double>& at, Trajectory& smp) {
+        frozen.freeze(from);
+        frozen.reduce(from, reduced);
+        ++total.periods;
+        if (!pieces.run(frozen, t, t + period, reduced, at, reduced_samples, &cmt_map)) {
+          return false;
+        }
+        to.assign(n + ns, 0.0);
+        frozen.expand(reduced, to.data());
+        const std::size_t nr = frozen.state_count();
+        smp.n_states = n + ns;
+        smp.time_h = reduced_samples.time_h;
+        smp.states.assign(reduced_samples.time_h.size() * (n + ns), 0.0);
+        for (std::size_t m = 0; m < smp.time_h.size(); ++m) {
+          frozen.expand(std::span<const double>(&reduced_samples.states[m * nr], nr),
+                        &smp.states[m * (n + ns)]);
+        }
+        return true;
+      };
+      // The pieces of the period for the Jacobian of the map.
+      for (int m = 0; m < kJacobianIntervals; ++m) {
+        const double at = t + period * m / kJacobianIntervals;
+        if (std::none_of(times.begin(), times.end(), [&](double v) { return same_time(v, at); })) {
+          times.push_back(at);
+        }
+      }
+      std::sort(times.begin(), times.end());
+      bool converged = false;
+      bool transient = false;
+      for (int it = 0; it < 8; ++it) {
+        if (!map(xe, end, times, samples)) return fail();
+        // Converged when each fast state repeats within orbit_tol of its largest value over the
+        // period, loosened by P / tau for the states that forget their start within the period
+        // (their start changes the period averages by about tau / P of its error).
+        Eigen::VectorXd residual(static_cast<Eigen::Index>(nf));
+        double worst = 0.0;
+        for (std::size_t k = 0; k < nf; ++k) {
+          const std::size_t i = fast[k];
+          const double r = end[i] - xe[i];
+          residual(static_cast<Eigen::Index>(k)) = r;
+          double scale = std::max(std::abs(end[i]), std::abs(xe[i]));
+          for (std::size_t m = 0; m < samples.time_h.size(); ++m) {
+            scale = std::max(scale, std::abs(samples.states[m * samples.n_states + i]));
+          }
+          const double w =
+              orbit_tol * scale * std::max(1.0, period / tau[i]) + 100.0 * options.atol;
+          worst = std::max(worst, std::abs(r) / w);
+        }
+        if (worst <= 1.0) {
+          converged = true;
+          // The map just integrated is accepted; one more (free) chord step still improves the
+          // estimate of the orbit's start that the fast states' drift is measured on.
+          if (lu_valid) {
+            orbit_estimate = xe;
+            const Eigen::VectorXd dy = lu.solve(residual);
+            for (std::size_t k = 0; k < nf; ++k) {
+              const double v = xe[fast[k]] + dy(static_cast<Eigen::Index>(k));
+              if (std::isfinite(v) && v * xe[fast[k]] >= 0.0) orbit_estimate[fast[k]] = v;
+            }
+          } else {
+            orbit_estimate = xe;
+          }
+          break;
+        }
+        if (!lu_valid || it == 3) {
+          // Jacobian of the period map over the fast states (slow ones frozen), along this period.
+          const Eigen::MatrixXd phi =
+              period_map_jacobian(model, samples, t + period, fast, options, total.rhs_evals);
+          Eigen::MatrixXd system = Eigen::MatrixXd::Identity(static_cast<Eigen::Index>(nf),
+                                                             static_cast<Eigen::Index>(nf)) -
+                                   phi;
+          lu.compute(system);
+          lu_valid = true;
+        }
+        const Eigen::VectorXd dy = lu.solve(residual);
+        if (!settled) {
+          // Far from the orbit: the fast states are still in a transient of their own. Their
+          // distance from the orbit is measured beyond the lag they keep while the orbit moves
+          // (estimated from the orbits found at the last two looks, step 3 below).
+          Eigen::VectorXd lag = Eigen::VectorXd::Zero(static_cast<Eigen::Index>(nf));
+          if (settle_prev_t >= 0.0) {
+            Eigen::VectorXd shift(static_cast<Eigen::Index>(nf));
+            for (std::size_t k = 0; k < nf; ++k) {
+              const auto kk = static_cast<Eigen::Index>(k);
+              shift(kk) = period * (xe[fast[k]] + dy(kk) - settle_prev[k]) / (t - settle_prev_t);
+            }
+            lag = lu.solve(shift);
+          }
+          double distance = 0.0;
+          for (std::size_t k = 0; k < nf; ++k) {
+            const std::size_t i = fast[k];
+            const auto kk = static_cast<Eigen::Index>(k);
+            const double off = std::isfinite(lag(kk)) ? dy(kk) - lag(kk) : dy(kk);
+            distance = std::max(
+                distance, std::abs(off) / (settle_tol * std::abs(xe[i]) + 100.0 * options.atol));
+            settle_prev[k] = xe[i] + dy(kk);
+          }
+          settle_prev_t = t;
+          // After eight chunks (24 of the longest own time scales by the diagonal) what is left
+          // is taken for the fast states following a moving orbit, which the steps follow too.
+          if (distance > 1.0 && settle_chunks < 8) {
+            transient = true;
+            break;
+          }
+        }
+        for (std::size_t k = 0; k < nf; ++k) {
+          if (!std::isfinite(dy(static_cast<Eigen::Index>(k)))) {
+            lu_valid = false;
+            break;
+          }
+          xe[fast[k]] += dy(static_cast<Eigen::Index>(k));
+        }
+        if (!lu_valid) break;
+      }
+      if (transient) {
+        // The next chunk of the transient in full, then another look.
+        const double chunk = std::min(settle_chunk, st.end_h - 2.0 * period - t);
+        if (chunk < period) break;
+        if (!resolve_to(t + std::floor(chunk / period * (1.0 + 1e-9)) * period)) return fail();
+        ++settle_chunks;
+        continue;
+      }
+      settled = true;
+      if (converged && lu_valid && h_prev > 0.0) {
+        // The fast states lag behind the slow ones: with the orbit's start y* drifting at dy*/dt,
+        // the start that repeats one period later plus that drift is y* - (I - J)^-1 P dy*/dt
+        // (J the Jacobian of the period map). Where that lag is more than 10 multirate_tol of a
+        // state, the period is integrated again from there, and it is the one the step uses.
+        Eigen::VectorXd shift(static_cast<Eigen::Index>(nf));
+        for (std::size_t k = 0; k < nf; ++k) {
+          shift(static_cast<Eigen::Index>(k)) =
+              period * (orbit_estimate[fast[k]] - orbit_prev[k]) / h_prev;
+        }
+        Eigen::VectorXd lag = lu.solve(shift);
+        double size = 0.0;
+        for (std::size_t k = 0; k < nf; ++k) {
+          const std::size_t i = fast[k];
+          double& e = lag(static_cast<Eigen::Index>(k));
+          // No lag where it is not finite or would change the sign of a state (one near 0).
+          if (!std::isfinite(e) || (xe[i] - e) * xe[i] < 0.0) e = 0.0;
+          size = std::max(size, std::abs(e) / (10.0 * options.multirate_tol * std::abs(xe[i]) +
+                                               100.0 * options.atol));
+        }
+        if (size > 1.0) {
+          lagged = xe;
+          for (std::size_t k = 0; k < nf; ++k) {
+            lagged[fast[k]] -= lag(static_cast<Eigen::Index>(k));
+          }
+          if (!map(lagged, end, times, samples)) return fail();
+          ++total.lag_periods;
+          for (std::size_t k = 0; k < nf; ++k) last_lag[k] = lag(static_cast<Eigen::Index>(k));
+        } else {
+          std::fill(last_lag.begin(), last_lag.end(), 0.0);
+        }
+      }
+      if (converged) {
+        // The fast states of the last step's outputs, between the two orbits at their phase.
+        for (const Pending& p : pending) {
+          std::size_t m = 0;
+          while (m < samples.time_h.size() && !same_time(samples.time_h[m], t + p.phase)) ++m;
+          if (m == samples.time_h.size()) continue;  // cannot happen: every phase is sampled
+          for (std::size_t i : fast) {
+            double& v = out.states[p.row + i];
+            v += p.frac * (samples.states[m * samples.n_states + i] - v);
+          }
+        }
+        pending.clear();
+      }
+      if (!converged) {
+        // No orbit here: this period in full, and the next try with a fresh Jacobian.
+        flush_pending();
+        if (averaged) {
+          for (std::size_t k = 0; k < ns; ++k) x[slow[k]] += omega0[k];
+          averaged = false;
+        }
+        lu_valid = false;
+        h_prev = h_prev2 = 0.0;
+        std::fill(last_lag.begin(), last_lag.end(), 0.0);
+        if (++failures >= 3) break;
+        if (!resolve_to(t + period)) return fail();
+        continue;
+      }
+      failures = 0;
+      // The average slow derivatives over the orbit, and the step.
+      for (std::size_t k = 0; k < ns; ++k) g[k] = end[n + k] / period;
+      // The slow states' own ripple over the period, omega(phase) = Q(phase) - mean(Q)
+      // - g (phase - P/2), Q the integral of their derivative from the period's start: the steps
+      // carry the period mean of each slow state (first-order averaging), and the ripple gives
+      // its value at a phase. Mean of Q by the trapezoid rule over the samples.
+      for (std::size_t k = 0; k < ns; ++k) {
+        double area = 0.0;
+        double t_prev = t;
+        double q_prev = 0.0;
+        for (std::size_t m = 0; m < samples.time_h.size(); ++m) {
+          const double q = samples.states[m * samples.n_states + n + k];
+          area += 0.5 * (q + q_prev) * (samples.time_h[m] - t_prev);
+          t_prev = samples.time_h[m];
+          q_prev = q;
+        }
+        area += 0.5 * (end[n + k] + q_prev) * (t + period - t_prev);
+        q_mean[k] = area / period;
+        omega0[k] = -q_mean[k] + 0.5 * g[k] * period;
+      }
+      if (!averaged) {  // from the state at this phase to the period mean
+        for (std::size_t k = 0; k < ns; ++k) xe[slow[k]] -= omega0[k];
+        averaged = true;
+      }
+      // Step: whole periods, with the local error of the Adams-Bashforth step, (5/12) h^3 |g''|,
+      // at most half the tolerance (|g - g_prev| h^2 / (2 h_prev), the distance from an Euler
+      // step, while there is no second difference yet).
+      double h = period;
+      if (h_prev > 0.0) {
+        double worst = 0.0;
+        for (std::size_t k = 0; k < ns; ++k) {
+          const double s = xe[slow[k]];
+          const double scale = std::max({std::abs(s), std::abs(s - s0[k]),
+                                         std::abs(g[k]) * std::max(period, t - st.start_h)});
+          const double w = options.multirate_tol * scale + options.atol;
+          const double d1 = (g[k] - g_prev[k]) / h_prev;
+          const double size =
+              h_prev2 > 0.0
+                  ? 2.0 * std::abs(d1 - (g_prev[k] - g_prev2[k]) / h_prev2) / (h_prev + h_prev2)
+                  : std::abs(d1);
+          worst = std::max(worst, size / w);
+        }
+        double h_max = std::numeric_limits<double>::infinity();
+        if (worst > 0.0) {
+          h_max = h_prev2 > 0.0 ? std::cbrt(6.0 / (5.0 * worst)) : std::sqrt(1.0 / worst);
+        }
+        // (A step leaves room for one more orbit and period, so that the stretch ends on an
+        // orbit that Newton has checked.)
+        h_max = std::min({h_max, 2.0 * h_prev, options.multirate_max_jump_h + period,
+                          st.end_h - t - 2.0 * period});
+        h = std::max(period, std::floor(h_max / period * (1.0 + 1e-9)) * period);
+      }
+      const double r = h_prev > 0.0 ? h / h_prev : 0.0;
+      std::vector<double> s_next(ns);
+      for (std::size_t k = 0; k < ns; ++k) {
+        s_next[k] = xe[slow[k]] + h * ((1.0 + 0.5 * r) * g[k] - 0.5 * r * g_prev[k]);
+      }
+      // Outputs in [t, t + h): fast states from the orbit at their phase, slow states on the line.
+      const double t_next = t + h;
+      std::size_t k_sample = 0;
+      while (o < output_times_h.size() && output_times_h[o] < t_next &&
+             !same_time(output_times_h[o], t_next)) {
+        const double tau_out = output_times_h[o];
+        double phase = std::fmod(tau_out - t, period);
+        if (same_time(phase, period) || phase < 0.0) phase = 0.0;
+        k_sample = 0;
+        while (k_sample < samples.time_h.size() && !same_time(samples.time_h[k_sample], t + phase))
+          ++k_sample;
+        if (k_sample == samples.time_h.size()) break;  // cannot happen: every phase is sampled
+        const double* row = &samples.states[k_sample * samples.n_states];
+        out.time_h.push_back(tau_out);
+        const std::size_t base = out.states.size();
+        out.states.insert(out.states.end(), row, row + n);
+        const double frac = (tau_out - t) / h;
+        for (std::size_t k = 0; k < ns; ++k) {
+          const double ripple = row[n + k] - q_mean[k] - g[k] * (phase - 0.5 * period);
+          out.states[base + slow[k]] = xe[slow[k]] + frac * (s_next[k] - xe[slow[k]]) + ripple;
+        }
+        if (frac > 0.0) pending.push_back({base, phase, frac});
+        ++o;
+      }
+      // The state at t + h: the fast states moved on by their drift between the starts of the last
+      // two orbits (they follow the slow ones), and the new slow states.
+      for (std::size_t k = 0; k < nf; ++k) {
+        const std::size_t i = fast[k];
+        const double y_star = orbit_estimate[i];
+        double next = y_star;
+        if (h_prev > 0.0) {
+          next = y_star + h * (y_star - orbit_prev[k]) / h_prev;
+          if (next * y_star < 0.0) next = y_star;
+        }
+        x[i] = next;
+        orbit_prev[k] = y_star;
+        orbit_start[k] = y_star;
+      }
+      for (std::size_t k = 0; k < ns; ++k) x[slow[k]] = s_next[k];
+      if (h > period) {
+        ++total.jumps;
+        total.jumped_h += h - period;
+      }
+      g_prev2.swap(g_prev);
+      g_prev = g;
+      h_prev2 = h_prev;
+      h_prev = h;
+      t = t_next;
+      if (progress) progress(t);
+    }
+    flush_pending();
+    // The fast states keep their lag behind the orbit into the stretch's full-resolution end.
+    for (std::size_t k = 0; k < fast.size(); ++k) {
+      const double v = x[fast[k]] - last_lag[k];
+      if (v * x[fast[k]] >= 0.0) x[fast[k]] = v;
+    }
+    if (averaged) {  // back to the slow states' values at this phase
+      for (std::size_t k = 0; k < ns; ++k) x[slow[k]] += omega0[k];
+    }
+    if (!resolve_to(st.end_h)) return fail();
+  }
+  // The outputs at the end of the run, after the doses there.
+  if (o < output_times_h.size()) {
+    const std::vector<double> times(output_times_h.begin() + static_cast<std::ptrdiff_t>(o),
+                                    output_times_h.end());
+    const double beyond = t_last * (1.0 + 1e-7) + 1e-7;
+    if (!pieces.run(model, t, beyond, x, times, samples)) return fail();
+    record_exact(output_times_h, o, beyond, samples, n, out);
+  }
+  return total;
+}
+
+}  // namespace k2sim::internal
+
+namespace k2sim {
+
+std::vector<char> multirate_slow_states(const OdeModel& model, double t_h,
+                                        std::span<const double> y,
+                                        const SimulationOptions& options) {
+  const std::vector<double> tau = internal::state_time_scales_h(model, t_h, y);
+  std::vector<char> slow(tau.size(), 0);
+  for (std::size_t i = 0; i < tau.size(); ++i) slow[i] = tau[i] >= options.multirate_slow_h;
+  return slow;
+}
+
+}  // namespace k2sim
