@@ -308,8 +308,16 @@ SolveSummary simulate(const OdeModel& model, std::span<const double> y0, double 
                       const SimulationOptions& options, Trajectory& out,
                       const std::function<void(double)>& progress) {
   if (options.multirate != Multirate::kOff) {
-    return internal::simulate_multirate(model, y0, t0_h, doses, output_times_h, options, out,
-                                        progress);
+    try {
+      return internal::simulate_multirate(model, y0, t0_h, doses, output_times_h, options, out,
+                                          progress);
+    } catch (const Error&) {
+      throw;
+    } catch (const std::invalid_argument&) {
+      throw;
+    } catch (const std::exception& ex) {  // the model's, outside the solver
+      return failure(SolveStatus::kModelError, fmt::format("model error: {}", ex.what()), {});
+    }
   }
   const std::size_t n = model.state_count();
   SolveSummary summary;
@@ -525,7 +533,8 @@ SolveSummary periodic_steady_state(const OdeModel& model, const std::vector<Dose
       if (along_orbit) {
         jac = internal::period_map_jacobian(model, samples, period, all_states, options,
                                             total.rhs_evals);
-      } else {
+      }
+      if (!along_orbit || !jac.allFinite()) {
         for (std::size_t j = 0; j < n; ++j) {
           // A held state's column multiplies dy_j = 0: no one-period run is needed for it.
           if (held[j]) {

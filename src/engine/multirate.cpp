@@ -346,6 +346,12 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
                       output_times_h[i], t0_h));
     }
   }
+  for (const DoseEvent& ev : expand(doses)) {
+    if (ev.time_h < t0_h && !same_time(ev.time_h, t0_h)) {
+      throw InputError(
+          fmt::format("dose at {} h before the start of the run at {} h", ev.time_h, t0_h));
+    }
+  }
   SimulationOptions resolved = options;
   resolved.multirate = Multirate::kOff;
   const double period = regimen_period(doses);
@@ -460,13 +466,20 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
     }
     bool settled = false;
     std::vector<double> settle_prev(fast.size());  // the orbit's start at the last look
-    double settle_prev_t = -1.0;
+    double settle_prev_t = 0.0;
+    bool have_settle_prev = false;
     int settle_chunks = 0;
     const double settle_chunk = std::max(std::ceil(3.0 * tau_fast / period), 1.0) * period;
     const double settle_tol = 10.0 * options.multirate_tol;
     if (total.multirate_slow.empty()) {
       const std::vector<std::string> names = model.state_names();
       for (std::size_t i : slow) total.multirate_slow.push_back(names[i]);
+    }
+    // The explicit Adams-Bashforth step is stable for h below the time scale of a decaying slow
+    // state: at most 0.9 of the shortest one.
+    double stable_h = std::numeric_limits<double>::infinity();
+    for (std::size_t i : slow) {
+      if (std::isfinite(tau[i])) stable_h = std::min(stable_h, 0.9 * tau[i]);
     }
     FrozenSlow frozen(model, fast, slow);
     const std::vector<std::size_t> cmt_map = frozen.index_map();
@@ -484,6 +497,7 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
     std::vector<double> orbit_prev(nf);
     double h_prev = 0.0;
     double h_prev2 = 0.0;
+    double orbit_prev_dt = 0.0;  // time from the orbit in orbit_prev to this step (0: none)
     int failures = 0;
     bool averaged = false;  // x holds the period means of the slow states (not their values)
     // Outputs of the last step whose fast states wait for the next orbit: row offset in
@@ -516,7 +530,7 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
     while (t + 2.0 * period <= st.end_h * (1.0 + 1e-12)) {
       // Where outputs will be needed: the outputs of the coming period, and the phases of the
       // outputs that a step from here can reach.
-      const double reach = std::min(st.end_h, t + period + options.multirate_max_jump_h + period);
+      const double reach = std::min(st.end_h, t + options.multirate_max_jump_h + 2.0 * period);
       std::vector<double> times;
       for (std::size_t k = o; k < output_times_h.size() && output_times_h[k] < reach; ++k) {
         double phase = std::fmod(output_times_h[k] - t, period);
@@ -615,12 +629,12 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
           lu_valid = true;
         }
         const Eigen::VectorXd dy = lu.solve(residual);
-        if (!settled) {
+        if (!settled && it == 0) {
           // Far from the orbit: the fast states are still in a transient of their own. Their
           // distance from the orbit is measured beyond the lag they keep while the orbit moves
           // (estimated from the orbits found at the last two looks, step 3 below).
           Eigen::VectorXd lag = Eigen::VectorXd::Zero(static_cast<Eigen::Index>(nf));
-          if (settle_prev_t >= 0.0) {
+          if (have_settle_prev && t > settle_prev_t) {
             Eigen::VectorXd shift(static_cast<Eigen::Index>(nf));
             for (std::size_t k = 0; k < nf; ++k) {
               const auto kk = static_cast<Eigen::Index>(k);
@@ -635,13 +649,22 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
             const double off = std::isfinite(lag(kk)) ? dy(kk) - lag(kk) : dy(kk);
             distance = std::max(
                 distance, std::abs(off) / (settle_tol * std::abs(xe[i]) + 100.0 * options.atol));
-            settle_prev[k] = xe[i] + dy(kk);
+          }
+          if (have_settle_prev && t > settle_prev_t) {
+            // The steps start with the orbit's drift since the last look (step 3).
+            orbit_prev = settle_prev;
+            orbit_prev_dt = t - settle_prev_t;
+          }
+          for (std::size_t k = 0; k < nf; ++k) {
+            settle_prev[k] = xe[fast[k]] + dy(static_cast<Eigen::Index>(k));
           }
           settle_prev_t = t;
+          have_settle_prev = true;
           // After eight chunks (24 of the longest own time scales by the diagonal) what is left
           // is taken for the fast states following a moving orbit, which the steps follow too.
           if (distance > 1.0 && settle_chunks < 8) {
             transient = true;
+            orbit_prev_dt = 0.0;
             break;
           }
         }
@@ -663,7 +686,21 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
         continue;
       }
       settled = true;
-      if (converged && lu_valid && h_prev > 0.0) {
+      if (converged && !lu_valid) {
+        // Converged on the first period without a Jacobian yet: build it from this period (no
+        // extra period), for the lag below and the next steps' Newton.
+        const Eigen::MatrixXd phi =
+            period_map_jacobian(model, samples, t + period, fast, options, total.rhs_evals);
+        const Eigen::MatrixXd system = Eigen::MatrixXd::Identity(static_cast<Eigen::Index>(nf),
+                                                                 static_cast<Eigen::Index>(nf)) -
+                                       phi;
+        if (system.allFinite()) {
+          lu.compute(system);
+          lu_valid = true;
+          orbit_estimate = xe;  // (no chord step: the period just integrated starts here)
+        }
+      }
+      if (converged && lu_valid && orbit_prev_dt > 0.0) {
         // The fast states lag behind the slow ones: with the orbit's start y* drifting at dy*/dt,
         // the start that repeats one period later plus that drift is y* - (I - J)^-1 P dy*/dt
         // (J the Jacobian of the period map). Where that lag is more than 10 multirate_tol of a
@@ -671,7 +708,7 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
         Eigen::VectorXd shift(static_cast<Eigen::Index>(nf));
         for (std::size_t k = 0; k < nf; ++k) {
           shift(static_cast<Eigen::Index>(k)) =
-              period * (orbit_estimate[fast[k]] - orbit_prev[k]) / h_prev;
+              period * (orbit_estimate[fast[k]] - orbit_prev[k]) / orbit_prev_dt;
         }
         Eigen::VectorXd lag = lu.solve(shift);
         double size = 0.0;
@@ -717,6 +754,7 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
         }
         lu_valid = false;
         h_prev = h_prev2 = 0.0;
+        orbit_prev_dt = 0.0;
         std::fill(last_lag.begin(), last_lag.end(), 0.0);
         if (++failures >= 3) break;
         if (!resolve_to(t + period)) return fail();
@@ -771,7 +809,7 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
         }
         // (A step leaves room for one more orbit and period, so that the stretch ends on an
         // orbit that Newton has checked.)
-        h_max = std::min({h_max, 2.0 * h_prev, options.multirate_max_jump_h + period,
+        h_max = std::min({h_max, 2.0 * h_prev, options.multirate_max_jump_h, stable_h,
                           st.end_h - t - 2.0 * period});
         h = std::max(period, std::floor(h_max / period * (1.0 + 1e-9)) * period);
       }
@@ -810,8 +848,8 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
         const std::size_t i = fast[k];
         const double y_star = orbit_estimate[i];
         double next = y_star;
-        if (h_prev > 0.0) {
-          next = y_star + h * (y_star - orbit_prev[k]) / h_prev;
+        if (orbit_prev_dt > 0.0) {
+          next = y_star + h * (y_star - orbit_prev[k]) / orbit_prev_dt;
           if (next * y_star < 0.0) next = y_star;
         }
         x[i] = next;
@@ -827,6 +865,7 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
       g_prev = g;
       h_prev2 = h_prev;
       h_prev = h;
+      orbit_prev_dt = h;
       t = t_next;
       if (progress) progress(t);
     }
@@ -845,7 +884,7 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
   if (o < output_times_h.size()) {
     const std::vector<double> times(output_times_h.begin() + static_cast<std::ptrdiff_t>(o),
                                     output_times_h.end());
-    const double beyond = t_last * (1.0 + 1e-7) + 1e-7;
+    const double beyond = t_last + 1e-7 * std::max(1.0, std::abs(t_last));
     if (!pieces.run(model, t, beyond, x, times, samples)) return fail();
     record_exact(output_times_h, o, beyond, samples, n, out);
   }

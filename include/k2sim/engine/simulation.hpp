@@ -44,9 +44,9 @@ struct SimulationOptions {
 
   /// Throws InputError naming the option, the value and the rule when an option is out of range.
   void validate() const;
-  /// Sets an option by its `--set` name ("rtol", "atol", "max_steps", "max_step", "linear_solver",
-  /// "method", "ss_tolerance"); `value` is a number, or a time with a unit for max_step. Throws
-  /// InputError.
+  /// Sets an option by its `--set` name (names()); `value` is a number, a time with a unit
+  /// (max_step, multirate_max_jump, multirate_slow) or a word (linear_solver, method, closed_form,
+  /// multirate). Throws InputError.
   void set(const std::string& name, const std::string& value);
 
  private:
