@@ -101,17 +101,33 @@ struct Stretch {
   bool periodic = false;
 };
 
+/// An infusion that is a constant input: one alone, or repeated back to back (each lasting its
+/// interval, as a continuous diet); `end` is where it stops.
+bool constant_input(const DoseRecord& r, double& end) {
+  if (!(r.rate > 0.0) || r.ss == 1) return false;
+  const double duration = r.amt / r.rate;
+  if (r.addl == 0) {
+    end = r.time_h + duration;
+    return true;
+  }
+  if (!same_time(duration, r.ii_h)) return false;
+  end = r.time_h + static_cast<double>(r.addl + 1) * r.ii_h;
+  return true;
+}
+
 /// The period of the run's regimens (the longest interval, which every other must divide), or 0
-/// when the run has no repeated dose, an infusion, or intervals that do not divide.
+/// when the run has no repeated dose, a repeated infusion, or intervals that do not divide. A
+/// single infusion (a constant input, such as a continuous diet) is constant within a stretch.
 double regimen_period(const std::vector<DoseRecord>& doses) {
   double period = 0.0;
   for (const DoseRecord& r : doses) {
-    if (r.rate > 0.0) return 0.0;
-    if (r.addl >= 1) period = std::max(period, r.ii_h);
+    double end = 0.0;
+    if (r.rate > 0.0 && !constant_input(r, end)) return 0.0;  // repeated infusions
+    if (r.rate == 0.0 && r.addl >= 1) period = std::max(period, r.ii_h);
   }
   if (period <= 0.0) return 0.0;
   for (const DoseRecord& r : doses) {
-    if (r.addl < 1 && r.ss == 0) continue;
+    if ((r.addl < 1 && r.ss == 0) || r.rate > 0.0) continue;
     const double k = period / r.ii_h;
     if (std::abs(k - std::round(k)) > 1e-9 * k) return 0.0;
   }
@@ -129,6 +145,10 @@ std::vector<Stretch> stretches(const std::vector<DoseRecord>& doses, double peri
       irregular.emplace_back(r.ss_time_h(), r.ss_time_h() + period);
     }
     bounds.push_back(r.time_h);
+    if (double end = 0.0; constant_input(r, end)) {  // constant between its start and end
+      bounds.push_back(end);
+      continue;
+    }
     if (r.addl >= 1) {
       bounds.push_back(r.time_h + static_cast<double>(r.addl + 1) * r.ii_h);
     } else {
@@ -216,6 +236,21 @@ class Pieces {
   /// first dose only), so that simulate() sets the steady state as in a full run.
   std::vector<DoseRecord> records(double a, double b) const {
     std::vector<DoseRecord> recs;
+    // Constant inputs: the part of each that runs in [a, b).
+    for (const DoseRecord& d : doses_) {
+      double end = 0.0;
+      if (!constant_input(d, end)) continue;
+      const double lo = std::max(a, d.time_h);
+      const double hi = std::min(b, end);
+      if (hi > lo && !same_time(hi, lo)) {
+        DoseRecord r;
+        r.time_h = lo;
+        r.amt = d.rate * (hi - lo);
+        r.rate = d.rate;
+        r.cmt = d.cmt;
+        recs.push_back(r);
+      }
+    }
     std::vector<std::size_t> ss_records;
     auto first = std::lower_bound(
         events_.begin(), events_.end(), a,
@@ -227,7 +262,7 @@ class Pieces {
         r.addl = 0;
         recs.push_back(r);
         ss_records.push_back(it->record);
-      } else if (it->kind == EventKind::kBolus) {
+      } else if (it->kind == EventKind::kBolus) {  // (infusion events: above)
         const DoseRecord& from = doses_[it->record];
         const bool in_ss =
             std::find(ss_records.begin(), ss_records.end(), it->record) != ss_records.end() &&
