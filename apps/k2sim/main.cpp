@@ -364,6 +364,12 @@ std::optional<AnalysisSetup> analysis_setup(const AnalysisArgs& args) {
   k2sim::Scenario sc = k2sim::read_scenario(args.scenario_path);
   apply_cli_hypotheses(sc, args.hypotheses);
   AnalysisSetup s{k2sim::prepare_run(sc, parse_sets(args.sets)), {}, {}};
+  // Differences between runs with nearby parameter values: at full resolution unless the user
+  // asks for multi-rate (its step choices would change with the parameters, by about
+  // multirate_tol, and swamp a difference quotient).
+  if (s.prepared.options.multirate == k2sim::Multirate::kAuto) {
+    s.prepared.options.multirate = k2sim::Multirate::kOff;
+  }
   const std::vector<double> times_h = parse_times(args.at, s.prepared.scenario.duration_h);
   if (!args.out_dir.empty()) {
     std::error_code ec;
