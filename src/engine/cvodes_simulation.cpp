@@ -307,18 +307,6 @@ SolveSummary simulate(const OdeModel& model, std::span<const double> y0, double 
                       const std::vector<DoseRecord>& doses, std::span<const double> output_times_h,
                       const SimulationOptions& options, Trajectory& out,
                       const std::function<void(double)>& progress) {
-  if (options.multirate != Multirate::kOff) {
-    try {
-      return internal::simulate_multirate(model, y0, t0_h, doses, output_times_h, options, out,
-                                          progress);
-    } catch (const Error&) {
-      throw;
-    } catch (const std::invalid_argument&) {
-      throw;
-    } catch (const std::exception& ex) {  // the model's, outside the solver
-      return failure(SolveStatus::kModelError, fmt::format("model error: {}", ex.what()), {});
-    }
-  }
   const std::size_t n = model.state_count();
   SolveSummary summary;
   out.n_states = n;
@@ -340,6 +328,19 @@ SolveSummary simulate(const OdeModel& model, std::span<const double> y0, double 
   if (!events.empty() && events.front().time_h < t0_h && !same_time(events.front().time_h, t0_h)) {
     throw InputError(fmt::format("dose at {} h before the start of the run at {} h",
                                  events.front().time_h, t0_h));
+  }
+  // (The checks above hold for multi-rate too.)
+  if (options.multirate != Multirate::kOff) {
+    try {
+      return internal::simulate_multirate(model, y0, t0_h, doses, output_times_h, options, out,
+                                          progress);
+    } catch (const Error&) {
+      throw;
+    } catch (const std::invalid_argument&) {
+      throw;
+    } catch (const std::exception& ex) {  // the model's, outside the solver
+      return failure(SolveStatus::kModelError, fmt::format("model error: {}", ex.what()), {});
+    }
   }
   if (options.closed_form) {
     const std::vector<double> a = model.linear_matrix();

@@ -364,29 +364,10 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
                                 std::span<const double> output_times_h,
                                 const SimulationOptions& options, Trajectory& out,
                                 const std::function<void(double)>& progress) {
+  // simulate() has checked y0, the output times (ascending, at least one, from t0) and that no
+  // dose comes before t0, and has cleared `out`.
   const std::size_t n = model.state_count();
   SolveSummary total;
-  out.n_states = n;
-  out.time_h.clear();
-  out.states.clear();
-  if (y0.size() != n) {
-    throw std::invalid_argument(
-        fmt::format("simulate: y0 has {} entries, model has {} states", y0.size(), n));
-  }
-  if (output_times_h.empty()) return total;
-  for (std::size_t i = 0; i < output_times_h.size(); ++i) {
-    if (output_times_h[i] < t0_h || (i > 0 && output_times_h[i] < output_times_h[i - 1])) {
-      throw InputError(
-          fmt::format("output time {} h (rule: output times ascend and start at or after {} h)",
-                      output_times_h[i], t0_h));
-    }
-  }
-  for (const DoseEvent& ev : expand(doses)) {
-    if (ev.time_h < t0_h && !same_time(ev.time_h, t0_h)) {
-      throw InputError(
-          fmt::format("dose at {} h before the start of the run at {} h", ev.time_h, t0_h));
-    }
-  }
   SimulationOptions resolved = options;
   resolved.multirate = Multirate::kOff;
   const double period = regimen_period(doses);

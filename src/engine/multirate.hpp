@@ -12,9 +12,10 @@
 
 namespace k2sim::internal {
 
-/// simulate() in multi-rate mode: stretches where the doses repeat with one period are integrated
-/// as a slow system driven by the period averages of its fluxes over the fast periodic orbit;
-/// everything else is integrated in full by simulate() with multi-rate off.
+/// simulate() in multi-rate mode (called by it, after its checks of the arguments): stretches where
+/// the doses repeat with one period are integrated as a slow system driven by the period averages
+/// of its fluxes over the fast periodic orbit; everything else is integrated in full by simulate()
+/// with multi-rate off.
 SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y0, double t0_h,
                                 const std::vector<DoseRecord>& doses,
                                 std::span<const double> output_times_h,
