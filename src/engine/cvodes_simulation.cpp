@@ -1,5 +1,6 @@
 // The only source file that includes SUNDIALS (STYLE.md). CVODES, BDF, Newton iteration with a
-// dense (difference-quotient Jacobian) or KLU (difference-quotient Jacobian in CSC form) solver.
+// dense (difference-quotient Jacobian) or KLU solver (difference quotients on the model's sparsity
+// pattern, columns grouped so that one right-hand side gives several columns).
 #include <cvodes/cvodes.h>
 #include <nvector/nvector_serial.h>
 #include <sundials/sundials_context.h>
@@ -22,6 +23,7 @@
 #include "k2sim/engine/simulation.hpp"
 #include "k2sim/error.hpp"
 #include "multirate.hpp"
+#include "sparsity.hpp"
 
 namespace k2sim {
 
@@ -64,8 +66,12 @@ constexpr int kJacobianPieces = 12;
 /// Owns one SUNContext and one CVODES memory (never shared between threads).
 class Integrator {
  public:
-  Integrator(const OdeModel& model, const SimulationOptions& options)
+  /// `pattern`: the model's Jacobian pattern, probed once for many runs; null: probed here when
+  /// the solver is not dense.
+  Integrator(const OdeModel& model, const SimulationOptions& options,
+             const internal::SparsityPattern* pattern)
       : model_(model), options_(options), n_(model.state_count()), rates_(n_, 0.0) {
+    if (pattern && pattern->size() == n_) pattern_ = *pattern;
     try {
       setup();
     } catch (...) {
@@ -95,11 +101,22 @@ class Integrator {
     if (options.max_step_h > 0.0)
       check(CVodeSetMaxStep(mem_, options.max_step_h), "CVodeSetMaxStep");
     const auto n = static_cast<sunindextype>(n_);
-    if (options.linear_solver == LinearSolver::kKlu) {
-      matrix_ = SUNSparseMatrix(n, n, n * n, CSC_MAT, ctx_);
+    if (options.linear_solver == LinearSolver::kDense) {
+      pattern_ = {};
+    } else {
+      if (pattern_.row.empty()) pattern_ = internal::jacobian_pattern(model_);
+      if (options.linear_solver == LinearSolver::kAuto && !internal::sparse_pays(pattern_)) {
+        pattern_ = {};
+      }
+    }
+    if (!pattern_.row.empty()) {
+      matrix_ =
+          SUNSparseMatrix(n, n, static_cast<sunindextype>(pattern_.row.size()), CSC_MAT, ctx_);
       solver_ = SUNLinSol_KLU(y_, matrix_, ctx_);
       check(CVodeSetLinearSolver(mem_, solver_, matrix_), "CVodeSetLinearSolver");
       check(CVodeSetJacFn(mem_, &Integrator::sparse_jacobian_callback), "CVodeSetJacFn");
+      shift_.assign(n_, 0.0);
+      saved_.assign(n_, 0.0);
     } else {
       matrix_ = SUNDenseMatrix(n, n, ctx_);
       solver_ = SUNLinSol_Dense(y_, matrix_, ctx_);
@@ -195,11 +212,13 @@ class Integrator {
     }
   }
 
-  // Difference-quotient Jacobian in CSC form for KLU (full pattern).
+  // Difference-quotient Jacobian in CSC form for KLU, on the probed pattern: the columns of one
+  // group share no row, so one right-hand side evaluation with all of them shifted gives them all.
   static int sparse_jacobian_callback(sunrealtype t, N_Vector y, N_Vector fy, SUNMatrix jac,
                                       void* user_data, N_Vector, N_Vector, N_Vector) {
     auto* self = static_cast<Integrator*>(user_data);
     try {
+      const internal::SparsityPattern& p = self->pattern_;
       const std::size_t n = self->n_;
       double* yd = N_VGetArrayPointer(y);
       const double* f0 = N_VGetArrayPointer(fy);
@@ -207,21 +226,32 @@ class Integrator {
       sunindextype* colptrs = SUNSparseMatrix_IndexPointers(jac);
       sunindextype* rowvals = SUNSparseMatrix_IndexValues(jac);
       double* data = SUNSparseMatrix_Data(jac);
+      // SUNMatZero cleared the structure too: write it back.
+      for (std::size_t j = 0; j <= n; ++j) colptrs[j] = static_cast<sunindextype>(p.col_start[j]);
+      for (std::size_t k = 0; k < p.row.size(); ++k) {
+        rowvals[k] = static_cast<sunindextype>(p.row[k]);
+      }
       const double floor = self->options_.atol / self->options_.rtol;
-      for (std::size_t j = 0; j < n; ++j) {
-        const double saved = yd[j];
-        const double h =
-            std::sqrt(std::numeric_limits<double>::epsilon()) * std::max(std::abs(saved), floor);
-        yd[j] = saved + h;
+      std::vector<double>& shift = self->shift_;
+      for (std::size_t g = 0; g + 1 < p.group_start.size(); ++g) {
+        for (std::size_t c = p.group_start[g]; c < p.group_start[g + 1]; ++c) {
+          const std::size_t j = p.group_cols[c];
+          const double saved = yd[j];
+          self->saved_[j] = saved;
+          shift[j] =
+              std::sqrt(std::numeric_limits<double>::epsilon()) * std::max(std::abs(saved), floor);
+          yd[j] = saved + shift[j];
+          shift[j] = yd[j] - saved;  // the step actually taken
+        }
         self->eval(t, yd, f1);
-        yd[j] = saved;
-        colptrs[j] = static_cast<sunindextype>(j * n);
-        for (std::size_t i = 0; i < n; ++i) {
-          rowvals[j * n + i] = static_cast<sunindextype>(i);
-          data[j * n + i] = (f1[i] - f0[i]) / h;
+        for (std::size_t c = p.group_start[g]; c < p.group_start[g + 1]; ++c) {
+          const std::size_t j = p.group_cols[c];
+          yd[j] = self->saved_[j];
+          for (std::size_t k = p.col_start[j]; k < p.col_start[j + 1]; ++k) {
+            data[k] = (f1[p.row[k]] - f0[p.row[k]]) / shift[j];
+          }
         }
       }
-      colptrs[n] = static_cast<sunindextype>(n * n);
       return 0;
     } catch (...) {
       self->error_ = std::current_exception();
@@ -240,6 +270,9 @@ class Integrator {
   void* mem_ = nullptr;
   SUNMatrix matrix_ = nullptr;
   SUNLinearSolver solver_ = nullptr;
+  internal::SparsityPattern pattern_;  ///< empty: the dense solver
+  std::vector<double> shift_;          ///< difference-quotient steps of one column group
+  std::vector<double> saved_;          ///< the state before those steps
   std::exception_ptr error_;
   std::string last_error_;
   long steps_ = 0;
@@ -307,6 +340,18 @@ SolveSummary simulate(const OdeModel& model, std::span<const double> y0, double 
                       const std::vector<DoseRecord>& doses, std::span<const double> output_times_h,
                       const SimulationOptions& options, Trajectory& out,
                       const std::function<void(double)>& progress) {
+  return internal::simulate_on_pattern(model, y0, t0_h, doses, output_times_h, options, out,
+                                       progress, nullptr);
+}
+
+namespace internal {
+
+SolveSummary simulate_on_pattern(const OdeModel& model, std::span<const double> y0, double t0_h,
+                                 const std::vector<DoseRecord>& doses,
+                                 std::span<const double> output_times_h,
+                                 const SimulationOptions& options, Trajectory& out,
+                                 const std::function<void(double)>& progress,
+                                 const SparsityPattern* pattern) {
   const std::size_t n = model.state_count();
   SolveSummary summary;
   out.n_states = n;
@@ -352,7 +397,7 @@ SolveSummary simulate(const OdeModel& model, std::span<const double> y0, double 
   out.time_h.reserve(output_times_h.size());
   out.states.reserve(output_times_h.size() * n);
 
-  Integrator integ(model, options);
+  Integrator integ(model, options, pattern);
   double* y = integ.state();
   std::copy(y0.begin(), y0.end(), y);
   std::vector<double>& rates = integ.rates();
@@ -464,6 +509,8 @@ SolveSummary simulate(const OdeModel& model, std::span<const double> y0, double 
   integ.add_stats(summary);
   return summary;
 }
+
+}  // namespace internal
 
 SolveSummary periodic_steady_state(const OdeModel& model, const DoseRecord& record,
                                    const SimulationOptions& options, std::span<double> y_out) {

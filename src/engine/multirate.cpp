@@ -78,6 +78,28 @@ class FrozenSlow : public OdeModel {
     for (std::size_t k = 0; k < fast_.size(); ++k) x[fast_[k]] = r[k];
     for (std::size_t k = 0; k < slow_.size(); ++k) x[n + k] = r[fast_.size() + k];
   }
+  /// The Jacobian pattern of this model from the full model's: the fast block, the integrals' rows
+  /// on the fast columns, and the diagonal (nothing depends on an integral).
+  [[nodiscard]] SparsityPattern pattern_from(const SparsityPattern& full) const {
+    const std::size_t n = state_count();
+    const std::size_t nfull = full_.size();
+    std::vector<char> dense_full(nfull * nfull, 0);
+    for (std::size_t j = 0; j < nfull; ++j) {
+      for (std::size_t k = full.col_start[j]; k < full.col_start[j + 1]; ++k) {
+        dense_full[full.row[k] * nfull + j] = 1;
+      }
+    }
+    std::vector<char> depends(n * n, 0);
+    for (std::size_t c = 0; c < fast_.size(); ++c) {
+      for (std::size_t r = 0; r < fast_.size(); ++r) {
+        depends[r * n + c] = dense_full[fast_[r] * nfull + fast_[c]];
+      }
+      for (std::size_t r = 0; r < slow_.size(); ++r) {
+        depends[(fast_.size() + r) * n + c] = dense_full[slow_[r] * nfull + fast_[c]];
+      }
+    }
+    return make_pattern(n, depends);
+  }
   /// Where each state of the full model is in this one (doses go to fast states only).
   [[nodiscard]] std::vector<std::size_t> index_map() const {
     std::vector<std::size_t> map(full_.size(), 0);
@@ -191,7 +213,14 @@ class Pieces {
     options_.multirate = Multirate::kOff;
     map_options_ = options_;
     map_options_.rtol = std::min(options.rtol, kMapRtol);
+    // The Jacobian pattern is probed once for every piece (the frozen model's comes from it).
+    if (options.linear_solver != LinearSolver::kDense) pattern_ = jacobian_pattern(model);
   }
+
+  /// The model's Jacobian pattern (empty with the dense solver).
+  [[nodiscard]] const SparsityPattern& pattern() const { return pattern_; }
+  /// The pattern of the frozen model of the stretch being integrated (set with each partition).
+  void set_frozen_pattern(SparsityPattern p) { frozen_pattern_ = std::move(p); }
 
   /// Integrates `model` (the run's model or its frozen form, whose extra states get no doses)
   /// from state x at `a` through the doses in [a, b); `x` becomes the state at b before the doses
@@ -210,7 +239,14 @@ class Pieces {
     if (cmt_map) {
       for (DoseRecord& r : recs) r.cmt = (*cmt_map)[r.cmt];
     }
-    const SolveSummary s = simulate(model, x, a, recs, grid, options, traj);
+    const SparsityPattern* pattern = nullptr;
+    if (&model == &model_) {
+      pattern = &pattern_;
+    } else if (cmt_map) {
+      pattern = &frozen_pattern_;
+    }
+    if (pattern && pattern->row.empty()) pattern = nullptr;
+    const SolveSummary s = simulate_on_pattern(model, x, a, recs, grid, options, traj, {}, pattern);
     total_.steps += s.steps;
     total_.rhs_evals += s.rhs_evals;
     total_.restarts += s.restarts;
@@ -232,6 +268,8 @@ class Pieces {
   const OdeModel& model() const { return model_; }
 
  private:
+  SparsityPattern pattern_;
+  SparsityPattern frozen_pattern_;
   /// The doses in [a, b) as single records; an SS = 1 reset in [a, b) keeps its record (with its
   /// first dose only), so that simulate() sets the steady state as in a full run.
   std::vector<DoseRecord> records(double a, double b) const {
@@ -299,6 +337,41 @@ void record_exact(std::span<const double> outputs, std::size_t& o, double b,
   }
 }
 
+/// The connected components of the graph whose edges are the nonzero entries of `a` (square),
+/// each as ascending indices; components ordered by their smallest index.
+std::vector<std::vector<Eigen::Index>> components(const Eigen::MatrixXd& a) {
+  const Eigen::Index m = a.rows();
+  std::vector<Eigen::Index> parent(static_cast<std::size_t>(m));
+  for (Eigen::Index i = 0; i < m; ++i) parent[static_cast<std::size_t>(i)] = i;
+  auto root = [&](Eigen::Index i) {
+    while (parent[static_cast<std::size_t>(i)] != i) {
+      i = parent[static_cast<std::size_t>(i)] =
+          parent[static_cast<std::size_t>(parent[static_cast<std::size_t>(i)])];
+    }
+    return i;
+  };
+  for (Eigen::Index c = 0; c < m; ++c) {
+    for (Eigen::Index r = 0; r < m; ++r) {
+      if (r != c && a(r, c) != 0.0) {
+        const Eigen::Index x = root(r);
+        const Eigen::Index y = root(c);
+        if (x != y) parent[static_cast<std::size_t>(std::max(x, y))] = std::min(x, y);
+      }
+    }
+  }
+  std::vector<std::vector<Eigen::Index>> out;
+  std::vector<std::ptrdiff_t> slot(static_cast<std::size_t>(m), -1);
+  for (Eigen::Index i = 0; i < m; ++i) {
+    const auto r = static_cast<std::size_t>(root(i));
+    if (slot[r] < 0) {
+      slot[r] = static_cast<std::ptrdiff_t>(out.size());
+      out.emplace_back();
+    }
+    out[static_cast<std::size_t>(slot[r])].push_back(i);
+  }
+  return out;
+}
+
 }  // namespace
 
 Eigen::MatrixXd period_map_jacobian(const OdeModel& model, const Trajectory& samples,
@@ -331,7 +404,24 @@ Eigen::MatrixXd period_map_jacobian(const OdeModel& model, const Trajectory& sam
       }
     }
     rhs_evals += static_cast<long>(index.size()) + 1;
-    phi = ((tb - ta) * jac).exp() * phi;
+    // States that do not interact (the vitamin K and the calcium-bone modules of model full)
+    // make a block-diagonal Jacobian up to a permutation, whose exponential is the exponentials
+    // of its blocks: one per connected component of the nonzero entries.
+    for (const std::vector<Eigen::Index>& block : components(jac)) {
+      const auto b = static_cast<Eigen::Index>(block.size());
+      if (b == m) {
+        phi = ((tb - ta) * jac).exp() * phi;
+        break;
+      }
+      Eigen::MatrixXd jb(b, b);
+      Eigen::MatrixXd rows(b, m);
+      for (Eigen::Index r = 0; r < b; ++r) {
+        for (Eigen::Index c = 0; c < b; ++c) jb(r, c) = jac(block[r], block[c]);
+        rows.row(r) = phi.row(block[r]);
+      }
+      const Eigen::MatrixXd updated = ((tb - ta) * jb).exp() * rows;
+      for (Eigen::Index r = 0; r < b; ++r) phi.row(block[r]) = updated.row(r);
+    }
   }
   return phi;
 }
@@ -498,6 +588,8 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
       if (std::isfinite(tau[i])) stable_h = std::min(stable_h, 0.9 * tau[i]);
     }
     FrozenSlow frozen(model, fast, slow);
+    if (!pieces.pattern().row.empty())
+      pieces.set_frozen_pattern(frozen.pattern_from(pieces.pattern()));
     const std::vector<std::size_t> cmt_map = frozen.index_map();
     std::vector<double> reduced;
     Trajectory reduced_samples;

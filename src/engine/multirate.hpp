@@ -9,6 +9,7 @@
 #include <Eigen/Dense>
 
 #include "k2sim/engine/simulation.hpp"
+#include "sparsity.hpp"
 
 namespace k2sim::internal {
 
@@ -21,6 +22,15 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
                                 std::span<const double> output_times_h,
                                 const SimulationOptions& options, Trajectory& out,
                                 const std::function<void(double)>& progress);
+
+/// simulate(), with the Jacobian pattern of `model` given (probed once for the many pieces of a
+/// multi-rate run) instead of probed for this run; null: probed here. simulate() is this with null.
+SolveSummary simulate_on_pattern(const OdeModel& model, std::span<const double> y0, double t0_h,
+                                 const std::vector<DoseRecord>& doses,
+                                 std::span<const double> output_times_h,
+                                 const SimulationOptions& options, Trajectory& out,
+                                 const std::function<void(double)>& progress,
+                                 const SparsityPattern* pattern);
 
 /// Own time scale of each state at (t_h, y): 1 / |df_i/dy_i| in h (infinite for a state its own
 /// derivative does not depend on).

@@ -78,9 +78,11 @@ void SimulationOptions::assign(const std::string& name, const std::string& value
       linear_solver = LinearSolver::kDense;
     } else if (value == "klu") {
       linear_solver = LinearSolver::kKlu;
+    } else if (value == "auto") {
+      linear_solver = LinearSolver::kAuto;
     } else {
       throw InputError(
-          fmt::format("solver option linear_solver = '{}' (rule: dense | klu)", value));
+          fmt::format("solver option linear_solver = '{}' (rule: dense | klu | auto)", value));
     }
   } else if (name == "method") {
     if (value == "bdf") {

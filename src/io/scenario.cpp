@@ -995,7 +995,8 @@ void read_solver(const Reader& r, const toml::table& t, SimulationOptions& opt) 
     if (v.is_number() || v.is_string()) {
       text = v.is_string() ? v.as_string()->get() : show(v);
     } else {
-      r.fail(v, key, "a number, a time with a unit (max_step) or dense | klu (linear_solver)");
+      r.fail(v, key,
+             "a number, a time with a unit (max_step) or dense | klu | auto (linear_solver)");
     }
     try {
       opt.set(std::string(k.str()), text);

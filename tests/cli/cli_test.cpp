@@ -691,10 +691,11 @@ namespace {
 // the total time of anything that takes over a second; nothing with --quiet.
 TEST_F(Cli, ProgressLinesUnlessQuiet) {
   const std::string out = (dir_ / "o").string();
-  // Progress shows only for runs longer than a second: 8 members on one thread (about 0.45 s
-  // each here).
-  CliResult r = run_cli(fmt::format(
-      "run {}/scenarios/default.toml --out {} --uncertainty 8 --threads 1", K2SIM_SOURCE_DIR, out));
+  // Progress shows only for runs longer than a second: 40 members on one thread (about 0.12 s
+  // each here since the sparse solver, so about 5 s).
+  CliResult r =
+      run_cli(fmt::format("run {}/scenarios/default.toml --out {} --uncertainty 40 --threads 1",
+                          K2SIM_SOURCE_DIR, out));
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("k2sim: ensemble: done in "), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find('\r'), std::string::npos);  // no bar redrawn in place

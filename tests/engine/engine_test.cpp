@@ -13,6 +13,7 @@
 #include <unsupported/Eigen/MatrixFunctions>
 
 #include "engine/multirate.hpp"
+#include "engine/sparsity.hpp"
 #include "k2sim/engine/simulation.hpp"
 #include "k2sim/error.hpp"
 
@@ -676,6 +677,161 @@ TEST(Engine, ClosedFormFallsBackForANonlinearModel) {
   for (std::size_t i = 0; i < grid.size(); ++i) {
     EXPECT_LT(rel_err(tr.at(i, 0), 2.0 / (1.0 + 0.3 * 2.0 * grid[i])), kTolRel) << grid[i];
   }
+}
+
+// y2 is zero at the reset state, so y0 * y2 shows no dependence there; the random probes find it.
+struct CoupledImpl {
+  static constexpr std::size_t kStateCount = 6;
+  static constexpr std::array<std::string_view, 6> kStateNames = {"a", "b", "c", "d", "e", "f"};
+  template <class T>
+  void rhs(T, const T* y, T* dydt) const {
+    dydt[0] = -0.5 * y[0];
+    dydt[1] = y[0] * y[2] - y[1];
+    dydt[2] = -y[2];
+    dydt[3] = -2.0 * y[3];
+    dydt[4] = y[5] - y[4];
+    dydt[5] = 0.0;
+  }
+  static void reset_state(std::span<double> y) {
+    std::fill(y.begin(), y.end(), 0.0);
+    y[0] = 1.0;
+  }
+};
+
+// Every column in exactly one group, and no two columns of a group with a row in common.
+void expect_valid_groups(const internal::SparsityPattern& p) {
+  const std::size_t n = p.size();
+  std::vector<int> seen(n, 0);
+  for (std::size_t g = 0; g < p.groups(); ++g) {
+    std::vector<int> rows(n, 0);
+    for (std::size_t c = p.group_start[g]; c < p.group_start[g + 1]; ++c) {
+      const std::size_t j = p.group_cols[c];
+      ++seen[j];
+      for (std::size_t k = p.col_start[j]; k < p.col_start[j + 1]; ++k) {
+        EXPECT_EQ(rows[p.row[k]]++, 0) << "group " << g << " row " << p.row[k];
+      }
+    }
+  }
+  for (std::size_t j = 0; j < n; ++j) EXPECT_EQ(seen[j], 1) << "column " << j;
+}
+
+TEST(Engine, SparsityPatternIsProbedWithProducts) {
+  AdaptedModel<CoupledImpl> m;
+  const internal::SparsityPattern p = internal::jacobian_pattern(m);
+  const std::vector<std::vector<std::size_t>> want = {{0, 1}, {1}, {1, 2}, {3}, {4}, {4, 5}};
+  ASSERT_EQ(p.size(), 6U);
+  for (std::size_t j = 0; j < 6; ++j) {
+    const std::vector<std::size_t> got(
+        p.row.begin() + static_cast<std::ptrdiff_t>(p.col_start[j]),
+        p.row.begin() + static_cast<std::ptrdiff_t>(p.col_start[j + 1]));
+    EXPECT_EQ(got, want[j]) << "column " << j;
+  }
+  expect_valid_groups(p);
+  EXPECT_FALSE(internal::sparse_pays(p));  // six states: the dense solver
+}
+
+TEST(Engine, TridiagonalPatternNeedsThreeGroups) {
+  constexpr std::size_t n = 30;
+  std::vector<char> dep(n * n, 0);
+  for (std::size_t i = 0; i + 1 < n; ++i) dep[i * n + i + 1] = dep[(i + 1) * n + i] = 1;
+  const internal::SparsityPattern p = internal::make_pattern(n, dep);
+  EXPECT_EQ(p.row.size(), 3 * n - 2);
+  EXPECT_EQ(p.groups(), 3U);  // columns j, j + 3, j + 6, ... share no row
+  expect_valid_groups(p);
+}
+
+// A chain of 60 first-order compartments with one rate constant: after a bolus D into the first,
+// compartment i holds D (kt)^i / i! e^(-kt) (Poisson). Sparse, so `auto` takes KLU.
+struct ChainImpl {
+  static constexpr std::size_t kStateCount = 60;
+  static constexpr std::array<std::string_view, 60> kStateNames = {};
+  double k = 0.4;
+  template <class T>
+  void rhs(T, const T* y, T* dydt) const {
+    dydt[0] = -k * y[0];
+    for (std::size_t i = 1; i < kStateCount; ++i) dydt[i] = k * (y[i - 1] - y[i]);
+  }
+  static void reset_state(std::span<double> y) { std::fill(y.begin(), y.end(), 0.0); }
+};
+
+TEST(Engine, SparseSolverMeetsTheExactChainWithFewerRightHandSides) {
+  AdaptedModel<ChainImpl> m;
+  const internal::SparsityPattern p = internal::jacobian_pattern(m);
+  EXPECT_EQ(p.row.size(), 2 * 60 - 1);
+  EXPECT_EQ(p.groups(), 2U);
+  EXPECT_TRUE(internal::sparse_pays(p));
+  const std::vector<double> y0(60, 0.0);
+  const DoseRecord rec{.time_h = 0.0, .amt = 100.0, .cmt = 0};
+  const std::vector<double> grid = output_grid(0.0, 200.0, 5.0);
+  SimulationOptions dense = tight();
+  dense.linear_solver = LinearSolver::kDense;
+  SimulationOptions sparse = tight();
+  sparse.linear_solver = LinearSolver::kAuto;
+  Trajectory td;
+  Trajectory ts;
+  const SolveSummary sd = simulate(m, y0, 0.0, {rec}, grid, dense, td);
+  const SolveSummary ss = simulate(m, y0, 0.0, {rec}, grid, sparse, ts);
+  ASSERT_TRUE(sd.ok()) << sd.message;
+  ASSERT_TRUE(ss.ok()) << ss.message;
+  for (std::size_t o = 1; o < grid.size(); ++o) {
+    const double kt = m.k * grid[o];
+    double term = 100.0 * std::exp(-kt);  // compartment 0
+    for (std::size_t i = 0; i < 60; ++i) {
+      if (term > 1e-3) {  // amounts above a hundred-thousandth of the dose
+        EXPECT_LT(rel_err(ts.at(o, i), term), kTolRel) << "t " << grid[o] << " cmt " << i;
+        EXPECT_LT(rel_err(td.at(o, i), term), kTolRel) << "t " << grid[o] << " cmt " << i;
+      }
+      term *= kt / static_cast<double>(i + 1);
+    }
+  }
+  // Two right-hand sides per Jacobian instead of 60: about 1,200 fewer evaluations in this run
+  // (some 2,500 with the dense solver).
+  EXPECT_LT(static_cast<double>(ss.rhs_evals), 0.6 * static_cast<double>(sd.rhs_evals))
+      << ss.rhs_evals << " vs " << sd.rhs_evals;
+}
+
+// Two interleaved blocks that do not interact (states 0, 2, 4 and 1, 3) and a lone state 5: the
+// period map of dy/dt = A y over 10 h is exp(10 A), built blockwise over three pieces.
+struct BlocksImpl {
+  static constexpr std::size_t kStateCount = 6;
+  static constexpr std::array<std::string_view, 6> kStateNames = {"a", "b", "c", "d", "e", "f"};
+  static constexpr std::array<std::array<double, 6>, 6> kA = {{{-0.5, 0, 0.2, 0, 0, 0},
+                                                               {0, -1.0, 0, 0.3, 0, 0},
+                                                               {0.4, 0, -0.7, 0, 0.1, 0},
+                                                               {0, 0.6, 0, -0.9, 0, 0},
+                                                               {0, 0, 0.2, 0, -0.3, 0},
+                                                               {0, 0, 0, 0, 0, -0.05}}};
+  template <class T>
+  void rhs(T, const T* y, T* dydt) const {
+    for (std::size_t i = 0; i < 6; ++i) {
+      dydt[i] = 0.0;
+      for (std::size_t j = 0; j < 6; ++j) dydt[i] += kA[i][j] * y[j];
+    }
+  }
+  static void reset_state(std::span<double> y) { std::fill(y.begin(), y.end(), 0.0); }
+};
+
+TEST(Engine, PeriodMapJacobianOfSeparateBlocksIsTheExponential) {
+  AdaptedModel<BlocksImpl> m;
+  Trajectory samples;
+  samples.n_states = 6;
+  for (double t : {0.0, 3.0, 7.0}) {
+    samples.time_h.push_back(t);
+    for (int i = 0; i < 6; ++i) samples.states.push_back(1.0 + 0.1 * i);
+  }
+  const std::vector<std::size_t> index = {0, 1, 2, 3, 4, 5};
+  long evals = 0;
+  const Eigen::MatrixXd phi =
+      internal::period_map_jacobian(m, samples, 10.0, index, tight(), evals);
+  Eigen::MatrixXd a(6, 6);
+  for (int i = 0; i < 6; ++i) {
+    for (int j = 0; j < 6; ++j) a(i, j) = BlocksImpl::kA[i][j];
+  }
+  const Eigen::MatrixXd want = (10.0 * a).exp();
+  // Difference quotients of a linear right-hand side: exact to rounding (h = 1e-7 relative).
+  EXPECT_LT((phi - want).cwiseAbs().maxCoeff(), 1e-6) << phi << "\n" << want;
+  EXPECT_EQ(phi(0, 1), 0.0);  // the blocks stay apart
+  EXPECT_EQ(phi(5, 0), 0.0);
 }
 
 }  // namespace

@@ -13,7 +13,9 @@
 
 namespace k2sim {
 
-enum class LinearSolver { kDense, kKlu };
+/// Linear solver of the Newton iterations: dense LU, KLU on the Jacobian's probed sparsity pattern,
+/// or auto (KLU where the pattern is sparse enough to pay, docs/engine.md).
+enum class LinearSolver { kDense, kKlu, kAuto };
 
 /// Linear multistep family: BDF (stiff, the default) or Adams-Moulton (non-stiff problems).
 enum class Method { kBdf, kAdams };
@@ -29,7 +31,7 @@ struct SimulationOptions {
   double atol = 1e-12;      ///< absolute tolerance (internal amount units: nmol or mmol)
   long max_steps = 500000;  ///< maximum internal steps between two discontinuities
   double max_step_h = 0.0;  ///< maximum step size in h; 0 = no limit
-  LinearSolver linear_solver = LinearSolver::kDense;
+  LinearSolver linear_solver = LinearSolver::kAuto;
   Method method = Method::kBdf;
   double ss_tolerance = 1e-10;  ///< SS and steady-state searches: relative change that stops
   int ss_max_iterations = 50;   ///< SS and steady-state searches: Newton iterations at most
