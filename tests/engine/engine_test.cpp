@@ -437,14 +437,16 @@ struct FastSlowModelImpl {
   static constexpr std::size_t kStateCount = 4;
   static constexpr std::array<std::string_view, 4> kStateNames = {"gut", "central", "store", "auc"};
   static constexpr std::array<std::size_t, 1> kAccumulators = {3};
-  double ka = 1.2;          // 1/h
-  double ke = 0.1;          // 1/h
-  double q = 0.02;          // 1/h, linear uptake into the store
-  double km = 0.0;          // when > 0: saturable uptake q * km * c / (km + c)
-  double b = 1.0 / 4800.0;  // 1/h: the store's 200-day time scale
+  double ka = 1.2;               // 1/h
+  double ke = 0.1;               // 1/h
+  double q = 0.02;               // 1/h, linear uptake into the store
+  double km = 0.0;               // when > 0: saturable uptake q * km * c / (km + c)
+  double b = 1.0 / 4800.0;       // 1/h: the store's 200-day time scale
+  double doubled_from_h = -1.0;  // when >= 0: the uptake doubles from this time on
   template <class T>
-  void rhs(T, const T* y, T* dydt) const {
-    const T uptake = km > 0.0 ? q * km * y[1] / (km + y[1]) : q * y[1];
+  void rhs(T t, const T* y, T* dydt) const {
+    T uptake = km > 0.0 ? q * km * y[1] / (km + y[1]) : q * y[1];
+    if (doubled_from_h >= 0.0 && t >= doubled_from_h) uptake *= 2.0;
     dydt[0] = -ka * y[0];
     dydt[1] = ka * y[0] - ke * y[1];
     dydt[2] = uptake - b * y[2];
@@ -520,6 +522,35 @@ TEST(Engine, MultirateMatchesExactLinearSolution) {
     EXPECT_LT(worst[0][k], 10.0 * SimulationOptions{}.multirate_tol) << k;
     EXPECT_LT(worst[1][k], 1e-3) << k;
   }
+}
+
+// The uptake doubles at day 400.3, a change in the model's explicit time dependence that the
+// history of the slow derivatives cannot foresee; the steps must shorten before it, so that the
+// store and the AUC stay within 10 multirate_tol of full resolution.
+TEST(Engine, MultirateStepsDoNotJumpOverAChangeInTime) {
+  FastSlowModel m;
+  m.doubled_from_h = 400.3 * 24.0;
+  const int days = 3 * 365;
+  const DoseRecord rec{.time_h = 0.0,
+                       .amt = 100.0,
+                       .cmt = 0,
+                       .ii_h = 24.0,
+                       .addl = static_cast<std::size_t>(days - 1)};
+  const std::vector<double> grid = output_grid(0.0, days * 24.0, 24.0);
+  const std::vector<double> y0(4, 0.0);
+  Trajectory full;
+  Trajectory mr;
+  SimulationOptions off = tight();
+  off.multirate = Multirate::kOff;
+  ASSERT_TRUE(simulate(m, y0, 0.0, {rec}, grid, off, full).ok());
+  const SolveSummary s = simulate(m, y0, 0.0, {rec}, grid, multirate_on(), mr);
+  ASSERT_TRUE(s.ok()) << s.message;
+  EXPECT_GT(s.jumps, 10);
+  double worst = 0.0;
+  for (std::size_t i = 10; i < grid.size(); ++i) {
+    for (std::size_t j : {2, 3}) worst = std::max(worst, rel_err(mr.at(i, j), full.at(i, j)));
+  }
+  EXPECT_LT(worst, 10.0 * SimulationOptions{}.multirate_tol);
 }
 
 // A saturable uptake: the slow store must follow the period average of the nonlinear flux, which
