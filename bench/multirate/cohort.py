@@ -81,9 +81,9 @@ def main():
         text, n = re.subn(r'(?m)^duration = .*$', f'duration = "{args.duration}"', text, count=1)
         if n != 1:
             sys.exit(f"{scenario}: no top-level duration line to replace")
-        # Relative paths in the scenario stay valid next to the original.
-        scenario = os.path.join(os.path.dirname(os.path.abspath(args.scenario)),
-                                f".cohort-{os.getpid()}.toml")
+        # (In the temporary directory: a scenario that names other files by relative paths
+        # cannot be given a duration this way.)
+        scenario = os.path.join(tempfile.mkdtemp(), os.path.basename(args.scenario))
         open(scenario, "w").write(text)
     try:
         done = os.path.join(work, "off", "wall_s")

@@ -15,6 +15,7 @@
 #include <exception>
 #include <limits>
 #include <memory>
+#include <stdexcept>
 
 #include <fmt/format.h>
 #include <Eigen/Dense>
@@ -66,12 +67,19 @@ constexpr int kJacobianPieces = 12;
 /// Owns one SUNContext and one CVODES memory (never shared between threads).
 class Integrator {
  public:
-  /// `pattern`: the model's Jacobian pattern, probed once for many runs; null: probed here when
-  /// the solver is not dense.
+  /// `pattern`: the model's Jacobian pattern, probed once for many runs; null: probed here over
+  /// the run's times [t_from_h, t_to_h] when the solver may be sparse.
   Integrator(const OdeModel& model, const SimulationOptions& options,
-             const internal::SparsityPattern* pattern)
+             const internal::SparsityPattern* pattern, double t_from_h, double t_to_h)
       : model_(model), options_(options), n_(model.state_count()), rates_(n_, 0.0) {
-    if (pattern && pattern->size() == n_) pattern_ = *pattern;
+    if (pattern) {
+      if (pattern->size() != n_) throw std::logic_error("Integrator: pattern of another model");
+      pattern_ = *pattern;
+    } else if (options.linear_solver == LinearSolver::kKlu ||
+               (options.linear_solver == LinearSolver::kAuto && n_ >= internal::kSparseMinStates)) {
+      pattern_ = internal::jacobian_pattern(model_, t_from_h, t_to_h);
+      pending_rhs_ += pattern_.probe_evals;
+    }
     try {
       setup();
     } catch (...) {
@@ -101,13 +109,9 @@ class Integrator {
     if (options.max_step_h > 0.0)
       check(CVodeSetMaxStep(mem_, options.max_step_h), "CVodeSetMaxStep");
     const auto n = static_cast<sunindextype>(n_);
-    if (options.linear_solver == LinearSolver::kDense) {
+    if (options.linear_solver == LinearSolver::kDense ||
+        (options.linear_solver == LinearSolver::kAuto && !internal::sparse_pays(pattern_))) {
       pattern_ = {};
-    } else {
-      if (pattern_.row.empty()) pattern_ = internal::jacobian_pattern(model_);
-      if (options.linear_solver == LinearSolver::kAuto && !internal::sparse_pays(pattern_)) {
-        pattern_ = {};
-      }
     }
     if (!pattern_.row.empty()) {
       matrix_ =
@@ -140,6 +144,8 @@ class Integrator {
 
  public:
   double* state() { return N_VGetArrayPointer(y_); }
+  /// Whether the Newton iterations use KLU on a probed pattern (else dense LU).
+  [[nodiscard]] bool sparse() const { return !pattern_.row.empty(); }
   std::vector<double>& rates() { return rates_; }
 
   /// Restarts the integration at t from the current state() (after a discontinuity).
@@ -217,10 +223,11 @@ class Integrator {
   static int sparse_jacobian_callback(sunrealtype t, N_Vector y, N_Vector fy, SUNMatrix jac,
                                       void* user_data, N_Vector, N_Vector, N_Vector) {
     auto* self = static_cast<Integrator*>(user_data);
+    const internal::SparsityPattern& p = self->pattern_;
+    double* yd = N_VGetArrayPointer(y);
+    std::size_t group = p.groups();  // the group whose columns are shifted now, if any
     try {
-      const internal::SparsityPattern& p = self->pattern_;
       const std::size_t n = self->n_;
-      double* yd = N_VGetArrayPointer(y);
       const double* f0 = N_VGetArrayPointer(fy);
       double* f1 = N_VGetArrayPointer(self->work_);
       sunindextype* colptrs = SUNSparseMatrix_IndexPointers(jac);
@@ -234,6 +241,7 @@ class Integrator {
       const double floor = self->options_.atol / self->options_.rtol;
       std::vector<double>& shift = self->shift_;
       for (std::size_t g = 0; g + 1 < p.group_start.size(); ++g) {
+        group = g;
         for (std::size_t c = p.group_start[g]; c < p.group_start[g + 1]; ++c) {
           const std::size_t j = p.group_cols[c];
           const double saved = yd[j];
@@ -251,9 +259,15 @@ class Integrator {
             data[k] = (f1[p.row[k]] - f0[p.row[k]]) / shift[j];
           }
         }
+        group = p.groups();
       }
       return 0;
     } catch (...) {
+      if (group < p.groups()) {  // CVODE's state back as it was
+        for (std::size_t c = p.group_start[group]; c < p.group_start[group + 1]; ++c) {
+          yd[p.group_cols[c]] = self->saved_[p.group_cols[c]];
+        }
+      }
       self->error_ = std::current_exception();
       return -1;
     }
@@ -291,7 +305,8 @@ SolveSummary failure(SolveStatus status, std::string message, SolveSummary s) {
 /// and every II after) from y0.
 SolveSummary one_period(const OdeModel& model, const std::vector<DoseRecord>& recs, double period_h,
                         const SimulationOptions& options, std::span<const double> y0,
-                        std::vector<double>& y1, Trajectory* samples = nullptr, int pieces = 0) {
+                        std::vector<double>& y1, Trajectory* samples = nullptr, int pieces = 0,
+                        const internal::SparsityPattern* pattern = nullptr) {
   std::vector<DoseRecord> cycle;
   for (const DoseRecord& rec : recs) {
     DoseRecord single = rec;
@@ -307,7 +322,8 @@ SolveSummary one_period(const OdeModel& model, const std::vector<DoseRecord>& re
   grid.push_back(period_h);
   SimulationOptions resolved = options;
   resolved.multirate = Multirate::kOff;
-  SolveSummary s = simulate(model, y0, 0.0, cycle, grid, resolved, traj);
+  SolveSummary s =
+      internal::simulate_on_pattern(model, y0, 0.0, cycle, grid, resolved, traj, {}, pattern);
   const std::size_t n = model.state_count();
   if (!s.ok()) return s;
   y1.assign(traj.states.end() - static_cast<std::ptrdiff_t>(n), traj.states.end());
@@ -346,12 +362,15 @@ SolveSummary simulate(const OdeModel& model, std::span<const double> y0, double 
 
 namespace internal {
 
-SolveSummary simulate_on_pattern(const OdeModel& model, std::span<const double> y0, double t0_h,
-                                 const std::vector<DoseRecord>& doses,
-                                 std::span<const double> output_times_h,
-                                 const SimulationOptions& options, Trajectory& out,
-                                 const std::function<void(double)>& progress,
-                                 const SparsityPattern* pattern) {
+namespace {
+
+/// simulate_on_pattern() without the dense retry; `sparse_used` tells whether the full-resolution
+/// solver ran with KLU.
+SolveSummary simulate_once(const OdeModel& model, std::span<const double> y0, double t0_h,
+                           const std::vector<DoseRecord>& doses,
+                           std::span<const double> output_times_h, const SimulationOptions& options,
+                           Trajectory& out, const std::function<void(double)>& progress,
+                           const SparsityPattern* pattern, bool& sparse_used) {
   const std::size_t n = model.state_count();
   SolveSummary summary;
   out.n_states = n;
@@ -397,7 +416,8 @@ SolveSummary simulate_on_pattern(const OdeModel& model, std::span<const double> 
   out.time_h.reserve(output_times_h.size());
   out.states.reserve(output_times_h.size() * n);
 
-  Integrator integ(model, options, pattern);
+  Integrator integ(model, options, pattern, t0_h, output_times_h.back());
+  sparse_used = integ.sparse();
   double* y = integ.state();
   std::copy(y0.begin(), y0.end(), y);
   std::vector<double>& rates = integ.rates();
@@ -510,6 +530,33 @@ SolveSummary simulate_on_pattern(const OdeModel& model, std::span<const double> 
   return summary;
 }
 
+}  // namespace
+
+SolveSummary simulate_on_pattern(const OdeModel& model, std::span<const double> y0, double t0_h,
+                                 const std::vector<DoseRecord>& doses,
+                                 std::span<const double> output_times_h,
+                                 const SimulationOptions& options, Trajectory& out,
+                                 const std::function<void(double)>& progress,
+                                 const SparsityPattern* pattern) {
+  bool sparse_used = false;
+  SolveSummary s = simulate_once(model, y0, t0_h, doses, output_times_h, options, out, progress,
+                                 pattern, sparse_used);
+  if (s.status != SolveStatus::kSolverFailure || !sparse_used ||
+      options.linear_solver != LinearSolver::kAuto) {
+    return s;
+  }
+  // A pattern entry the probes missed can make Newton fail where the dense Jacobian would not:
+  // `auto` runs again with the dense solver (`klu`, asked for by name, keeps its failure).
+  SimulationOptions dense = options;
+  dense.linear_solver = LinearSolver::kDense;
+  SolveSummary d = simulate_once(model, y0, t0_h, doses, output_times_h, dense, out, progress,
+                                 nullptr, sparse_used);
+  d.steps += s.steps;
+  d.rhs_evals += s.rhs_evals;
+  d.restarts += s.restarts;
+  return d;
+}
+
 }  // namespace internal
 
 SolveSummary periodic_steady_state(const OdeModel& model, const DoseRecord& record,
@@ -547,10 +594,18 @@ SolveSummary periodic_steady_state(const OdeModel& model, const std::vector<Dose
   Eigen::MatrixXd jac(n, n);
   Eigen::PartialPivLU<Eigen::MatrixXd> lu;
 
+  // The Jacobian pattern, probed once for every period run below.
+  internal::SparsityPattern pattern;
+  if (options.linear_solver == LinearSolver::kKlu ||
+      (options.linear_solver == LinearSolver::kAuto && n >= internal::kSparseMinStates)) {
+    pattern = internal::jacobian_pattern(model, 0.0, period);
+    total.rhs_evals += pattern.probe_evals;
+  }
   auto one = [&](std::span<const double> from, std::vector<double>& to,
                  Trajectory* samples = nullptr) {
-    SolveSummary s = one_period(model, records, period, options, from, to, samples,
-                                samples ? kJacobianPieces : 0);
+    SolveSummary s =
+        one_period(model, records, period, options, from, to, samples,
+                   samples ? kJacobianPieces : 0, pattern.row.empty() ? nullptr : &pattern);
     accumulate(total, s);
     return s;
   };

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -83,6 +84,7 @@ class FrozenSlow : public OdeModel {
   [[nodiscard]] SparsityPattern pattern_from(const SparsityPattern& full) const {
     const std::size_t n = state_count();
     const std::size_t nfull = full_.size();
+    if (full.size() != nfull) throw std::logic_error("FrozenSlow: pattern of another model");
     std::vector<char> dense_full(nfull * nfull, 0);
     for (std::size_t j = 0; j < nfull; ++j) {
       for (std::size_t k = full.col_start[j]; k < full.col_start[j + 1]; ++k) {
@@ -207,14 +209,18 @@ std::vector<Stretch> stretches(const std::vector<DoseRecord>& doses, double peri
 class Pieces {
  public:
   Pieces(const OdeModel& model, const std::vector<DoseRecord>& doses,
-         const SimulationOptions& options, SolveSummary& total)
+         const SimulationOptions& options, SolveSummary& total, double t_from_h, double t_to_h)
       : model_(model), doses_(doses), events_(expand(doses)), total_(total) {
     options_ = options;
     options_.multirate = Multirate::kOff;
     map_options_ = options_;
     map_options_.rtol = std::min(options.rtol, kMapRtol);
     // The Jacobian pattern is probed once for every piece (the frozen model's comes from it).
-    if (options.linear_solver != LinearSolver::kDense) pattern_ = jacobian_pattern(model);
+    if (options.linear_solver == LinearSolver::kKlu ||
+        (options.linear_solver == LinearSolver::kAuto && model.state_count() >= kSparseMinStates)) {
+      pattern_ = jacobian_pattern(model, t_from_h, t_to_h);
+      total_.rhs_evals += pattern_.probe_evals;
+    }
   }
 
   /// The model's Jacobian pattern (empty with the dense solver).
@@ -475,7 +481,7 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
       })) {
     return simulate(model, y0, t0_h, doses, output_times_h, resolved, out, progress);
   }
-  Pieces pieces(model, doses, options, total);
+  Pieces pieces(model, doses, options, total, t0_h, output_times_h.back());
   std::vector<double> x(y0.begin(), y0.end());
   std::size_t o = 0;
   double t = t0_h;
@@ -943,7 +949,8 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
                                            std::abs(g[k]) * std::max(period, t - st.start_h)});
             const double w = options.multirate_tol * scale + options.atol;
             const double g2 = std::abs(f_now[i] - 2.0 * f_mid[i] + f_end[i]) / (0.25 * h * h);
-            worst = std::max(worst, 5.0 / 12.0 * h * h * h * g2 / (0.5 * w));
+            const double e = 5.0 / 12.0 * h * h * h * g2 / (0.5 * w);
+            worst = std::isfinite(e) ? std::max(worst, e) : 2.0;  // not finite: halve
           }
           if (worst <= 1.0) break;
           h = std::max(period, std::floor(0.5 * h / period * (1.0 + 1e-9)) * period);

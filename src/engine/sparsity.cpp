@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <exception>
+#include <new>
 #include <random>
 
 namespace k2sim::internal {
@@ -43,38 +44,48 @@ SparsityPattern make_pattern(std::size_t n, const std::vector<char>& depends) {
   return p;
 }
 
-SparsityPattern jacobian_pattern(const OdeModel& model) {
+SparsityPattern jacobian_pattern(const OdeModel& model, double t_from_h, double t_to_h) {
   const std::size_t n = model.state_count();
   std::vector<char> depends(n * n, 0);
   std::vector<double> reset(n, 0.0);
   std::vector<double> y(n);
   std::vector<double> f0(n);
   std::vector<double> f1(n);
-  std::mt19937_64 rng(20261129);  // fixed: the same pattern on every run
-  std::uniform_real_distribution<double> factor(-1.0, 1.0);
+  std::mt19937_64 rng(20261129);  // fixed: the same probes on every run
+  long evals = 0;
   bool probed = false;
   try {
     model.reset_state(reset);
-  } catch (const std::exception&) {
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (...) {
     std::fill(reset.begin(), reset.end(), 0.0);
   }
-  constexpr int kProbes = 5;
-  for (int probe = 0; probe < kProbes; ++probe) {
+  constexpr int kRandomProbes = 8;
+  const double span = std::max(0.0, t_to_h - t_from_h);
+  for (int probe = 0; probe <= kRandomProbes; ++probe) {
+    const double t = probe == 0 ? t_from_h : t_from_h + span * (probe - 1) / (kRandomProbes - 1.0);
     for (std::size_t i = 0; i < n; ++i) {
       if (probe == 0) {
         y[i] = reset[i];
-      } else {  // positive around the reset value, or around 1 where it is zero
+      } else {  // positive around the reset value, or around 1 where it is zero: e^U(-1, 1)
         const double base = reset[i] != 0.0 ? reset[i] : 1.0;
-        y[i] = base * std::exp(factor(rng));
+        const double u = static_cast<double>(rng() >> 11) * 0x1.0p-53;  // [0, 1), portable
+        y[i] = base * std::exp(2.0 * u - 1.0);
       }
     }
     std::vector<char> found(n * n, 0);
     try {
-      model.rhs(0.0, y.data(), f0.data());
+      model.rhs(t, y.data(), f0.data());
+      ++evals;
+      if (!std::all_of(f0.begin(), f0.end(), [](double v) { return std::isfinite(v); })) {
+        continue;  // a state the model cannot evaluate: this probe tells nothing
+      }
       for (std::size_t j = 0; j < n; ++j) {
         const double saved = y[j];
         y[j] = saved + 1e-3 * std::max(std::abs(saved), 1e-6);
-        model.rhs(0.0, y.data(), f1.data());
+        model.rhs(t, y.data(), f1.data());
+        ++evals;
         y[j] = saved;
         // A right-hand side that does not depend on y_j is computed from the same numbers, so
         // it is bit-identical (a NaN counts as a change).
@@ -82,14 +93,18 @@ SparsityPattern jacobian_pattern(const OdeModel& model) {
           if (!(f1[i] == f0[i])) found[i * n + j] = 1;
         }
       }
-    } catch (const std::exception&) {
+    } catch (const std::bad_alloc&) {
+      throw;
+    } catch (...) {
       continue;  // a state the model refuses: this probe tells nothing
     }
     probed = true;
     for (std::size_t k = 0; k < n * n; ++k) depends[k] = static_cast<char>(depends[k] | found[k]);
   }
   if (!probed) std::fill(depends.begin(), depends.end(), 1);
-  return make_pattern(n, depends);
+  SparsityPattern p = make_pattern(n, depends);
+  p.probe_evals = evals;
+  return p;
 }
 
 bool sparse_pays(const SparsityPattern& pattern) {

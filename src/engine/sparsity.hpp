@@ -16,6 +16,7 @@ struct SparsityPattern {
   std::vector<std::size_t> row;          ///< row indices, ascending within each column
   std::vector<std::size_t> group_start;  ///< groups + 1 offsets into group_cols
   std::vector<std::size_t> group_cols;   ///< the columns of each group
+  long probe_evals = 0;                  ///< right-hand sides the probing took
   [[nodiscard]] std::size_t size() const { return col_start.empty() ? 0 : col_start.size() - 1; }
   [[nodiscard]] std::size_t groups() const {
     return group_start.empty() ? 0 : group_start.size() - 1;
@@ -26,13 +27,18 @@ struct SparsityPattern {
 /// nonzero when dy_i/dt depends on y_j. The diagonal is always included.
 SparsityPattern make_pattern(std::size_t n, const std::vector<char>& depends);
 
-/// The structural pattern of the model's Jacobian, probed: at the reset state and at four
-/// reproducible random states around it (every state nonzero, so products show), each state is
-/// shifted in turn and the right-hand sides that change are recorded. An entry that is zero at
-/// every probe (a branch never taken there) is left out; that costs Newton iterations, never
-/// accuracy, because the error test and the Newton residual use the true right-hand side.
-/// A probe where the model throws is skipped; with no probe left, the pattern is full.
-SparsityPattern jacobian_pattern(const OdeModel& model);
+/// The structural pattern of the model's Jacobian, probed over the times [t_from_h, t_to_h] of a
+/// run: at the reset state at t_from_h, and at eight reproducible random states around it (every
+/// state nonzero, so products show) at times spread evenly over the span, each state is shifted
+/// in turn and the right-hand sides that change are recorded. An entry that is zero at every
+/// probe (a branch never taken there, a dependence that exists only in a window of time between
+/// the probes) is left out. The error test and the Newton residual use the true right-hand side,
+/// so a missed entry cannot change an accepted step; it makes Newton's matrix wrong, so it costs
+/// iterations and, at worst, convergence failures. simulate() with linear_solver = auto then
+/// runs again with the dense solver (docs/engine.md "Solver").
+/// A probe where the model throws or returns a non-finite derivative is skipped; with no probe
+/// left, the pattern is full.
+SparsityPattern jacobian_pattern(const OdeModel& model, double t_from_h = 0.0, double t_to_h = 0.0);
 
 /// Whether a sparse factorization beats the dense one for this pattern (solver.linear_solver =
 /// auto): at least kSparseMinStates states and at most a quarter of the entries nonzero.
