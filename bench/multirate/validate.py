@@ -55,6 +55,16 @@ def compare(a_path, b_path):
     return worst
 
 
+def key_cells(worst):
+    """The table cells of the outputs issue 11 names (KEY), and of the largest difference."""
+    def cell(*names):
+        vals = [f"{worst[n][0]:.1e}" for n in names if n in worst]
+        return ", ".join(vals) if vals else "-"
+    top = max(worst.items(), key=lambda kv: kv[1][0])
+    return (f"{cell(KEY[0])} | {cell(KEY[1], KEY[2])} | {cell(KEY[3])} | {cell(KEY[4])} "
+            f"| {top[1][0]:.1e} ({top[0]}, day {top[1][1]:g})")
+
+
 def main():
     args = sys.argv[1:]
     mode, extra, scenarios = "on", [], []
@@ -84,15 +94,8 @@ def main():
                 w = compare(os.path.join(tmp, "on", name), path)
                 solver = summary["arms"][arm or next(iter(summary["arms"]))]["solver"]
                 periods = solver.get("multirate", {}).get("periods_integrated", 0)
-
-                def cell(*names):
-                    vals = [f"{w[n][0]:.1e}" for n in names if n in w]
-                    return ", ".join(vals) if vals else "-"
-                top = max(w.items(), key=lambda kv: kv[1][0])
                 print(f"| {os.path.basename(sc)} | {arm or '-'} | {t_off:.1f} s | {t_on:.1f} s "
-                      f"| {t_off / t_on:.1f}x | {periods} | {cell(KEY[0])} | {cell(KEY[1], KEY[2])} "
-                      f"| {cell(KEY[3])} | {cell(KEY[4])} | {top[1][0]:.1e} ({top[0]}, day {top[1][1]:g}) |",
-                      flush=True)
+                      f"| {t_off / t_on:.1f}x | {periods} | {key_cells(w)} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "multirate"))
-from validate import KEY, compare  # noqa: E402
+from validate import compare, key_cells  # noqa: E402
 
 
 def run(binary, scenario, out, rtol, extra):
@@ -72,14 +72,8 @@ def main():
                     for k, v in compare(os.path.join(out, name), os.path.join(ref, name)).items():
                         if v[0] >= worst.get(k, (-1.0, 0.0))[0]:
                             worst[k] = v
-
-            def cell(*names):
-                vals = [f"{worst[n][0]:.1e}" for n in names if n in worst]
-                return ", ".join(vals) if vals else "-"
-            top = max(worst.items(), key=lambda kv: kv[1][0])
-            print(f"| {rtol:g} | {rtol * 1e-4:g} | {t:.1f} s | {steps} | {cell(KEY[0])} "
-                  f"| {cell(KEY[1], KEY[2])} | {cell(KEY[3])} | {cell(KEY[4])} "
-                  f"| {top[1][0]:.1e} ({top[0]}, day {top[1][1]:g}) |", flush=True)
+            print(f"| {rtol:g} | {rtol * 1e-4:g} | {t:.1f} s | {steps} | {key_cells(worst)} |",
+                  flush=True)
 
 
 if __name__ == "__main__":
