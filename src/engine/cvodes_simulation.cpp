@@ -75,8 +75,7 @@ class Integrator {
     if (pattern) {
       if (pattern->size() != n_) throw std::logic_error("Integrator: pattern of another model");
       pattern_ = *pattern;
-    } else if (options.linear_solver == LinearSolver::kKlu ||
-               (options.linear_solver == LinearSolver::kAuto && n_ >= internal::kSparseMinStates)) {
+    } else if (internal::may_use_sparse(options, n_)) {
       pattern_ = internal::jacobian_pattern(model_, t_from_h, t_to_h);
       pending_rhs_ += pattern_.probe_evals;
     }
@@ -596,8 +595,7 @@ SolveSummary periodic_steady_state(const OdeModel& model, const std::vector<Dose
 
   // The Jacobian pattern, probed once for every period run below.
   internal::SparsityPattern pattern;
-  if (options.linear_solver == LinearSolver::kKlu ||
-      (options.linear_solver == LinearSolver::kAuto && n >= internal::kSparseMinStates)) {
+  if (internal::may_use_sparse(options, n)) {
     pattern = internal::jacobian_pattern(model, 0.0, period);
     total.rhs_evals += pattern.probe_evals;
   }

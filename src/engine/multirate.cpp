@@ -216,8 +216,7 @@ class Pieces {
     map_options_ = options_;
     map_options_.rtol = std::min(options.rtol, kMapRtol);
     // The Jacobian pattern is probed once for every piece (the frozen model's comes from it).
-    if (options.linear_solver == LinearSolver::kKlu ||
-        (options.linear_solver == LinearSolver::kAuto && model.state_count() >= kSparseMinStates)) {
+    if (may_use_sparse(options, model.state_count())) {
       pattern_ = jacobian_pattern(model, t_from_h, t_to_h);
       total_.rhs_evals += pattern_.probe_evals;
     }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "k2sim/engine/model.hpp"
+#include "k2sim/engine/simulation.hpp"
 
 namespace k2sim::internal {
 
@@ -45,5 +46,12 @@ SparsityPattern jacobian_pattern(const OdeModel& model, double t_from_h = 0.0, d
 bool sparse_pays(const SparsityPattern& pattern);
 
 inline constexpr std::size_t kSparseMinStates = 16;
+
+/// Whether a run with these options may use KLU on an n-state model, so that its pattern is worth
+/// probing: linear_solver = klu, or auto with at least kSparseMinStates states.
+inline bool may_use_sparse(const SimulationOptions& options, std::size_t n) {
+  return options.linear_solver == LinearSolver::kKlu ||
+         (options.linear_solver == LinearSolver::kAuto && n >= kSparseMinStates);
+}
 
 }  // namespace k2sim::internal
