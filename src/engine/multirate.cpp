@@ -217,7 +217,7 @@ class Pieces {
     map_options_.rtol = std::min(options.rtol, kMapRtol);
     // The Jacobian pattern is probed once for every piece (the frozen model's comes from it).
     if (may_use_sparse(options, model.state_count())) {
-      pattern_ = jacobian_pattern(model, t_from_h, t_to_h);
+      pattern_ = jacobian_pattern(model, t_from_h, t_to_h, options.patterns.get());
       total_.rhs_evals += pattern_.probe_evals;
     }
   }

@@ -5,6 +5,10 @@
 #include <exception>
 #include <new>
 #include <random>
+#include <string>
+#include <typeinfo>
+
+#include <fmt/format.h>
 
 namespace k2sim::internal {
 
@@ -44,9 +48,41 @@ SparsityPattern make_pattern(std::size_t n, const std::vector<char>& depends) {
   return p;
 }
 
-SparsityPattern jacobian_pattern(const OdeModel& model, double t_from_h, double t_to_h) {
+std::vector<char> PatternStore::find(const std::string& key) const {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  const auto it = depends_.find(key);
+  return it == depends_.end() ? std::vector<char>{} : it->second;
+}
+
+void PatternStore::record(const std::string& key, const std::vector<char>& depends) {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  if (frozen_) return;
+  std::vector<char>& d = depends_[key];
+  if (d.size() != depends.size()) {
+    d = depends;
+    return;
+  }
+  for (std::size_t k = 0; k < d.size(); ++k) d[k] = static_cast<char>(d[k] | depends[k]);
+}
+
+void PatternStore::freeze() {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  frozen_ = true;
+}
+
+bool PatternStore::frozen() const {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  return frozen_;
+}
+
+SparsityPattern jacobian_pattern(const OdeModel& model, double t_from_h, double t_to_h,
+                                 PatternStore* store) {
   const std::size_t n = model.state_count();
-  std::vector<char> depends(n * n, 0);
+  // The model's type and size name its pattern in the store.
+  const std::string key = store ? fmt::format("{}/{}", typeid(model).name(), n) : std::string();
+  std::vector<char> depends;
+  const bool known = store && store->frozen() && (depends = store->find(key)).size() == n * n;
+  if (!known) depends.assign(n * n, 0);
   std::vector<double> reset(n, 0.0);
   std::vector<double> y(n);
   std::vector<double> f0(n);
@@ -61,10 +97,10 @@ SparsityPattern jacobian_pattern(const OdeModel& model, double t_from_h, double 
   } catch (...) {
     std::fill(reset.begin(), reset.end(), 0.0);
   }
-  constexpr int kRandomProbes = 8;
+  const int random_probes = known ? 0 : 8;
   const double span = std::max(0.0, t_to_h - t_from_h);
-  for (int probe = 0; probe <= kRandomProbes; ++probe) {
-    const double t = probe == 0 ? t_from_h : t_from_h + span * (probe - 1) / (kRandomProbes - 1.0);
+  for (int probe = 0; probe <= random_probes; ++probe) {
+    const double t = probe == 0 ? t_from_h : t_from_h + span * (probe - 1) / (random_probes - 1.0);
     for (std::size_t i = 0; i < n; ++i) {
       if (probe == 0) {
         y[i] = reset[i];
@@ -101,7 +137,8 @@ SparsityPattern jacobian_pattern(const OdeModel& model, double t_from_h, double 
     probed = true;
     for (std::size_t k = 0; k < n * n; ++k) depends[k] = static_cast<char>(depends[k] | found[k]);
   }
-  if (!probed) std::fill(depends.begin(), depends.end(), 1);
+  if (!probed && !known) std::fill(depends.begin(), depends.end(), 1);
+  if (store && !known && probed) store->record(key, depends);
   SparsityPattern p = make_pattern(n, depends);
   p.probe_evals = evals;
   return p;

@@ -3,6 +3,9 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
+#include <mutex>
+#include <string>
 #include <vector>
 
 #include "k2sim/engine/model.hpp"
@@ -39,7 +42,30 @@ SparsityPattern make_pattern(std::size_t n, const std::vector<char>& depends);
 /// runs again with the dense solver (docs/engine.md "Solver").
 /// A probe where the model throws or returns a non-finite derivative is skipped; with no probe
 /// left, the pattern is full.
-SparsityPattern jacobian_pattern(const OdeModel& model, double t_from_h = 0.0, double t_to_h = 0.0);
+/// With a frozen `store` that holds a pattern of this model (the same type and state count), the
+/// pattern is that one and what the reset state alone shows (one probe instead of nine). With a
+/// store that is not frozen, the probed pattern is added to it.
+SparsityPattern jacobian_pattern(const OdeModel& model, double t_from_h = 0.0, double t_to_h = 0.0,
+                                 PatternStore* store = nullptr);
+
+/// Dependency matrices (depends[i * n + j], as make_pattern() takes them) probed by the runs of a
+/// first subject, kept for the subjects that follow: a cohort records them while its first subject
+/// runs alone, then freezes the store, so that every subject sees the same patterns whatever the
+/// threads (reproducible results). Recording and reading take a lock.
+class PatternStore {
+ public:
+  /// The union of every pattern recorded for `key`, or empty.
+  [[nodiscard]] std::vector<char> find(const std::string& key) const;
+  /// Adds a dependency matrix to `key`'s union (no effect once frozen).
+  void record(const std::string& key, const std::vector<char>& depends);
+  void freeze();
+  [[nodiscard]] bool frozen() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, std::vector<char>> depends_;
+  bool frozen_ = false;
+};
 
 /// Whether a sparse factorization beats the dense one for this pattern (solver.linear_solver =
 /// auto): at least kSparseMinStates states and at most a quarter of the entries nonzero.

@@ -20,6 +20,7 @@
 
 #include <fmt/format.h>
 
+#include "../engine/sparsity.hpp"
 #include "k2sim/diet/diet.hpp"
 #include "k2sim/error.hpp"
 #include "k2sim/model/model.hpp"
@@ -677,6 +678,11 @@ CohortSummary run_cohort(const Scenario& scenario, const Overrides& sets,
     // A population that does not fit the model fails here, once, rather than in every row: the
     // first subject is run, and only bad input (InputError) stops the cohort; any other failure
     // becomes its row.
+    // Its runs also record the Jacobian patterns they probe, which every subject then starts
+    // from (one probe at its own reset state instead of nine; docs/engine.md "Solver"). The
+    // store is frozen before the subjects run, so that each sees the same patterns whatever
+    // the threads.
+    run.options.patterns = std::make_shared<internal::PatternStore>();
     const SubjectDraw first = draw_subject(run, 0);
     try {
       (void)run_scenario(first.scenario, first.table, run.options);
@@ -684,6 +690,7 @@ CohortSummary run_cohort(const Scenario& scenario, const Overrides& sets,
       throw;
     } catch (const Error&) {
     }
+    run.options.patterns->freeze();
   }
   const std::size_t n = run.scenario.population->size;
   namespace fs = std::filesystem;

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -12,6 +13,10 @@
 #include "k2sim/events/dose.hpp"
 
 namespace k2sim {
+
+namespace internal {
+class PatternStore;
+}
 
 /// Linear solver of the Newton iterations: dense LU, KLU on the Jacobian's probed sparsity pattern,
 /// or auto (KLU where the pattern is sparse enough to pay, docs/engine.md).
@@ -40,6 +45,10 @@ struct SimulationOptions {
   double multirate_tol = 1e-4;  ///< multi-rate: relative local error of one jump of the slow states
   double multirate_max_jump_h = 45.0 * 24.0;  ///< multi-rate: longest jump (h)
   double multirate_slow_h = 30.0 * 24.0;  ///< multi-rate: time scale (h) from which a state is slow
+  /// Jacobian patterns probed by an earlier run of the same model, for runs that follow (a
+  /// cohort's subjects; docs/engine.md "Solver"). Null: each run probes its own. Not a `--set`
+  /// option.
+  std::shared_ptr<internal::PatternStore> patterns;
 
   /// The option names accepted by set(), in the order the docs list them.
   [[nodiscard]] static const std::vector<std::string>& names();

@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <map>
+#include <mutex>
 #include <set>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -84,7 +87,8 @@ class FullModel final : public Model {
       }
     }
     set_subject(SubjectCovariates{});
-    set_diet(DietInput{});
+    ca_->set_diet(DietInput{});
+    ca_start_pending_ = true;  // found when first needed: a run sets its own diet first
   }
 
   [[nodiscard]] std::string_view name() const override { return "full"; }
@@ -128,27 +132,51 @@ class FullModel final : public Model {
     q_ = std::clamp(
         s.cac_au ? vasc_.cac_percentile_of(*s.cac_au, s.age_y, s.female) : s.cac_percentile / 100.0,
         1e-6, 1.0 - 1e-6);
-    // Eq. (65): coronary deaths are removed from the life table's all-cause hazard at the
-    // reference population's mean coronary death hazard by age (tabulated every 0.25 y).
+    other_hazard_ = other_hazard_table(s.life_table, s.female);
+  }
+
+  /// Eq. (65): coronary deaths are removed from the life table's all-cause hazard at the
+  /// reference population's mean coronary death hazard by age (tabulated every 0.25 y). The
+  /// table depends on the sex, the life table and the vascular parameters only, so it is kept
+  /// for each of these (a cohort builds a model per subject; one table is 19,240 quantiles).
+  [[nodiscard]] std::vector<double> other_hazard_table(const std::string& life_table,
+                                                       bool female) const {
+    using Key = std::tuple<std::string, bool, std::vector<double>>;
+    static std::mutex mutex;
+    static std::map<Key, std::vector<double>> tables;
+    Key key{life_table, female, vasc_.params()};
+    {
+      const std::lock_guard<std::mutex> lock(mutex);
+      if (const auto it = tables.find(key); it != tables.end()) return it->second;
+    }
     const RiskFactors ref = vasc_.reference_risk_factors();
     const double pf = vasc_.param(Vascular::kChdFatalFraction);
-    other_hazard_.assign(kAgeSteps, 0.0);
+    std::vector<double> table(kAgeSteps, 0.0);
     for (std::size_t i = 0; i < kAgeSteps; ++i) {
       const double age = static_cast<double>(i) * kAgeStep;
       double mean = 0.0;
       constexpr int kQ = 40;
       for (int k = 0; k < kQ; ++k) {
         const double q = (k + 0.5) / kQ;
-        mean += vasc_.chd_hazard_per_y(age, s.female, ref, vasc_.cac_at(q, age, s.female)) / kQ;
+        mean += vasc_.chd_hazard_per_y(age, female, ref, vasc_.cac_at(q, age, female)) / kQ;
       }
-      other_hazard_[i] = std::max(0.0, life_.hazard_per_y(age, s.female) - pf * mean);
+      table[i] = std::max(0.0, life_.hazard_per_y(age, female) - pf * mean);
     }
+    const std::lock_guard<std::mutex> lock(mutex);
+    if (tables.size() >= 1024) tables.clear();  // bounded: parameter draws make new keys
+    tables.emplace(std::move(key), table);
+    return table;
   }
 
   void set_diet(const DietInput& d) override {
     ca_->set_diet(d);
-    // The calcium and bone states start from their own equilibrium for this subject and diet,
-    // and the periodic steady state of the vitamin K regimen holds them there.
+    find_ca_start();
+  }
+
+  // The calcium and bone states start from their own equilibrium for this subject and diet, and
+  // the periodic steady state of the vitamin K regimen holds them there.
+  void find_ca_start() const {
+    ca_start_pending_ = false;
     ca_start_.assign(nc_, 0.0);
     ca_->reset_state(ca_start_);
     SimulationOptions options;
@@ -199,6 +227,7 @@ class FullModel final : public Model {
 
   void reset_state(std::span<double> y) const override {
     vitk_->reset_state(y.subspan(0, nv_));
+    if (ca_start_pending_) find_ca_start();
     std::copy(ca_start_.begin(), ca_start_.end(), y.begin() + static_cast<std::ptrdiff_t>(nv_));
     double* v = y.data() + nv_ + nc_;
     v[kCoronaryAge] = subject_.age_y;
@@ -309,7 +338,9 @@ class FullModel final : public Model {
   SubjectCovariates subject_;
   double q_ = 0.5;
   std::vector<double> other_hazard_;
-  std::vector<double> ca_start_;
+  mutable std::vector<double> ca_start_;
+  mutable bool ca_start_pending_ =
+      false;  ///< ca_start_ not yet found for the diet of the constructor
 };
 
 }  // namespace

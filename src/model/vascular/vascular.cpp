@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <mutex>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -230,6 +232,16 @@ std::vector<std::string> LifeTable::names() {
 }
 
 LifeTable LifeTable::builtin(std::string_view name) {
+  // Parsed once per process (a cohort builds a model per subject); the lock makes the first
+  // parse safe when subjects run on several threads.
+  static std::mutex mutex;
+  static std::map<std::string, LifeTable, std::less<>> parsed;
+  const std::lock_guard<std::mutex> lock(mutex);
+  if (const auto it = parsed.find(name); it != parsed.end()) return it->second;
+  return parsed.emplace(std::string(name), parse(name)).first->second;
+}
+
+LifeTable LifeTable::parse(std::string_view name) {
   const std::string file = "data/outcomes/lifetables.csv";
   std::string country;
   std::string period;

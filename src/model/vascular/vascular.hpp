@@ -37,6 +37,8 @@ class LifeTable {
   [[nodiscard]] double first_age_y() const;
 
  private:
+  /// Reads a table from data/outcomes/lifetables.csv (builtin() keeps what it has read).
+  [[nodiscard]] static LifeTable parse(std::string_view name);
   struct Row {
     double from = 0.0;
     double to = 0.0;
@@ -93,6 +95,8 @@ class Vascular {
   explicit Vascular(const ParameterTable& table);
 
   [[nodiscard]] double param(Param p) const { return p_[p]; }
+  /// All parameters, in Param order (canonical units).
+  [[nodiscard]] const std::vector<double>& params() const { return p_; }
 
   // Eq. (60): the zero-inflated CAC distribution at (vascular) age a.
   [[nodiscard]] double cac_prob_positive(double age_y, bool female) const;
