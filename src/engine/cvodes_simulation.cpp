@@ -100,6 +100,10 @@ class Integrator {
     N_VConst(0.0, y_);
     mem_ = CVodeCreate(options.method == Method::kAdams ? CV_ADAMS : CV_BDF, ctx_);
     if (!y_ || !fy_ || !work_ || !mem_) throw std::bad_alloc();
+    // Fused vector operations: one pass over the states for CVODES's linear combinations
+    // (the predictor, the corrector's update of the history array) instead of one per term.
+    // CVODES's own vectors are clones of this one and inherit them.
+    check(N_VEnableFusedOps_Serial(y_, SUNTRUE), "N_VEnableFusedOps_Serial");
     check(CVodeInit(mem_, &Integrator::rhs_callback, 0.0, y_), "CVodeInit");
     check(CVodeSetUserData(mem_, this), "CVodeSetUserData");
     check(CVodeSetErrHandlerFn(mem_, &Integrator::error_callback, this), "CVodeSetErrHandlerFn");
@@ -494,7 +498,7 @@ SolveSummary simulate_once(const OdeModel& model, std::span<const double> y0, do
         jump = std::abs(rates[i] - rates_before[i]) >
                1e-12 * std::max(std::abs(rates[i]), std::abs(rates_before[i]));
       }
-      if (jump) {
+      if (jump && !same_time(t, t_last)) {  // (at the end there is nothing left to integrate)
         integ.restart(t);
       } else {
         std::copy(rates_before.begin(), rates_before.end(), rates.begin());  // no rounding drift

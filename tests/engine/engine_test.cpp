@@ -149,6 +149,38 @@ TEST(Engine, ZeroOrderInfusion) {
   }
 }
 
+// A constant input given as back-to-back infusions of one rate (a continuous diet's 28-day
+// blocks): the solver goes on where one block ends and the next begins, and meets the exact
+// solution y = s/k (1 - e^(-kt)); where the rate does change, it restarts.
+TEST(Engine, BackToBackInfusionsOfOneRateNeedNoRestart) {
+  DecayModel m;
+  m.k = 0.05;
+  const std::vector<double> y0 = {0.0};
+  const DoseRecord blocks{
+      .time_h = 0.0, .amt = 48.0, .cmt = 0, .rate = 2.0, .ii_h = 24.0, .addl = 19};
+  const std::vector<double> grid = output_grid(0.0, 480.0, 6.0);
+  SimulationOptions o = tight();
+  o.closed_form = false;
+  Trajectory tr;
+  const SolveSummary s = simulate(m, y0, 0.0, {blocks}, grid, o, tr);
+  ASSERT_TRUE(s.ok()) << s.message;
+  EXPECT_EQ(s.restarts, 1);  // the start only, not one per block
+  for (std::size_t i = 1; i < grid.size(); ++i) {
+    const double exact = 2.0 / 0.05 * (1.0 - std::exp(-0.05 * grid[i]));
+    EXPECT_LT(rel_err(tr.at(i, 0), exact), kTolRel) << grid[i];
+  }
+  // The second half at 3 per h: a change of rate at 240 h, which needs its restart.
+  std::vector<DoseRecord> two = {
+      {.time_h = 0.0, .amt = 48.0, .cmt = 0, .rate = 2.0, .ii_h = 24.0, .addl = 9},
+      {.time_h = 240.0, .amt = 72.0, .cmt = 0, .rate = 3.0, .ii_h = 24.0, .addl = 9}};
+  const SolveSummary s2 = simulate(m, y0, 0.0, two, grid, o, tr);
+  ASSERT_TRUE(s2.ok()) << s2.message;
+  EXPECT_EQ(s2.restarts, 2);
+  const double at240 = 2.0 / 0.05 * (1.0 - std::exp(-0.05 * 240.0));
+  const double exact_end = 3.0 / 0.05 + (at240 - 3.0 / 0.05) * std::exp(-0.05 * 240.0);
+  EXPECT_LT(rel_err(tr.at(grid.size() - 1, 0), exact_end), kTolRel);
+}
+
 TEST(Engine, AddlExpansionEqualsExplicitList) {
   const DoseRecord rec{.time_h = 2.0, .amt = 10.0, .cmt = 0, .ii_h = 12.0, .addl = 9};
   std::vector<DoseRecord> explicit_list;
@@ -759,6 +791,33 @@ TEST(Engine, SparsityPatternIsProbedWithProducts) {
   }
   expect_valid_groups(p);
   EXPECT_FALSE(internal::sparse_pays(p));  // six states: the dense solver
+}
+
+// A store records what the first run probes; frozen, it gives later runs the same pattern for one
+// probe at the reset state instead of nine, and adds what that probe shows.
+TEST(Engine, PatternStoreGivesTheRecordedPatternForOneProbe) {
+  AdaptedModel<CoupledImpl> m;
+  internal::PatternStore store;
+  const internal::SparsityPattern first = internal::jacobian_pattern(m, 0.0, 10.0, &store);
+  EXPECT_EQ(first.probe_evals, 9 * 7);
+  store.freeze();
+  const internal::SparsityPattern again = internal::jacobian_pattern(m, 0.0, 10.0, &store);
+  EXPECT_EQ(again.probe_evals, 7);
+  EXPECT_EQ(again.row, first.row);
+  EXPECT_EQ(again.col_start, first.col_start);
+  // The reset state alone (y2 = 0) cannot show dy1/dy0 = y2; it comes from the store.
+  ASSERT_EQ(again.col_start[1] - again.col_start[0], 2U);
+  EXPECT_EQ(again.row[again.col_start[0] + 1], 1U);
+  std::vector<char> none(36, 0);
+  internal::PatternStore empty;
+  empty.record("unrelated", none);
+  empty.freeze();
+  const internal::SparsityPattern fresh = internal::jacobian_pattern(m, 0.0, 10.0, &empty);
+  EXPECT_EQ(fresh.probe_evals, 9 * 7);  // no pattern of this model: probed in full
+  EXPECT_EQ(fresh.row, first.row);
+  // Once frozen, nothing more is recorded.
+  store.record("another", none);
+  EXPECT_TRUE(store.find("another").empty());
 }
 
 TEST(Engine, TridiagonalPatternNeedsThreeGroups) {
