@@ -606,10 +606,11 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
     bool lu_valid = false;
     std::vector<double> g(ns);
     std::vector<double> g_prev(ns);
-    std::vector<double> g_prev2(ns);
-    std::vector<double> f_now(n);  // the right-hand side at the start, middle and end of a step
-    std::vector<double> f_mid(n);
-    std::vector<double> f_end(n);
+    std::vector<double> f_now(n);   // the right-hand side at the start of a step,
+    std::vector<double> f_back(n);  // one step back and
+    std::vector<double> f_end(n);   // at the start of a period within the step (state frozen)
+    std::vector<double> d1(ns);     // the implicit slope of the slow derivatives
+    std::vector<double> d1_prev(ns);
     std::vector<double> orbit_prev(nf);
     double h_prev = 0.0;
     double h_prev2 = 0.0;
@@ -901,9 +902,30 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
         for (std::size_t k = 0; k < ns; ++k) xe[slow[k]] -= omega0[k];
         averaged = true;
       }
-      // Step: whole periods, with the local error of the Adams-Bashforth step, (5/12) h^3 |g''|,
-      // at most half the tolerance (|g - g_prev| h^2 / (2 h_prev), the distance from an Euler
-      // step, while there is no second difference yet).
+      // The explicit time dependence of the slow derivatives (a life table's bands, the
+      // seasons), at this state: e(tau) = f(xe, tau) - f(xe, t), at the start of each period
+      // (the same phase). The steps carry it by quadrature, and the Adams-Bashforth history
+      // only the rest (the change that comes from the states): the implicit slope
+      // d1 = (g - g_prev) / h_prev - (f(xe, t) - f(xe, t - h_prev)) / h_prev. A kink in a
+      // hazard then costs no small steps, and a trend is not counted twice.
+      model.rhs(t, xe.data(), f_now.data());
+      ++total.rhs_evals;
+      bool explicit_ok = std::all_of(f_now.begin(), f_now.begin() + static_cast<std::ptrdiff_t>(n),
+                                     [](double v) { return std::isfinite(v); });
+      if (h_prev > 0.0) {
+        model.rhs(t - h_prev, xe.data(), f_back.data());
+        ++total.rhs_evals;
+        for (std::size_t k = 0; k < ns; ++k) {
+          const std::size_t i = slow[k];
+          const double e_back = (f_now[i] - f_back[i]) / h_prev;
+          d1[k] = (g[k] - g_prev[k]) / h_prev - (std::isfinite(e_back) ? e_back : 0.0);
+        }
+      } else {
+        std::fill(d1.begin(), d1.end(), 0.0);
+      }
+      // Step: whole periods, with the local error of the Adams-Bashforth step on the implicit
+      // part, (5/12) h^3 |g''|, at most half the tolerance (|d1| h^2 / 2, the distance from an
+      // Euler step, while there is no second difference yet).
       double h = period;
       if (h_prev > 0.0) {
         double worst = 0.0;
@@ -912,11 +934,9 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
           const double scale = std::max({std::abs(s), std::abs(s - s0[k]),
                                          std::abs(g[k]) * std::max(period, t - st.start_h)});
           const double w = options.multirate_tol * scale + options.atol;
-          const double d1 = (g[k] - g_prev[k]) / h_prev;
-          const double size =
-              h_prev2 > 0.0
-                  ? 2.0 * std::abs(d1 - (g_prev[k] - g_prev2[k]) / h_prev2) / (h_prev + h_prev2)
-                  : std::abs(d1);
+          const double size = h_prev2 > 0.0
+                                  ? 2.0 * std::abs(d1[k] - d1_prev[k]) / (h_prev + h_prev2)
+                                  : std::abs(d1[k]);
           worst = std::max(worst, size / w);
         }
         double h_max = std::numeric_limits<double>::infinity();
@@ -929,36 +949,52 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
                           st.end_h - t - 2.0 * period});
         h = std::max(period, std::floor(h_max / period * (1.0 + 1e-9)) * period);
       }
-      // The history above cannot see a change of the model's explicit time dependence ahead (a
-      // life-table band that starts at 70 years: the hazard ramps up over 0.25 y). Its second
-      // difference over the step, at this state, gives the same error measure, (5/12) h^3 |g''|;
-      // the step halves (to whole periods) until that is within half the tolerance too.
-      if (h > period) {
-        model.rhs(t, xe.data(), f_now.data());
-        ++total.rhs_evals;
-        while (h > period) {
-          model.rhs(t + 0.5 * h, xe.data(), f_mid.data());
-          model.rhs(t + h, xe.data(), f_end.data());
-          total.rhs_evals += 2;
-          double worst = 0.0;
+      // The quadrature of e over the step: the trapezoid rule on the starts of the periods,
+      // and on every other one; where they differ by more than half the tolerance (a change
+      // within a period, such as a flux that doubles at an hour of a day), the step halves.
+      std::vector<double> quad(ns, 0.0);
+      std::vector<double> e;  // e[(j - 1) * ns + k]: slow derivative k at the start of period j
+      while (true) {
+        const auto m = static_cast<std::size_t>(std::llround(h / period));
+        e.assign(m * ns, 0.0);
+        for (std::size_t j = 1; j <= m && explicit_ok; ++j) {
+          model.rhs(t + static_cast<double>(j) * period, xe.data(), f_end.data());
+          ++total.rhs_evals;
           for (std::size_t k = 0; k < ns; ++k) {
-            const std::size_t i = slow[k];
-            const double s = xe[i];
-            const double scale = std::max({std::abs(s), std::abs(s - s0[k]),
-                                           std::abs(g[k]) * std::max(period, t - st.start_h)});
-            const double w = options.multirate_tol * scale + options.atol;
-            const double g2 = std::abs(f_now[i] - 2.0 * f_mid[i] + f_end[i]) / (0.25 * h * h);
-            const double e = 5.0 / 12.0 * h * h * h * g2 / (0.5 * w);
-            worst = std::isfinite(e) ? std::max(worst, e) : 2.0;  // not finite: halve
+            e[(j - 1) * ns + k] = f_end[slow[k]] - f_now[slow[k]];
+            explicit_ok = explicit_ok && std::isfinite(e[(j - 1) * ns + k]);
           }
-          if (worst <= 1.0) break;
-          h = std::max(period, std::floor(0.5 * h / period * (1.0 + 1e-9)) * period);
         }
+        if (!explicit_ok) {  // the model cannot be evaluated there: one period, no quadrature
+          h = period;
+          std::fill(quad.begin(), quad.end(), 0.0);
+          break;
+        }
+        auto at = [&](std::size_t j, std::size_t k) { return j == 0 ? 0.0 : e[(j - 1) * ns + k]; };
+        const std::size_t m_even = m - m % 2;
+        double worst = 0.0;
+        for (std::size_t k = 0; k < ns; ++k) {
+          double fine = 0.5 * at(m, k);
+          for (std::size_t j = 1; j < m; ++j) fine += at(j, k);
+          fine *= period;
+          double coarse = 0.5 * at(m_even, k);
+          for (std::size_t j = 2; j < m_even; j += 2) coarse += at(j, k);
+          coarse *= 2.0 * period;
+          if (m % 2 == 1) coarse += 0.5 * period * (at(m_even, k) + at(m, k));
+          quad[k] = fine;
+          if (m < 2) continue;
+          const double sv = xe[slow[k]];
+          const double scale = std::max({std::abs(sv), std::abs(sv - s0[k]),
+                                         std::abs(g[k]) * std::max(period, t - st.start_h)});
+          const double w = options.multirate_tol * scale + options.atol;
+          worst = std::max(worst, std::abs(fine - coarse) / (0.5 * w));
+        }
+        if (worst <= 1.0 || h <= period) break;
+        h = std::max(period, std::floor(0.5 * h / period * (1.0 + 1e-9)) * period);
       }
-      const double r = h_prev > 0.0 ? h / h_prev : 0.0;
       std::vector<double> s_next(ns);
       for (std::size_t k = 0; k < ns; ++k) {
-        s_next[k] = xe[slow[k]] + h * ((1.0 + 0.5 * r) * g[k] - 0.5 * r * g_prev[k]);
+        s_next[k] = xe[slow[k]] + h * g[k] + 0.5 * h * h * d1[k] + quad[k];
       }
       // Outputs in [t, t + h): fast states from the orbit at their phase, slow states on the line.
       const double t_next = t + h;
@@ -977,9 +1013,22 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
         const std::size_t base = out.states.size();
         out.states.insert(out.states.end(), row, row + n);
         const double frac = (tau_out - t) / h;
+        // The slow states along the step as the step itself: the implicit part on its parabola,
+        // the explicit one by the quadrature of e up to here (linear within a period).
+        const double dt_out = tau_out - t;
+        const auto j0 = std::min(static_cast<std::size_t>(dt_out / period), e.size() / ns);
+        const double within = dt_out - static_cast<double>(j0) * period;
         for (std::size_t k = 0; k < ns; ++k) {
           const double ripple = row[n + k] - q_mean[k] - g[k] * (phase - 0.5 * period);
-          out.states[base + slow[k]] = xe[slow[k]] + frac * (s_next[k] - xe[slow[k]]) + ripple;
+          auto e_at = [&](std::size_t j) { return j == 0 ? 0.0 : e[(j - 1) * ns + k]; };
+          double q = 0.0;
+          for (std::size_t j = 1; j <= j0; ++j) q += 0.5 * period * (e_at(j - 1) + e_at(j));
+          if (within > 0.0 && j0 < e.size() / ns) {
+            const double e_end = e_at(j0) + (e_at(j0 + 1) - e_at(j0)) * within / period;
+            q += 0.5 * within * (e_at(j0) + e_end);
+          }
+          out.states[base + slow[k]] =
+              xe[slow[k]] + dt_out * g[k] + 0.5 * dt_out * dt_out * d1[k] + q + ripple;
         }
         if (frac > 0.0) pending.push_back({base, phase, frac});
         ++o;
@@ -1003,8 +1052,8 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
         ++total.jumps;
         total.jumped_h += h - period;
       }
-      g_prev2.swap(g_prev);
       g_prev = g;
+      d1_prev = d1;
       h_prev2 = h_prev;
       h_prev = h;
       orbit_prev_dt = h;
