@@ -208,7 +208,9 @@ double intake_of(const std::array<double, kNutrientCount>& d, std::string_view k
 }
 
 namespace {
-constexpr double kContinuousBlockH = 28.0 * 24.0;
+/// The blocks of a continuous diet's infusions (the solver passes from one to the next without a
+/// restart; longer blocks are fewer events to sort and step through).
+constexpr double kContinuousBlockH = 364.0 * 24.0;
 }  // namespace
 
 std::vector<DoseSpec> diet_doses(const DietSpec& diet, const FoodTable& table,
@@ -293,7 +295,7 @@ std::vector<DoseSpec> diet_doses(const DietSpec& diet, const FoodTable& table,
       // An infusion over the whole interval from midnight: the meal's absorption fraction (its
       // fat) still applies to the dose; the input is constant, so the solver sees no event
       // within a day. The infusion runs in blocks of whole diet periods of at least
-      // kContinuousBlockH, so that the solver restarts once per block rather than once a day.
+      // kContinuousBlockH; the solver goes on from one block to the next without a restart.
       // With steady_state, the first period is a steady-state regimen of its own (its periodic
       // state is found over one period, which is cheaper than over a block); without, the run
       // starts from the equilibrium with these inputs (io/run.cpp).
