@@ -500,8 +500,6 @@ SolveSummary simulate_once(const OdeModel& model, std::span<const double> y0, do
       }
       if (jump && !same_time(t, t_last)) {  // (at the end there is nothing left to integrate)
         integ.restart(t);
-      } else {
-        std::copy(rates_before.begin(), rates_before.end(), rates.begin());  // no rounding drift
       }
       while (o < output_times_h.size() && same_time(output_times_h[o], t)) {
         out.time_h.push_back(output_times_h[o++]);
@@ -738,8 +736,9 @@ SolveSummary newton_equilibrium(const OdeModel& model, const SimulationOptions& 
     }
     // Partial pivoting (an order of magnitude cheaper at 116 states); full pivoting where that
     // meets a singular pivot.
-    Eigen::VectorXd dy = jac.partialPivLu().solve(rhs_vec);
-    if (!dy.allFinite()) dy = jac.fullPivLu().solve(rhs_vec);
+    const Eigen::PartialPivLU<Eigen::MatrixXd> lu(jac);
+    Eigen::VectorXd dy = lu.solve(rhs_vec);
+    if (!dy.allFinite() || lu.rcond() < 1e-13) dy = jac.fullPivLu().solve(rhs_vec);
     // Positivity-preserving damping: a full step that would take a positive state (an amount,
     // a concentration, a cell count) below zero is shortened so that it keeps at least a tenth of
     // its value; otherwise Newton can land on a root with negative amounts.

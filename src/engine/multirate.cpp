@@ -5,11 +5,13 @@
 // state s at time t, the fast states are put on their periodic orbit with s frozen (Newton on the
 // one-period map), and the same period gives the average of the slow derivatives over the orbit,
 // g(s, t) (extra quadrature states, so the average is of the nonlinear fluxes, never of the
-// concentrations). The slow states then follow ds/dt = g with a variable-step second-order
-// Adams-Bashforth method whose steps are whole numbers of periods, chosen so that the difference
-// from an Euler step stays within multirate_tol; the periods in between are not integrated.
-// Outputs inside a step take the fast states from the orbit at the same phase of the period and
-// the slow states by linear interpolation. Stretches that are not periodic are integrated in full.
+// concentrations). The slow states then follow ds/dt = g over steps of whole numbers of periods:
+// the model's explicit dependence on time at fixed states by the trapezoid rule over the periods
+// of the step, the rest by a variable-step second-order Adams-Bashforth method, with the step
+// chosen so that its estimated local error stays within multirate_tol; the periods in between are
+// not integrated. Outputs inside a step take the fast states from the orbit at the same phase of
+// the period and the slow states on the step's own curve. Stretches that are not periodic are
+// integrated in full.
 #include "multirate.hpp"
 
 #include <algorithm>
@@ -902,22 +904,24 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
         for (std::size_t k = 0; k < ns; ++k) xe[slow[k]] -= omega0[k];
         averaged = true;
       }
-      // The explicit time dependence of the slow derivatives (a life table's bands, the
-      // seasons), at this state: e(tau) = f(xe, tau) - f(xe, t), at the start of each period
+      // The explicit time dependence of the slow derivatives (a life table's bands), at this
+      // state: e(tau) = f(xe, tau) - f(xe, t), at the start of each period
       // (the same phase). The steps carry it by quadrature, and the Adams-Bashforth history
       // only the rest (the change that comes from the states): the implicit slope
       // d1 = (g - g_prev) / h_prev - (f(xe, t) - f(xe, t - h_prev)) / h_prev. A kink in a
       // hazard then costs no small steps, and a trend is not counted twice.
       model.rhs(t, xe.data(), f_now.data());
       ++total.rhs_evals;
-      bool explicit_ok = std::all_of(f_now.begin(), f_now.begin() + static_cast<std::ptrdiff_t>(n),
-                                     [](double v) { return std::isfinite(v); });
+      bool explicit_ok = std::all_of(slow.begin(), slow.end(),
+                                     [&](std::size_t i) { return std::isfinite(f_now[i]); });
       if (h_prev > 0.0) {
         model.rhs(t - h_prev, xe.data(), f_back.data());
         ++total.rhs_evals;
         for (std::size_t k = 0; k < ns; ++k) {
           const std::size_t i = slow[k];
           const double e_back = (f_now[i] - f_back[i]) / h_prev;
+          // (Not finite: no quadrature either, so that the trend is counted once, in d1.)
+          explicit_ok = explicit_ok && std::isfinite(e_back);
           d1[k] = (g[k] - g_prev[k]) / h_prev - (std::isfinite(e_back) ? e_back : 0.0);
         }
       } else {
@@ -968,6 +972,7 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
         if (!explicit_ok) {  // the model cannot be evaluated there: one period, no quadrature
           h = period;
           std::fill(quad.begin(), quad.end(), 0.0);
+          e.clear();  // (the outputs of the step read it)
           break;
         }
         auto at = [&](std::size_t j, std::size_t k) { return j == 0 ? 0.0 : e[(j - 1) * ns + k]; };

@@ -151,7 +151,7 @@ TEST(Engine, ZeroOrderInfusion) {
   }
 }
 
-// A constant input given as back-to-back infusions of one rate (a continuous diet's 28-day
+// A constant input given as back-to-back infusions of one rate (a continuous diet's
 // blocks): the solver goes on where one block ends and the next begins, and meets the exact
 // solution y = s/k (1 - e^(-kt)); where the rate does change, it restarts.
 TEST(Engine, BackToBackInfusionsOfOneRateNeedNoRestart) {

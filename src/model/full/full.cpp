@@ -121,6 +121,7 @@ class FullModel final : public Model {
     SubjectCovariates cs = s;
     cs.dialysis = false;
     ca_->set_subject(cs);
+    ca_start_pending_ = true;  // the calcium-bone equilibrium depends on the subject too
     subject_ = s;
     life_ = LifeTable::builtin(s.life_table);
     if (s.age_y < life_.first_age_y()) {
@@ -176,14 +177,15 @@ class FullModel final : public Model {
   // The calcium and bone states start from their own equilibrium for this subject and diet, and
   // the periodic steady state of the vitamin K regimen holds them there.
   void find_ca_start() const {
-    ca_start_pending_ = false;
-    ca_start_.assign(nc_, 0.0);
-    ca_->reset_state(ca_start_);
+    std::vector<double> start(nc_, 0.0);
+    ca_->reset_state(start);
     SimulationOptions options;
-    const SolveSummary s = equilibrium(*ca_, options, ca_start_);
+    const SolveSummary s = equilibrium(*ca_, options, start);
     if (!s.ok()) {
       throw Error("model full: equilibrium of the calcium and bone states: " + s.message);
     }
+    ca_start_ = std::move(start);  // kept only when found
+    ca_start_pending_ = false;
   }
   [[nodiscard]] bool takes_diet() const override { return true; }
   [[nodiscard]] std::vector<std::string> diet_substances() const override {
@@ -227,7 +229,11 @@ class FullModel final : public Model {
 
   void reset_state(std::span<double> y) const override {
     vitk_->reset_state(y.subspan(0, nv_));
-    if (ca_start_pending_) find_ca_start();
+    {
+      // (A const method, so safe to call from several threads: the first finds the start.)
+      const std::lock_guard<std::mutex> lock(ca_start_mutex_);
+      if (ca_start_pending_) find_ca_start();
+    }
     std::copy(ca_start_.begin(), ca_start_.end(), y.begin() + static_cast<std::ptrdiff_t>(nv_));
     double* v = y.data() + nv_ + nc_;
     v[kCoronaryAge] = subject_.age_y;
@@ -339,8 +345,10 @@ class FullModel final : public Model {
   double q_ = 0.5;
   std::vector<double> other_hazard_;
   mutable std::vector<double> ca_start_;
-  mutable bool ca_start_pending_ =
-      false;  ///< ca_start_ not yet found for the diet of the constructor
+  /// ca_start_ not yet found for this subject and diet (set_diet finds it; the constructor and
+  /// set_subject leave it to the next reset_state)
+  mutable bool ca_start_pending_ = false;
+  mutable std::mutex ca_start_mutex_;
 };
 
 }  // namespace
