@@ -490,6 +490,15 @@ struct FastSlowModelImpl {
 };
 using FastSlowModel = AdaptedModel<FastSlowModelImpl>;
 
+// `amount` into state 0 once a day for `days` days, from time 0.
+DoseRecord daily_into_first(double amount, int days) {
+  return {.time_h = 0.0,
+          .amt = amount,
+          .cmt = 0,
+          .ii_h = 24.0,
+          .addl = static_cast<std::size_t>(days - 1)};
+}
+
 SimulationOptions multirate_on() {
   SimulationOptions o = tight();
   o.multirate = Multirate::kOn;
@@ -515,11 +524,7 @@ TEST(Engine, MultirateMatchesExactLinearSolution) {
   FastSlowModel m;
   const double dose = 100.0;
   const int days = 5 * 365;
-  const DoseRecord rec{.time_h = 0.0,
-                       .amt = dose,
-                       .cmt = 0,
-                       .ii_h = 24.0,
-                       .addl = static_cast<std::size_t>(days - 1)};
+  const DoseRecord rec = daily_into_first(dose, days);
   std::vector<double> grid = output_grid(0.0, (days - 2) * 24.0, 24.0);
   for (int h = 1; h <= 48; ++h) grid.push_back((days - 2) * 24.0 + h);
   const std::vector<double> y0(4, 0.0);
@@ -566,11 +571,7 @@ TEST(Engine, MultirateStepsDoNotJumpOverAChangeInTime) {
   FastSlowModel m;
   m.doubled_from_h = 400.3 * 24.0;
   const int days = 3 * 365;
-  const DoseRecord rec{.time_h = 0.0,
-                       .amt = 100.0,
-                       .cmt = 0,
-                       .ii_h = 24.0,
-                       .addl = static_cast<std::size_t>(days - 1)};
+  const DoseRecord rec = daily_into_first(100.0, days);
   const std::vector<double> grid = output_grid(0.0, days * 24.0, 24.0);
   const std::vector<double> y0(4, 0.0);
   Trajectory full;
@@ -643,11 +644,7 @@ struct HazardImpl {
 TEST(Engine, MultirateCarriesAHazardWithKinksByQuadrature) {
   AdaptedModel<HazardImpl> m;
   const int days = 10 * 365;
-  const DoseRecord rec{.time_h = 0.0,
-                       .amt = 100.0,
-                       .cmt = 0,
-                       .ii_h = 24.0,
-                       .addl = static_cast<std::size_t>(days - 1)};
+  const DoseRecord rec = daily_into_first(100.0, days);
   const std::vector<double> grid = output_grid(0.0, days * 24.0, 24.0);
   std::vector<double> y0(5, 0.0);
   y0[2] = 4000.0;  // the store near its mean (0.02 x 100/24 / 0.1 x 4800): only the hazard moves
@@ -678,11 +675,7 @@ TEST(Engine, MultirateAveragesFluxesNotConcentrations) {
   m.km = 20.0;
   m.ke = 0.3;
   const int days = 3 * 365;
-  const DoseRecord rec{.time_h = 0.0,
-                       .amt = 400.0,
-                       .cmt = 0,
-                       .ii_h = 24.0,
-                       .addl = static_cast<std::size_t>(days - 1)};
+  const DoseRecord rec = daily_into_first(400.0, days);
   const std::vector<double> grid = output_grid(0.0, days * 24.0, 24.0 * 30.0);
   const std::vector<double> y0(4, 0.0);
   Trajectory full;
