@@ -735,7 +735,7 @@ SolveSummary newton_equilibrium(const OdeModel& model, const SimulationOptions& 
       rhs_vec(static_cast<Eigen::Index>(a)) = 0.0;
     }
     // Partial pivoting (an order of magnitude cheaper at 116 states); full pivoting where that
-    // meets a singular pivot.
+    // is singular or nearly so (reciprocal condition number below 1e-13).
     const Eigen::PartialPivLU<Eigen::MatrixXd> lu(jac);
     Eigen::VectorXd dy = lu.solve(rhs_vec);
     if (!dy.allFinite() || lu.rcond() < 1e-13) dy = jac.fullPivLu().solve(rhs_vec);
