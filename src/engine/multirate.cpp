@@ -927,6 +927,14 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
       } else {
         std::fill(d1.begin(), d1.end(), 0.0);
       }
+      // The error allowed in a step of slow state k: multirate_tol of its value, of its change
+      // since the stretch began, or of g times the time since then, whichever is largest.
+      auto tolerance = [&](std::size_t k) {
+        const double sv = xe[slow[k]];
+        const double scale = std::max({std::abs(sv), std::abs(sv - s0[k]),
+                                       std::abs(g[k]) * std::max(period, t - st.start_h)});
+        return options.multirate_tol * scale + options.atol;
+      };
       // Step: whole periods, with the local error of the Adams-Bashforth step on the implicit
       // part, (5/12) h^3 |g''|, at most half the tolerance (|d1| h^2 / 2, the distance from an
       // Euler step, while there is no second difference yet).
@@ -934,10 +942,7 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
       if (h_prev > 0.0) {
         double worst = 0.0;
         for (std::size_t k = 0; k < ns; ++k) {
-          const double s = xe[slow[k]];
-          const double scale = std::max({std::abs(s), std::abs(s - s0[k]),
-                                         std::abs(g[k]) * std::max(period, t - st.start_h)});
-          const double w = options.multirate_tol * scale + options.atol;
+          const double w = tolerance(k);
           const double size = h_prev2 > 0.0
                                   ? 2.0 * std::abs(d1[k] - d1_prev[k]) / (h_prev + h_prev2)
                                   : std::abs(d1[k]);
@@ -958,6 +963,7 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
       // within a period, such as a flux that doubles at an hour of a day), the step halves.
       std::vector<double> quad(ns, 0.0);
       std::vector<double> e;  // e[(j - 1) * ns + k]: slow derivative k at the start of period j
+      auto e_at = [&](std::size_t j, std::size_t k) { return j == 0 ? 0.0 : e[(j - 1) * ns + k]; };
       while (true) {
         const auto m = static_cast<std::size_t>(std::llround(h / period));
         e.assign(m * ns, 0.0);
@@ -975,24 +981,19 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
           e.clear();  // (the outputs of the step read it)
           break;
         }
-        auto at = [&](std::size_t j, std::size_t k) { return j == 0 ? 0.0 : e[(j - 1) * ns + k]; };
         const std::size_t m_even = m - m % 2;
         double worst = 0.0;
         for (std::size_t k = 0; k < ns; ++k) {
-          double fine = 0.5 * at(m, k);
-          for (std::size_t j = 1; j < m; ++j) fine += at(j, k);
+          double fine = 0.5 * e_at(m, k);
+          for (std::size_t j = 1; j < m; ++j) fine += e_at(j, k);
           fine *= period;
-          double coarse = 0.5 * at(m_even, k);
-          for (std::size_t j = 2; j < m_even; j += 2) coarse += at(j, k);
+          double coarse = 0.5 * e_at(m_even, k);
+          for (std::size_t j = 2; j < m_even; j += 2) coarse += e_at(j, k);
           coarse *= 2.0 * period;
-          if (m % 2 == 1) coarse += 0.5 * period * (at(m_even, k) + at(m, k));
+          if (m % 2 == 1) coarse += 0.5 * period * (e_at(m_even, k) + e_at(m, k));
           quad[k] = fine;
           if (m < 2) continue;
-          const double sv = xe[slow[k]];
-          const double scale = std::max({std::abs(sv), std::abs(sv - s0[k]),
-                                         std::abs(g[k]) * std::max(period, t - st.start_h)});
-          const double w = options.multirate_tol * scale + options.atol;
-          worst = std::max(worst, std::abs(fine - coarse) / (0.5 * w));
+          worst = std::max(worst, std::abs(fine - coarse) / (0.5 * tolerance(k)));
         }
         if (worst <= 1.0 || h <= period) break;
         h = std::max(period, std::floor(0.5 * h / period * (1.0 + 1e-9)) * period);
@@ -1001,7 +1002,8 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
       for (std::size_t k = 0; k < ns; ++k) {
         s_next[k] = xe[slow[k]] + h * g[k] + 0.5 * h * h * d1[k] + quad[k];
       }
-      // Outputs in [t, t + h): fast states from the orbit at their phase, slow states on the line.
+      // Outputs in [t, t + h): fast states from the orbit at their phase, slow states on the
+      // step's curve.
       const double t_next = t + h;
       std::size_t k_sample = 0;
       while (o < output_times_h.size() && output_times_h[o] < t_next &&
@@ -1025,12 +1027,11 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
         const double within = dt_out - static_cast<double>(j0) * period;
         for (std::size_t k = 0; k < ns; ++k) {
           const double ripple = row[n + k] - q_mean[k] - g[k] * (phase - 0.5 * period);
-          auto e_at = [&](std::size_t j) { return j == 0 ? 0.0 : e[(j - 1) * ns + k]; };
           double q = 0.0;
-          for (std::size_t j = 1; j <= j0; ++j) q += 0.5 * period * (e_at(j - 1) + e_at(j));
+          for (std::size_t j = 1; j <= j0; ++j) q += 0.5 * period * (e_at(j - 1, k) + e_at(j, k));
           if (within > 0.0 && j0 < e.size() / ns) {
-            const double e_end = e_at(j0) + (e_at(j0 + 1) - e_at(j0)) * within / period;
-            q += 0.5 * within * (e_at(j0) + e_end);
+            const double e_end = e_at(j0, k) + (e_at(j0 + 1, k) - e_at(j0, k)) * within / period;
+            q += 0.5 * within * (e_at(j0, k) + e_end);
           }
           out.states[base + slow[k]] =
               xe[slow[k]] + dt_out * g[k] + 0.5 * dt_out * dt_out * d1[k] + q + ripple;
