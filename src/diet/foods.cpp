@@ -28,6 +28,18 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+// Case-insensitive equality without copies (a diet looks its foods up once per subject).
+bool equal_ignoring_case(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
 std::vector<std::string> words(std::string_view s) {
   std::vector<std::string> out;
   std::string cur;
@@ -267,9 +279,8 @@ const FoodTable& FoodTable::builtin() {
 }
 
 const Food* FoodTable::find(std::string_view name) const {
-  const std::string key = lower(name);
   for (const Food& f : foods_) {
-    if (lower(f.name) == key) return &f;
+    if (equal_ignoring_case(f.name, name)) return &f;
   }
   return nullptr;
 }

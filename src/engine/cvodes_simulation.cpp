@@ -701,14 +701,18 @@ SolveSummary periodic_steady_state(const OdeModel& model, const std::vector<Dose
 
 namespace {
 
-// Newton on f(y) = 0 from `y` (held states fixed), with positivity-preserving damping.
+// Newton on f(y) = 0 from `y` (held states fixed), with positivity-preserving damping. With a
+// pattern (pattern.size() == n), the difference quotients perturb a group of columns that share
+// no row at a time; otherwise one column at a time.
 SolveSummary newton_equilibrium(const OdeModel& model, const SimulationOptions& options,
-                                std::vector<double> y, std::span<double> y_out,
-                                SolveSummary& total) {
+                                std::vector<double> y, std::span<double> y_out, SolveSummary& total,
+                                const internal::SparsityPattern& pattern) {
   const std::size_t n = model.state_count();
   const std::vector<std::size_t> accumulators = model.accumulators();
+  const bool grouped = pattern.size() == n;
   std::vector<double> f(n);
   std::vector<double> f_pert(n);
+  std::vector<double> h(n);
   Eigen::MatrixXd jac(n, n);
   for (int iter = 0; iter < options.ss_max_iterations; ++iter) {
     model.rhs(0.0, y.data(), f.data());
@@ -716,16 +720,39 @@ SolveSummary newton_equilibrium(const OdeModel& model, const SimulationOptions& 
     double scale = 0.0;
     for (double x : y) scale = std::max(scale, std::abs(x));
     if (scale == 0.0) scale = 1.0;
+    // Relative to the state itself, so that small states (cells near 1e-3 beside bone calcium
+    // near 1e4) get a step of their own size.
+    for (std::size_t j = 0; j < n; ++j) h[j] = 1e-7 * std::max(std::abs(y[j]), 1e-6 * scale);
     std::vector<double> yp = y;
-    for (std::size_t j = 0; j < n; ++j) {
-      // Relative to the state itself, so that small states (cells near 1e-3 beside bone calcium
-      // near 1e4) get a step of their own size.
-      const double h = 1e-7 * std::max(std::abs(y[j]), 1e-6 * scale);
-      yp[j] += h;
-      model.rhs(0.0, yp.data(), f_pert.data());
-      yp[j] = y[j];
-      ++total.rhs_evals;
-      for (std::size_t i = 0; i < n; ++i) jac(i, j) = (f_pert[i] - f[i]) / h;
+    if (grouped) {
+      jac.setZero();
+      for (std::size_t g = 0; g < pattern.groups(); ++g) {
+        for (std::size_t k = pattern.group_start[g]; k < pattern.group_start[g + 1]; ++k) {
+          yp[pattern.group_cols[k]] += h[pattern.group_cols[k]];
+        }
+        model.rhs(0.0, yp.data(), f_pert.data());
+        ++total.rhs_evals;
+        for (std::size_t k = pattern.group_start[g]; k < pattern.group_start[g + 1]; ++k) {
+          const std::size_t j = pattern.group_cols[k];
+          yp[j] = y[j];
+          for (std::size_t e = pattern.col_start[j]; e < pattern.col_start[j + 1]; ++e) {
+            const std::size_t i = pattern.row[e];
+            jac(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j)) =
+                (f_pert[i] - f[i]) / h[j];
+          }
+        }
+      }
+    } else {
+      for (std::size_t j = 0; j < n; ++j) {
+        yp[j] += h[j];
+        model.rhs(0.0, yp.data(), f_pert.data());
+        yp[j] = y[j];
+        ++total.rhs_evals;
+        for (std::size_t i = 0; i < n; ++i) {
+          jac(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j)) =
+              (f_pert[i] - f[i]) / h[j];
+        }
+      }
     }
     Eigen::VectorXd rhs_vec(n);
     for (std::size_t i = 0; i < n; ++i) rhs_vec(i) = -f[i];
@@ -734,11 +761,33 @@ SolveSummary newton_equilibrium(const OdeModel& model, const SimulationOptions& 
       jac(static_cast<Eigen::Index>(a), static_cast<Eigen::Index>(a)) = 1.0;
       rhs_vec(static_cast<Eigen::Index>(a)) = 0.0;
     }
-    // Partial pivoting (an order of magnitude cheaper at 116 states); full pivoting where that
-    // is singular or nearly so (reciprocal condition number below 1e-13).
+    // The states span many orders of magnitude (cells near 1e-3 beside bone calcium near 1e4),
+    // so the system is equilibrated first: columns scaled by the states' sizes, rows by their
+    // largest entries. Partial pivoting on it (an order of magnitude cheaper than full pivoting
+    // at 116 states); full pivoting where its solution is not finite or does not solve the
+    // system to a relative residual of 1e-9 (a singular or nearly singular matrix).
+    Eigen::VectorXd col_scale(n);
+    for (std::size_t j = 0; j < n; ++j) {
+      col_scale(static_cast<Eigen::Index>(j)) = std::max(std::abs(y[j]), 1e-6 * scale);
+    }
+    jac *= col_scale.asDiagonal();
+    for (Eigen::Index i = 0; i < jac.rows(); ++i) {
+      const double row_max = jac.row(i).cwiseAbs().maxCoeff();
+      if (row_max > 0.0 && std::isfinite(row_max)) {
+        jac.row(i) /= row_max;
+        rhs_vec(i) /= row_max;
+      }
+    }
     const Eigen::PartialPivLU<Eigen::MatrixXd> lu(jac);
     Eigen::VectorXd dy = lu.solve(rhs_vec);
-    if (!dy.allFinite() || lu.rcond() < 1e-13) dy = jac.fullPivLu().solve(rhs_vec);
+    const auto solved = [&](const Eigen::VectorXd& x) {
+      if (!x.allFinite()) return false;
+      const double size = jac.cwiseAbs().rowwise().sum().maxCoeff() * x.cwiseAbs().maxCoeff() +
+                          rhs_vec.cwiseAbs().maxCoeff();
+      return (jac * x - rhs_vec).cwiseAbs().maxCoeff() <= 1e-9 * size;
+    };
+    if (!solved(dy)) dy = jac.fullPivLu().solve(rhs_vec);
+    dy = dy.cwiseProduct(col_scale);
     // Positivity-preserving damping: a full step that would take a positive state (an amount,
     // a concentration, a cell count) below zero is shortened so that it keeps at least a tenth of
     // its value; otherwise Newton can land on a root with negative amounts.
@@ -752,14 +801,16 @@ SolveSummary newton_equilibrium(const OdeModel& model, const SimulationOptions& 
         alpha = std::min(alpha, 0.9 * y[i] / -dy(i));
       }
     }
-    double change = 0.0;
+    double change = 0.0;  // largest change relative to the state's own size (col_scale)
+    double change_abs = 0.0;
     for (std::size_t i = 0; i < n; ++i) {
       y[i] += alpha * dy(i);
-      change = std::max(change, std::abs(alpha * dy(i)));
+      change_abs = std::max(change_abs, std::abs(alpha * dy(i)));
+      change = std::max(change, std::abs(alpha * dy(i)) / col_scale(static_cast<Eigen::Index>(i)));
     }
-    // Relative to the state, or below the integrator's absolute tolerance (an equilibrium at 0);
-    // a damped step has not converged.
-    if (alpha == 1.0 && (change <= options.ss_tolerance * scale || change <= options.atol)) {
+    // Relative to each state, or below the integrator's absolute tolerance (an equilibrium at
+    // 0); a damped step has not converged.
+    if (alpha == 1.0 && (change <= options.ss_tolerance || change_abs <= options.atol)) {
       model.rhs(0.0, y.data(), f.data());
       ++total.rhs_evals;
       for (std::size_t i = 0; i < n; ++i) {
@@ -789,7 +840,19 @@ SolveSummary equilibrium(const OdeModel& model, const SimulationOptions& options
   std::vector<double> y(n);
   model.reset_state(y);
   const std::vector<double> reset = y;
-  SolveSummary first = newton_equilibrium(model, options, y, y_out, total);
+  // A cohort's stored pattern of this model (docs/engine.md "Solver") makes the Jacobian's
+  // difference quotients a few right-hand sides instead of one per state. A pattern that misses
+  // an entry here makes Newton's matrix wrong, not its answer; where it does not converge, the
+  // full Jacobian is tried.
+  const internal::SparsityPattern none;
+  const internal::SparsityPattern stored =
+      internal::may_use_sparse(options, n) ? internal::stored_pattern(model, options.patterns.get())
+                                           : internal::SparsityPattern{};
+  if (stored.size() == n) {
+    SolveSummary sparse = newton_equilibrium(model, options, y, y_out, total, stored);
+    if (sparse.ok()) return sparse;
+  }
+  SolveSummary first = newton_equilibrium(model, options, y, y_out, total, none);
   if (first.ok()) return first;
   // Fallback (pseudo-transient continuation): let the model relax without doses for 20 years
   // ending at time 0, put the held states back at their reset values, and start Newton there.
@@ -803,7 +866,7 @@ SolveSummary equilibrium(const OdeModel& model, const SimulationOptions& options
   if (!relax.ok()) return first;
   for (std::size_t i = 0; i < n; ++i) y[i] = traj.at(1, i);
   for (std::size_t a : model.accumulators()) y[a] = reset[a];
-  SolveSummary second = newton_equilibrium(model, options, y, y_out, total);
+  SolveSummary second = newton_equilibrium(model, options, y, y_out, total, none);
   if (!second.ok())
     second.message = first.message + "; after 20 years of relaxation: " + second.message;
   return second;

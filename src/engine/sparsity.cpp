@@ -75,11 +75,27 @@ bool PatternStore::frozen() const {
   return frozen_;
 }
 
+namespace {
+
+// The type of the model's pattern source and its size name its pattern in a store.
+std::string pattern_key(const OdeModel& model) {
+  return fmt::format("{}/{}", typeid(model.pattern_source()).name(), model.state_count());
+}
+
+}  // namespace
+
+SparsityPattern stored_pattern(const OdeModel& model, const PatternStore* store) {
+  const std::size_t n = model.state_count();
+  if (store == nullptr || !store->frozen()) return {};
+  const std::vector<char> depends = store->find(pattern_key(model));
+  if (depends.size() != n * n) return {};
+  return make_pattern(n, depends);
+}
+
 SparsityPattern jacobian_pattern(const OdeModel& model, double t_from_h, double t_to_h,
                                  PatternStore* store) {
   const std::size_t n = model.state_count();
-  // The model's type and size name its pattern in the store.
-  const std::string key = store ? fmt::format("{}/{}", typeid(model).name(), n) : std::string();
+  const std::string key = store ? pattern_key(model) : std::string();
   std::vector<char> depends;
   const bool known = store && store->frozen() && (depends = store->find(key)).size() == n * n;
   if (!known) depends.assign(n * n, 0);

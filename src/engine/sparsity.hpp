@@ -48,6 +48,10 @@ SparsityPattern make_pattern(std::size_t n, const std::vector<char>& depends);
 SparsityPattern jacobian_pattern(const OdeModel& model, double t_from_h = 0.0, double t_to_h = 0.0,
                                  PatternStore* store = nullptr);
 
+/// The pattern a frozen `store` holds for this model (the same type and state count), without
+/// probing; empty (size() == 0) when there is none.
+SparsityPattern stored_pattern(const OdeModel& model, const PatternStore* store);
+
 /// Dependency matrices (depends[i * n + j], as make_pattern() takes them) probed by the runs of a
 /// first subject, kept for the subjects that follow: a cohort records them while its first subject
 /// runs alone, then freezes the store, so that every subject sees the same patterns whatever the

@@ -44,6 +44,7 @@ class ConstantInputModel final : public OdeModel {
   [[nodiscard]] std::vector<std::size_t> periodic_held() const override {
     return model_.periodic_held();
   }
+  [[nodiscard]] const OdeModel& pattern_source() const override { return model_.pattern_source(); }
 
  private:
   const OdeModel& model_;

@@ -4,8 +4,10 @@
 #include <array>
 #include <cmath>
 #include <iostream>
+#include <memory>
 #include <span>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include <thread>
@@ -338,6 +340,103 @@ TEST(Engine, EquilibriumOfConstantSource) {
   const SolveSummary s = equilibrium(m, tight(), y);
   ASSERT_TRUE(s.ok()) << s.message;
   EXPECT_LT(rel_err(y[0], 3.0 / 0.05), 1e-9);
+}
+
+// States of very different sizes: bone calcium near 1e4 beside a concentration near 1e-3. Newton
+// must converge in each state relative to its own size: a test of the largest change against the
+// largest state stops once the small one moves by less than 1e-6 (here at a relative error of
+// 4.6e-8, from its start at 2e-3).
+struct TwoScalesImpl {
+  static constexpr std::size_t kStateCount = 2;
+  static constexpr std::array<std::string_view, 2> kStateNames = {"large", "small"};
+  template <class T>
+  void rhs(T, const T* y, T* dydt) const {
+    dydt[0] = 1.0 - y[0] / 1e4;           // equilibrium 1e4
+    dydt[1] = 1e-3 - y[1] * y[1] / 1e-3;  // equilibrium 1e-3
+  }
+  static void reset_state(std::span<double> y) {
+    y[0] = 5e3;
+    y[1] = 2e-3;
+  }
+};
+
+TEST(Engine, EquilibriumConvergesInEachStateRelativeToItsSize) {
+  AdaptedModel<TwoScalesImpl> m;
+  std::vector<double> y(2);
+  const SolveSummary s = equilibrium(m, SimulationOptions{}, y);
+  ASSERT_TRUE(s.ok()) << s.message;
+  EXPECT_LT(rel_err(y[0], 1e4), 1e-12);
+  EXPECT_LT(rel_err(y[1], 1e-3), 1e-10);
+}
+
+// A chain of 40 compartments with a constant source and saturable elimination from each:
+// dy_i/dt = k y_{i-1} - k y_i - v y_i / (K + y_i) (y_{-1} replaced by the source s / k). Sparse
+// (two groups of columns), so a cohort's stored pattern makes the equilibrium's Jacobian three
+// right-hand sides instead of 41.
+struct SaturableChainImpl {
+  static constexpr std::size_t kStateCount = 40;
+  static constexpr std::array<std::string_view, 40> kStateNames = {};
+  double k = 0.5, v = 0.2, km = 2.0, s = 3.0;
+  template <class T>
+  void rhs(T, const T* y, T* dydt) const {
+    for (std::size_t i = 0; i < kStateCount; ++i) {
+      const T in = i == 0 ? T(s) : k * y[i - 1];
+      dydt[i] = in - k * y[i] - v * y[i] / (km + y[i]);
+    }
+  }
+  static void reset_state(std::span<double> y) { std::fill(y.begin(), y.end(), 1.0); }
+};
+
+// A wrapper that only forwards, as the run's constant-input model does; whether it names the
+// wrapped model as its pattern source is the switch.
+class Forwarding final : public OdeModel {
+ public:
+  Forwarding(const OdeModel& model, bool shares) : model_(model), shares_(shares) {}
+  [[nodiscard]] std::size_t state_count() const override { return model_.state_count(); }
+  [[nodiscard]] std::vector<std::string> state_names() const override {
+    return model_.state_names();
+  }
+  void rhs(double t_h, const double* y, double* dydt) const override { model_.rhs(t_h, y, dydt); }
+  void reset_state(std::span<double> y) const override { model_.reset_state(y); }
+  [[nodiscard]] const OdeModel& pattern_source() const override {
+    return shares_ ? model_.pattern_source() : *this;
+  }
+
+ private:
+  const OdeModel& model_;
+  bool shares_;
+};
+
+TEST(Engine, EquilibriumTakesTheStoredPatternOfACohort) {
+  AdaptedModel<SaturableChainImpl> m;
+  std::vector<double> dense(40);
+  const SolveSummary d = equilibrium(m, SimulationOptions{}, dense);
+  ASSERT_TRUE(d.ok()) << d.message;
+  // Independent: the equilibrium solved compartment by compartment (a quadratic in each).
+  double in = m.s;
+  for (std::size_t i = 0; i < 40; ++i) {
+    // in = k y + v y / (K + y)  <=>  k y^2 + (k K + v - in) y - in K = 0
+    const double b = m.k * m.km + m.v - in;
+    const double y = (-b + std::sqrt(b * b + 4.0 * m.k * in * m.km)) / (2.0 * m.k);
+    EXPECT_LT(rel_err(dense[i], y), 1e-10) << "compartment " << i;
+    in = m.k * y;
+  }
+  SimulationOptions options;
+  options.patterns = std::make_shared<internal::PatternStore>();
+  (void)internal::jacobian_pattern(m, 0.0, 1.0, options.patterns.get());
+  options.patterns->freeze();
+  for (const bool shares : {false, true}) {
+    const Forwarding w(m, shares);
+    std::vector<double> y(40);
+    const SolveSummary s = equilibrium(w, options, y);
+    ASSERT_TRUE(s.ok()) << s.message;
+    for (std::size_t i = 0; i < 40; ++i) EXPECT_LT(rel_err(y[i], dense[i]), 1e-12);
+    if (shares) {
+      EXPECT_LT(5 * s.rhs_evals, d.rhs_evals);  // 3 per iteration instead of 41
+    } else {
+      EXPECT_EQ(s.rhs_evals, d.rhs_evals);  // another model's pattern: every column
+    }
+  }
 }
 
 TEST(Engine, KluMatchesDense) {

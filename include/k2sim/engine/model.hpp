@@ -36,6 +36,10 @@ class OdeModel {
   /// entries); empty otherwise. The engine then propagates the state exactly between doses
   /// (matrix exponentials, superposition), without a solver (solver.closed_form).
   [[nodiscard]] virtual std::vector<double> linear_matrix() const { return {}; }
+  /// The model whose Jacobian has this one's sparsity pattern: itself, or for a wrapper that
+  /// only adds constant inputs, the model it wraps. A cohort's stored patterns (docs/engine.md
+  /// "Solver") are kept by this model's type.
+  [[nodiscard]] virtual const OdeModel& pattern_source() const { return *this; }
 };
 
 /// Adapts a model class with a `template <class T> void rhs(T t, const T* y, T* dydt) const`

@@ -90,6 +90,7 @@ CalciumBone::CalciumBone(const ParameterTable& table)
   }
   std::array<double, pr2010::kSpeciesCount> y{};
   pr2010::initial_state(p_.data(), y.data(), derived_.data());
+  pr2010::fixed_rules(p_.data(), derived_.data(), fixed_.data());
   gfr0_l_per_h_ = gfr_end_l_per_h_ = p_[pr2010::pGFR];  // until set_subject
   denosumab_ug_per_nmol_ = units::find_substance("denosumab").mw_g_per_mol * 1e-3;
   ug_per_mmol_mg_ = units::find_substance("magnesium").mw_g_per_mol * 1e3;

@@ -216,7 +216,7 @@ class CalciumBone {
     T* r = rule != nullptr ? rule : own_rule.data();
     // Eq. (55): estrogen scales four of the SBML's rules.
     const std::array<double, pr2010::kScaledCount> scale = estrogen_scale(static_cast<double>(t_h));
-    pr2010::rhs<T>(t_h, y, p.data(), derived_.data(), dydt, r, scale.data());
+    pr2010::rhs<T>(t_h, y, p.data(), derived_.data(), fixed_.data(), dydt, r, scale.data());
     const auto o = [this](Own i) { return own_[i]; };
     // Eq. (42): a supplement dose empties into the gut; the fraction F11 of what arrives enters
     // the absorbable pool T, as the SBML's dietary input OralCa does.
@@ -384,6 +384,7 @@ class CalciumBone {
 
   std::array<double, pr2010::kParamCount> p_{};  // in the units of pr2010::kParams
   std::array<double, pr2010::kDerivedCount> derived_{};
+  std::array<double, pr2010::kFixedCount> fixed_{};  // rules fixed for p_ (pr2010::fixed_rules)
   std::vector<double> own_;        // canonical units; vitamin D volumes scaled to the subject
   std::vector<double> own_table_;  // as in the table (the reference subject)
   double gfr0_l_per_h_ = 6.0;
