@@ -33,6 +33,13 @@ class LifeTable {
   /// All-cause mortality hazard at age a (1/y): -ln(1 - nqx) / n over the interval holding a; the
   /// last interval's hazard beyond the table.
   [[nodiscard]] double hazard_per_y(double age_y, bool female) const;
+  /// The same table as a smooth hazard (1/y): the derivative of the cubic spline (twice
+  /// continuously differentiable) through the cumulative hazard at the interval boundaries, so
+  /// that the probability of dying in each interval is the table's exactly while the hazard and
+  /// its slope are continuous (McNeil, Trussell & Turner, Demography 1977;14:245-52: splines
+  /// through cumulative life-table functions). Natural at the first age; at the last boundary its
+  /// slope is the last interval's hazard, which holds beyond. Never below 0.
+  [[nodiscard]] double smooth_hazard_per_y(double age_y, bool female) const;
   /// The youngest age the table covers for both sexes.
   [[nodiscard]] double first_age_y() const;
 
@@ -45,6 +52,13 @@ class LifeTable {
     double hazard = 0.0;  // 1/y
   };
   std::array<std::vector<Row>, 2> rows_;  // [male, female]
+  /// smooth_hazard_per_y's spline: boundaries (y), cumulative hazard there, its second
+  /// derivative there (1/y^2); [male, female].
+  struct Spline {
+    std::vector<double> x, h, m;
+  };
+  std::array<Spline, 2> spline_;
+  void build_splines();
 };
 
 class Vascular {
