@@ -717,6 +717,7 @@ SolveSummary newton_equilibrium(const OdeModel& model, const SimulationOptions& 
   Eigen::MatrixXd jac(n, n);
   Eigen::SparseMatrix<double> sparse;
   Eigen::SparseLU<Eigen::SparseMatrix<double>> sparse_lu;
+  double previous_change = 0.0;
   for (int iter = 0; iter < options.ss_max_iterations; ++iter) {
     model.rhs(0.0, y.data(), f.data());
     ++total.rhs_evals;
@@ -767,8 +768,9 @@ SolveSummary newton_equilibrium(const OdeModel& model, const SimulationOptions& 
     // The states span many orders of magnitude (cells near 1e-3 beside bone calcium near 1e4),
     // so the system is equilibrated first: columns scaled by the states' sizes, rows by their
     // largest entries. Partial pivoting on it (an order of magnitude cheaper than full pivoting
-    // at 116 states); full pivoting where its solution is not finite or does not solve the
-    // system to a relative residual of 1e-9 (a singular or nearly singular matrix).
+    // at 116 states); full pivoting where its solution is not finite or leaves a relative
+    // residual above 1e-9 (an exactly singular matrix; a nearly singular one passes the test,
+    // and Newton's damping and convergence test take care of a poor step).
     Eigen::VectorXd col_scale(n);
     for (std::size_t j = 0; j < n; ++j) {
       col_scale(static_cast<Eigen::Index>(j)) = std::max(std::abs(y[j]), 1e-6 * scale);
@@ -827,16 +829,24 @@ SolveSummary newton_equilibrium(const OdeModel& model, const SimulationOptions& 
         alpha = std::min(alpha, 0.9 * y[i] / -dy(i));
       }
     }
-    double change = 0.0;  // largest change relative to the state's own size (col_scale)
-    double change_abs = 0.0;
+    // The step in units of what each state must reach: ss_tolerance of its own size
+    // (col_scale), or the integrator's absolute tolerance (an equilibrium at 0).
+    double change = 0.0;
     for (std::size_t i = 0; i < n; ++i) {
+      const double step = std::abs(alpha * dy(i));
       y[i] += alpha * dy(i);
-      change_abs = std::max(change_abs, std::abs(alpha * dy(i)));
-      change = std::max(change, std::abs(alpha * dy(i)) / col_scale(static_cast<Eigen::Index>(i)));
+      change = std::max(
+          change, step / std::max(options.ss_tolerance * col_scale(static_cast<Eigen::Index>(i)),
+                                  options.atol));
     }
-    // Relative to each state, or below the integrator's absolute tolerance (an equilibrium at
-    // 0); a damped step has not converged.
-    if (alpha == 1.0 && (change <= options.ss_tolerance || change_abs <= options.atol)) {
+    // With a pattern, a missed entry makes Newton's matrix wrong and its convergence linear: a
+    // small step is then no proof of a small error (the error is the step times rate / (1 -
+    // rate)). So the steps must also shrink at least tenfold, as they do near the root with the
+    // right matrix; otherwise the iteration runs out and the full Jacobian is tried.
+    const bool fast = !grouped || iter == 0 || change <= 0.1 * previous_change;
+    previous_change = change;
+    // A damped step has not converged.
+    if (alpha == 1.0 && change <= 1.0 && fast) {
       model.rhs(0.0, y.data(), f.data());
       ++total.rhs_evals;
       for (std::size_t i = 0; i < n; ++i) {
@@ -868,8 +878,8 @@ SolveSummary equilibrium(const OdeModel& model, const SimulationOptions& options
   const std::vector<double> reset = y;
   // A cohort's stored pattern of this model (docs/engine.md "Solver") makes the Jacobian's
   // difference quotients a few right-hand sides instead of one per state. A pattern that misses
-  // an entry here makes Newton's matrix wrong, not its answer; where it does not converge, the
-  // full Jacobian is tried.
+  // an entry here makes Newton's matrix wrong and its convergence linear, which its convergence
+  // test refuses; the full Jacobian is then tried.
   const internal::SparsityPattern none;
   const internal::SparsityPattern stored =
       internal::may_use_sparse(options, n) ? internal::stored_pattern(model, options.patterns.get())

@@ -75,14 +75,10 @@ bool PatternStore::frozen() const {
   return frozen_;
 }
 
-namespace {
-
-// The type of the model's pattern source and its size name its pattern in a store.
 std::string pattern_key(const OdeModel& model) {
-  return fmt::format("{}/{}", typeid(model.pattern_source()).name(), model.state_count());
+  const OdeModel& source = model.pattern_source();
+  return fmt::format("{}/{}", typeid(source).name(), model.state_count());
 }
-
-}  // namespace
 
 SparsityPattern stored_pattern(const OdeModel& model, const PatternStore* store) {
   const std::size_t n = model.state_count();

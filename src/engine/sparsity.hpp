@@ -48,6 +48,9 @@ SparsityPattern make_pattern(std::size_t n, const std::vector<char>& depends);
 SparsityPattern jacobian_pattern(const OdeModel& model, double t_from_h = 0.0, double t_to_h = 0.0,
                                  PatternStore* store = nullptr);
 
+/// The name of the model's pattern in a store: the type of its pattern source and its size.
+std::string pattern_key(const OdeModel& model);
+
 /// The pattern a frozen `store` holds for this model (the same type and state count), without
 /// probing; empty (size() == 0) when there is none.
 SparsityPattern stored_pattern(const OdeModel& model, const PatternStore* store);

@@ -439,6 +439,44 @@ TEST(Engine, EquilibriumTakesTheStoredPatternOfACohort) {
   }
 }
 
+// A hub and 19 spokes: dy_0/dt = s - y_0 + c (y_1 + ... + y_19), dy_i/dt = y_0 - y_i, with
+// 19 c = 0.5: the equilibrium is y_i = y_0 = s / (1 - 19 c) = 2 s. A stored pattern that misses
+// the hub's dependence on the spokes makes Newton's matrix wrong, and it converges linearly,
+// halving its error at each step: a test on the step size alone would stop it about 1e-10 from
+// the root. Its test refuses steps that do not shrink tenfold, so the full Jacobian (or the
+// iteration run to rounding) gives the root.
+struct HubImpl {
+  static constexpr std::size_t kStateCount = 20;
+  static constexpr std::array<std::string_view, 20> kStateNames = {};
+  double s = 3.0;
+  double c = 0.5 / 19.0;
+  template <class T>
+  void rhs(T, const T* y, T* dydt) const {
+    T spokes = 0.0;
+    for (std::size_t i = 1; i < kStateCount; ++i) {
+      spokes += y[i];
+      dydt[i] = y[0] - y[i];
+    }
+    dydt[0] = s - y[0] + c * spokes;
+  }
+  static void reset_state(std::span<double> y) { std::fill(y.begin(), y.end(), 1.0); }
+};
+
+TEST(Engine, EquilibriumRefusesTheSlowConvergenceOfAWrongPattern) {
+  AdaptedModel<HubImpl> m;
+  std::vector<char> depends(20 * 20, 0);
+  for (std::size_t i = 1; i < 20; ++i) depends[i * 20] = 1;  // spokes on the hub; not back
+  SimulationOptions wrong;
+  wrong.patterns = std::make_shared<internal::PatternStore>();
+  wrong.patterns->record(internal::pattern_key(m), depends);
+  wrong.patterns->freeze();
+  ASSERT_EQ(internal::stored_pattern(m, wrong.patterns.get()).row.size(), 20U + 19U);
+  std::vector<double> y(20);
+  const SolveSummary s = equilibrium(m, wrong, y);
+  ASSERT_TRUE(s.ok()) << s.message;
+  for (std::size_t i = 0; i < 20; ++i) EXPECT_LT(rel_err(y[i], 2.0 * m.s), 1e-13) << i;
+}
+
 TEST(Engine, KluMatchesDense) {
   OralModel m;
   const std::vector<double> y0 = {0.0, 0.0};

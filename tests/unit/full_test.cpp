@@ -153,9 +153,13 @@ TEST(LifeTable, SmoothHazardKeepsEachIntervalAndHasNoKinks) {
       }
     }
   }
-  // Beyond the table, the last interval's hazard.
-  const auto us = internal::LifeTable::builtin("USA 2020");
-  EXPECT_DOUBLE_EQ(us.smooth_hazard_per_y(115.0, false), us.hazard_per_y(115.0, false));
+  // At the Dutch table's last boundary (105 y) the hazard meets the last interval's, which
+  // holds beyond (the clamped end of the spline); a NaN age gets that hazard too.
+  const auto nl = internal::LifeTable::builtin("Netherlands 1995-2000");
+  const double last = nl.hazard_per_y(110.0, false);
+  EXPECT_NEAR(nl.smooth_hazard_per_y(105.0 - 1e-7, false), last, 1e-6 * last);
+  EXPECT_DOUBLE_EQ(nl.smooth_hazard_per_y(110.0, false), last);
+  EXPECT_DOUBLE_EQ(nl.smooth_hazard_per_y(std::nan(""), false), last);
 }
 
 RunResult run_text(const std::string& text) {

@@ -550,6 +550,7 @@ inline void initial_state(const double* p, double* y, double* d) {
 
 /// The fixed rules (kFixedCount values, to f) from the parameters p and derived constants d.
 inline void fixed_rules(const double* p, const double* d, double* f) {
+  using Real [[maybe_unused]] = double;
   const double Pic0 = p[0];
   const double FracOBfast = p[1];
   const double k3 = p[2];

@@ -353,7 +353,7 @@ double LifeTable::first_age_y() const {
 
 double LifeTable::smooth_hazard_per_y(double age_y, bool female) const {
   const Spline& sp = spline_[female ? 1 : 0];
-  if (age_y >= sp.x.back()) return rows_[female ? 1 : 0].back().hazard;
+  if (!(age_y < sp.x.back())) return rows_[female ? 1 : 0].back().hazard;  // (and NaN)
   const double x = std::max(age_y, sp.x.front());
   const auto k =
       static_cast<std::size_t>(std::upper_bound(sp.x.begin(), sp.x.end(), x) - sp.x.begin() - 1);

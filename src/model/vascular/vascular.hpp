@@ -38,7 +38,9 @@ class LifeTable {
   /// that the probability of dying in each interval is the table's exactly while the hazard and
   /// its slope are continuous (McNeil, Trussell & Turner, Demography 1977;14:245-52: splines
   /// through cumulative life-table functions). Natural at the first age; at the last boundary its
-  /// slope is the last interval's hazard, which holds beyond. Never below 0.
+  /// slope is the last interval's hazard, which holds beyond. Never below 0: where the spline's
+  /// slope dips below 0 (in childhood, ages 1.5-2.2 in the US and 2.7-6.6 in the Dutch table,
+  /// after the high infant mortality) it is 0, and there the interval's probability is not kept.
   [[nodiscard]] double smooth_hazard_per_y(double age_y, bool female) const;
   /// The youngest age the table covers for both sexes.
   [[nodiscard]] double first_age_y() const;
