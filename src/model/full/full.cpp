@@ -7,6 +7,7 @@
 #include <mutex>
 #include <set>
 #include <tuple>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -136,23 +137,16 @@ class FullModel final : public Model {
     other_hazard_ = other_hazard_table(s.life_table, s.female);
   }
 
-  /// The other-cause hazard (1/y) tabulated every kAgeStep from age 0, and the second
-  /// derivatives of the natural cubic spline through it (1/y^3).
-  struct HazardTable {
-    std::vector<double> value;
-    std::vector<double> second;
-  };
-
   /// Eq. (65): coronary deaths are removed from the life table's all-cause hazard (smooth:
   /// LifeTable::smooth_hazard_per_y) at the reference population's mean coronary death hazard
   /// by age (tabulated every 0.25 y, interpolated by a cubic spline, so that the hazard has no
   /// kinks: each would cost the solver about 20 steps). The table depends on the sex, the life
   /// table and the vascular parameters only, so it is kept for each of these (a cohort builds a
   /// model per subject; one table is 19,240 quantiles).
-  [[nodiscard]] HazardTable other_hazard_table(const std::string& life_table, bool female) const {
+  [[nodiscard]] CubicSpline other_hazard_table(const std::string& life_table, bool female) const {
     using Key = std::tuple<std::string, bool, std::vector<double>>;
     static std::mutex mutex;
-    static std::map<Key, HazardTable> tables;
+    static std::map<Key, CubicSpline> tables;
     Key key{life_table, female, vasc_.params()};
     {
       const std::lock_guard<std::mutex> lock(mutex);
@@ -160,9 +154,11 @@ class FullModel final : public Model {
     }
     const RiskFactors ref = vasc_.reference_risk_factors();
     const double pf = vasc_.param(Vascular::kChdFatalFraction);
+    std::vector<double> ages(kAgeSteps, 0.0);
     std::vector<double> table(kAgeSteps, 0.0);
     for (std::size_t i = 0; i < kAgeSteps; ++i) {
       const double age = static_cast<double>(i) * kAgeStep;
+      ages[i] = age;
       double mean = 0.0;
       constexpr int kQ = 40;
       for (int k = 0; k < kQ; ++k) {
@@ -171,29 +167,11 @@ class FullModel final : public Model {
       }
       table[i] = std::max(0.0, life_.smooth_hazard_per_y(age, female) - pf * mean);
     }
-    HazardTable t{table, natural_spline_uniform(table, kAgeStep)};
+    CubicSpline t(std::move(ages), std::move(table));  // natural at 0 and 120 y
     const std::lock_guard<std::mutex> lock(mutex);
     if (tables.size() >= 1024) tables.clear();  // bounded: parameter draws make new keys
     tables.emplace(std::move(key), t);
     return t;
-  }
-
-  /// Second derivatives of the natural cubic spline through values at a uniform step.
-  static std::vector<double> natural_spline_uniform(const std::vector<double>& f, double step) {
-    const std::size_t n = f.size();
-    std::vector<double> m(n, 0.0);
-    if (n < 3) return m;
-    // M_{i-1} + 4 M_i + M_{i+1} = 6 (f_{i+1} - 2 f_i + f_{i-1}) / step^2, M_0 = M_{n-1} = 0.
-    std::vector<double> c(n, 0.0);
-    std::vector<double> d(n, 0.0);
-    for (std::size_t i = 1; i + 1 < n; ++i) {
-      const double rhs = 6.0 * (f[i + 1] - 2.0 * f[i] + f[i - 1]) / (step * step);
-      const double b = 4.0 - c[i - 1];
-      c[i] = 1.0 / b;
-      d[i] = (rhs - d[i - 1]) / b;
-    }
-    for (std::size_t i = n - 2; i >= 1; --i) m[i] = d[i] - c[i] * m[i + 1];
-    return m;
   }
 
   void set_diet(const DietInput& d) override {
@@ -354,16 +332,7 @@ class FullModel final : public Model {
     return vasc_.pace(y[VitK::kMgpCarboxylated], phosphate, subject_.dialysis);
   }
   [[nodiscard]] double other_hazard(double age) const {
-    const double x = std::clamp(age / kAgeStep, 0.0, static_cast<double>(kAgeSteps - 1));
-    const auto i = std::min(static_cast<std::size_t>(x), kAgeSteps - 2);
-    const double f = x - static_cast<double>(i);
-    const std::vector<double>& v = other_hazard_.value;
-    const std::vector<double>& m = other_hazard_.second;
-    // The cubic spline on [i, i + 1]: linear part plus the curvature terms.
-    const double g = 1.0 - f;
-    const double h2 = kAgeStep * kAgeStep / 6.0;
-    return std::max(
-        0.0, v[i] * g + v[i + 1] * f + h2 * (m[i] * (g * g * g - g) + m[i + 1] * (f * f * f - f)));
+    return std::max(0.0, other_hazard_.value(age));  // ages outside 0-120 y at the nearest end
   }
 
   std::unique_ptr<Model> vitk_;
@@ -376,7 +345,7 @@ class FullModel final : public Model {
   std::vector<OutputSpec> outputs_;
   SubjectCovariates subject_;
   double q_ = 0.5;
-  HazardTable other_hazard_;
+  CubicSpline other_hazard_;
   mutable std::vector<double> ca_start_;
   /// ca_start_ not yet found for this subject and diet (set_diet finds it; the constructor and
   /// set_subject leave it to the next reset_state)

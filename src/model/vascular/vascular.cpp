@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 #include <sstream>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -300,51 +301,20 @@ LifeTable LifeTable::parse(std::string_view name) {
       }
     }
   }
-  t.build_splines();
-  return t;
-}
-
-void LifeTable::build_splines() {
+  // The cumulative hazard at the boundaries, and its spline: natural at the first age, and
+  // clamped to the last interval's hazard (which holds beyond) at the last boundary.
   for (std::size_t s = 0; s < 2; ++s) {
-    const std::vector<Row>& r = rows_[s];
-    Spline& sp = spline_[s];
-    const std::size_t n = r.size() + 1;  // boundaries
-    sp.x.resize(n);
-    sp.h.resize(n);
-    sp.x[0] = r.front().from;
-    sp.h[0] = 0.0;
-    for (std::size_t i = 0; i < r.size(); ++i) {
-      sp.x[i + 1] = r[i].to;
-      sp.h[i + 1] = sp.h[i] + r[i].hazard * (r[i].to - r[i].from);
+    const std::vector<Row>& r = t.rows_[s];
+    std::vector<double> x = {r.front().from};
+    std::vector<double> h = {0.0};
+    for (const Row& row : r) {
+      x.push_back(row.to);
+      h.push_back(h.back() + row.hazard * (row.to - row.from));
     }
-    // Second derivatives M of the cubic spline through (x, h): the tridiagonal system of
-    // continuous slopes, M_0 = 0 (natural) and H'(x_n-1) = the last interval's hazard (clamped).
-    std::vector<double> a(n, 0.0), b(n, 0.0), c(n, 0.0), d(n, 0.0);
-    b[0] = 1.0;
-    for (std::size_t i = 1; i + 1 < n; ++i) {
-      const double h0 = sp.x[i] - sp.x[i - 1];
-      const double h1 = sp.x[i + 1] - sp.x[i];
-      a[i] = h0 / 6.0;
-      b[i] = (h0 + h1) / 3.0;
-      c[i] = h1 / 6.0;
-      d[i] = (sp.h[i + 1] - sp.h[i]) / h1 - (sp.h[i] - sp.h[i - 1]) / h0;
-    }
-    {
-      const std::size_t i = n - 1;
-      const double h0 = sp.x[i] - sp.x[i - 1];
-      a[i] = h0 / 6.0;
-      b[i] = h0 / 3.0;
-      d[i] = r.back().hazard - (sp.h[i] - sp.h[i - 1]) / h0;
-    }
-    for (std::size_t i = 1; i < n; ++i) {  // Thomas algorithm (diagonally dominant)
-      const double w = a[i] / b[i - 1];
-      b[i] -= w * c[i - 1];
-      d[i] -= w * d[i - 1];
-    }
-    sp.m.assign(n, 0.0);
-    sp.m[n - 1] = d[n - 1] / b[n - 1];
-    for (std::size_t i = n - 1; i-- > 0;) sp.m[i] = (d[i] - c[i] * sp.m[i + 1]) / b[i];
+    t.cumulative_[s] =
+        CubicSpline(std::move(x), std::move(h), {}, {.clamped = true, .slope = r.back().hazard});
   }
+  return t;
 }
 
 double LifeTable::first_age_y() const {
@@ -352,17 +322,9 @@ double LifeTable::first_age_y() const {
 }
 
 double LifeTable::smooth_hazard_per_y(double age_y, bool female) const {
-  const Spline& sp = spline_[female ? 1 : 0];
-  if (!(age_y < sp.x.back())) return rows_[female ? 1 : 0].back().hazard;  // (and NaN)
-  const double x = std::max(age_y, sp.x.front());
-  const auto k =
-      static_cast<std::size_t>(std::upper_bound(sp.x.begin(), sp.x.end(), x) - sp.x.begin() - 1);
-  const double h = sp.x[k + 1] - sp.x[k];
-  const double u = sp.x[k + 1] - x;
-  const double v = x - sp.x[k];
-  const double slope = -sp.m[k] * u * u / (2.0 * h) + sp.m[k + 1] * v * v / (2.0 * h) +
-                       (sp.h[k + 1] - sp.h[k]) / h - (sp.m[k + 1] - sp.m[k]) * h / 6.0;
-  return std::max(0.0, slope);
+  const CubicSpline& h = cumulative_[female ? 1 : 0];
+  if (!(age_y < h.knots().back())) return rows_[female ? 1 : 0].back().hazard;  // (and NaN)
+  return std::max(0.0, h.derivative(age_y));
 }
 
 double LifeTable::hazard_per_y(double age_y, bool female) const {

@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/spline.hpp"
 #include "k2sim/model/model.hpp"
 #include "k2sim/params/parameter_table.hpp"
 
@@ -54,13 +55,8 @@ class LifeTable {
     double hazard = 0.0;  // 1/y
   };
   std::array<std::vector<Row>, 2> rows_;  // [male, female]
-  /// smooth_hazard_per_y's spline: boundaries (y), cumulative hazard there, its second
-  /// derivative there (1/y^2); [male, female].
-  struct Spline {
-    std::vector<double> x, h, m;
-  };
-  std::array<Spline, 2> spline_;
-  void build_splines();
+  /// smooth_hazard_per_y's splines of the cumulative hazard (1) at the boundaries (y).
+  std::array<CubicSpline, 2> cumulative_;  // [male, female]
 };
 
 class Vascular {
