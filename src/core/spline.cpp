@@ -61,22 +61,20 @@ std::size_t CubicSpline::interval(double x) const {
   return static_cast<std::size_t>(std::upper_bound(x_.begin(), x_.end(), x) - x_.begin()) - 1;
 }
 
-double CubicSpline::value(double x) const {
+CubicSpline::Local CubicSpline::local(double x) const {
   const std::size_t k = interval(x);
   const double t = std::clamp(x, x_.front(), x_.back());
-  const double h = x_[k + 1] - x_[k];
-  const double u = x_[k + 1] - t;
-  const double v = t - x_[k];
+  return {k, x_[k + 1] - x_[k], x_[k + 1] - t, t - x_[k]};
+}
+
+double CubicSpline::value(double x) const {
+  const auto [k, h, u, v] = local(x);
   return (m_[k] * u * u * u + m_[k + 1] * v * v * v) / (6.0 * h) +
          (y_[k] / h - m_[k] * h / 6.0) * u + (y_[k + 1] / h - m_[k + 1] * h / 6.0) * v;
 }
 
 double CubicSpline::derivative(double x) const {
-  const std::size_t k = interval(x);
-  const double t = std::clamp(x, x_.front(), x_.back());
-  const double h = x_[k + 1] - x_[k];
-  const double u = x_[k + 1] - t;
-  const double v = t - x_[k];
+  const auto [k, h, u, v] = local(x);
   return (m_[k + 1] * v * v - m_[k] * u * u) / (2.0 * h) + (y_[k + 1] - y_[k]) / h -
          (m_[k + 1] - m_[k]) * h / 6.0;
 }

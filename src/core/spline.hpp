@@ -30,6 +30,12 @@ class CubicSpline {
  private:
   /// The interval [x_k, x_k+1] that holds x (the first or last one outside, and for NaN).
   [[nodiscard]] std::size_t interval(double x) const;
+  /// x in its interval k: its width h, and x's distances to its right (u) and left (v) knots.
+  struct Local {
+    std::size_t k;
+    double h, u, v;
+  };
+  [[nodiscard]] Local local(double x) const;
   std::vector<double> x_;
   std::vector<double> y_;
   std::vector<double> m_;  // second derivatives at the knots
