@@ -368,6 +368,33 @@ namespace internal {
 
 namespace {
 
+/// Whether the events at one time, events[begin, end), change nothing the solver sees: only
+/// infusions that hand over to others of the same rate in the same compartments (the blocks of a
+/// continuous diet) and boluses of nothing. `cancelled`: the infusions whose end is void.
+bool changes_nothing(const std::vector<DoseEvent>& events, std::size_t begin, std::size_t end,
+                     const std::vector<char>& cancelled, std::vector<double>& delta) {
+  for (std::size_t k = begin; k < end; ++k) {
+    const DoseEvent& ev = events[k];
+    if (ev.kind == EventKind::kSsReset || (ev.kind == EventKind::kBolus && ev.value != 0.0) ||
+        (ev.kind == EventKind::kRateOff && cancelled[ev.infusion])) {
+      return false;
+    }
+  }
+  bool none = true;
+  for (std::size_t k = begin; k < end; ++k) {  // the net change of each compartment's rate
+    const DoseEvent& ev = events[k];
+    if (ev.kind == EventKind::kRateOn) delta[ev.cmt] += ev.value;
+    if (ev.kind == EventKind::kRateOff) delta[ev.cmt] -= ev.value;
+  }
+  for (std::size_t k = begin; k < end; ++k) {
+    const DoseEvent& ev = events[k];
+    if (ev.kind != EventKind::kRateOn && ev.kind != EventKind::kRateOff) continue;
+    none = none && std::abs(delta[ev.cmt]) <= 1e-12 * std::abs(ev.value);
+  }
+  for (std::size_t k = begin; k < end; ++k) delta[events[k].cmt] = 0.0;
+  return none;
+}
+
 /// simulate_on_pattern() without the dense retry; `sparse_used` tells whether the full-resolution
 /// solver ran with KLU.
 SolveSummary simulate_once(const OdeModel& model, std::span<const double> y0, double t0_h,
@@ -431,6 +458,7 @@ SolveSummary simulate_once(const OdeModel& model, std::span<const double> y0, do
   double t = t0_h;
   std::vector<double> y_ss(n);
   std::vector<double> rates_before(n);
+  std::vector<double> delta(n, 0.0);
   // Infusions running now, and those a steady-state reset cancelled (their end events are void).
   std::size_t n_infusions = 0;
   for (const DoseEvent& ev : events) n_infusions = std::max(n_infusions, ev.infusion + 1);
@@ -453,7 +481,8 @@ SolveSummary simulate_once(const OdeModel& model, std::span<const double> y0, do
       // without a restart, which would cost it its step size and order.
       bool jump = same_time(t, t0_h);
       rates_before.assign(rates.begin(), rates.end());
-      while (e < events.size() && same_time(events[e].time_h, t)) {
+      // (Events before t changed nothing: the solver passed them without stopping.)
+      while (e < events.size() && (events[e].time_h < t || same_time(events[e].time_h, t))) {
         const DoseEvent& ev = events[e++];
         switch (ev.kind) {
           case EventKind::kBolus:
@@ -507,7 +536,19 @@ SolveSummary simulate_once(const OdeModel& model, std::span<const double> y0, do
         out.states.insert(out.states.end(), y, y + n);
       }
       if (o == output_times_h.size()) break;
-      const double t_next_event = e < events.size() ? events[e].time_h : t_last;
+      // The next time at which the events change something: a stop there keeps the solver
+      // from stepping over it; one where they change nothing would only shorten its step.
+      std::size_t next = e;
+      while (next < events.size()) {
+        std::size_t group_end = next;
+        while (group_end < events.size() &&
+               same_time(events[group_end].time_h, events[next].time_h)) {
+          ++group_end;
+        }
+        if (!changes_nothing(events, next, group_end, cancelled, delta)) break;
+        next = group_end;
+      }
+      const double t_next_event = next < events.size() ? events[next].time_h : t_last;
       const double t_stop = std::min(t_next_event, t_last);
       while (o < output_times_h.size() && output_times_h[o] < t_stop &&
              !same_time(output_times_h[o], t_stop)) {

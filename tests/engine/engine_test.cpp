@@ -173,6 +173,14 @@ TEST(Engine, BackToBackInfusionsOfOneRateNeedNoRestart) {
     const double exact = 2.0 / 0.05 * (1.0 - std::exp(-0.05 * grid[i]));
     EXPECT_LT(rel_err(tr.at(i, 0), exact), kTolRel) << grid[i];
   }
+  // Nor does it stop there (a stop shortens the step that reaches it): the steps are those of
+  // one infusion over the whole run, and so is the answer, bit for bit.
+  const DoseRecord whole{.time_h = 0.0, .amt = 960.0, .cmt = 0, .rate = 2.0};
+  Trajectory tr_whole;
+  const SolveSummary s_whole = simulate(m, y0, 0.0, {whole}, grid, o, tr_whole);
+  ASSERT_TRUE(s_whole.ok()) << s_whole.message;
+  EXPECT_EQ(s.steps, s_whole.steps);
+  EXPECT_EQ(tr.at(grid.size() - 1, 0), tr_whole.at(grid.size() - 1, 0));
   // The second half at 3 per h: a change of rate at 240 h, which needs its restart.
   std::vector<DoseRecord> two = {
       {.time_h = 0.0, .amt = 48.0, .cmt = 0, .rate = 2.0, .ii_h = 24.0, .addl = 9},
