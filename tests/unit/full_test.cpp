@@ -1,6 +1,7 @@
 // Model full (docs/model.md eq. 59-66): the natural history of coronary calcium, the pace of its
 // drivers, the MESA hazard and the bookkeeping of the outcome probabilities.
 #include <cmath>
+#include <numbers>
 #include <string>
 #include <utility>
 #include <vector>
@@ -160,6 +161,77 @@ TEST(LifeTable, SmoothHazardKeepsEachIntervalAndHasNoKinks) {
   EXPECT_NEAR(nl.smooth_hazard_per_y(105.0 - 1e-7, false), last, 1e-6 * last);
   EXPECT_DOUBLE_EQ(nl.smooth_hazard_per_y(110.0, false), last);
   EXPECT_DOUBLE_EQ(nl.smooth_hazard_per_y(std::nan(""), false), last);
+}
+
+// The kernel hazard (s = 1 y, as model full takes it) against figures computed here without its
+// closed form: the convolution of the smooth hazard by Simpson's rule over z in [-10, 10]
+// (20,000 panels). Each interval's probability of dying, from 40 to 100 y, stays within 1% of
+// the table's (measured 0.55% at most: the US table's single years, whose year-to-year noise
+// the kernel smooths), every ten years' within 0.2% (measured 0.11%); and the second derivative
+// has no jump at the boundaries (below 1e-3 of the hazard per y^2, measured 9e-5), where the
+// smooth hazard's jumps by up to 8% (which this test sees).
+TEST(LifeTable, KernelHazardIsSmoothAndKeepsEachInterval) {
+  const double s = 1.0;
+  const std::vector<std::pair<std::string, double>> tables = {{"Netherlands 1995-2000", 5.0},
+                                                              {"USA 2020", 1.0}};
+  const auto second_jump = [](const auto& h, double x) {  // relative to the hazard, per y^2
+    const double e = 1e-3;
+    const double left = (h(x) - 2.0 * h(x - e) + h(x - 2.0 * e)) / (e * e);
+    const double right = (h(x + 2.0 * e) - 2.0 * h(x + e) + h(x)) / (e * e);
+    return std::abs(right - left) / h(x);
+  };
+  double smooth_jump = 0.0;
+  for (const auto& [name, width] : tables) {
+    const auto lt = internal::LifeTable::builtin(name);
+    for (bool female : {false, true}) {
+      const auto numeric = [&](double age, double sd) {
+        constexpr int kPanels = 20000;
+        const double dz = 20.0 / kPanels;
+        double sum = 0.0;
+        for (int k = 0; k <= kPanels; ++k) {
+          const double z = -10.0 + k * dz;
+          const double w = (k == 0 || k == kPanels) ? 1.0 : (k % 2 == 1 ? 4.0 : 2.0);
+          sum += w * std::exp(-0.5 * z * z) * lt.smooth_hazard_per_y(age + sd * z, female);
+        }
+        return sum * dz / 3.0 / std::sqrt(2.0 * std::numbers::pi);
+      };
+      for (double age : {40.0, 57.3, 66.0, 70.0, 83.9, 95.0}) {
+        const double expected = 2.0 * numeric(age, s) - numeric(age, std::numbers::sqrt2 * s);
+        EXPECT_NEAR(lt.kernel_hazard_per_y(age, female, s), expected, 1e-9 * expected)
+            << name << " " << female << " " << age;
+      }
+      const auto kernel = [&](double x) { return lt.kernel_hazard_per_y(x, female, s); };
+      const auto smooth = [&](double x) { return lt.smooth_hazard_per_y(x, female); };
+      // Simpson's rule over [a, b] of the kernel hazard, 200 panels per year.
+      const auto integral = [&](double a, double b) {
+        const int panels = 2 * static_cast<int>(std::lround(100.0 * (b - a)));
+        const double dx = (b - a) / panels;
+        double sum = 0.0;
+        for (int k = 0; k <= panels; ++k) {
+          const double w = (k == 0 || k == panels) ? 1.0 : (k % 2 == 1 ? 4.0 : 2.0);
+          sum += w * kernel(a + k * dx);
+        }
+        return sum * dx / 3.0;
+      };
+      for (double from = 40.0; from < 100.0; from += width) {
+        // The step hazard is constant in the interval: its integral is -ln(1 - nqx).
+        const double expected = lt.hazard_per_y(from + 0.5 * width, female) * width;
+        EXPECT_NEAR(integral(from, from + width), expected, 1e-2 * expected)
+            << name << " " << female << " " << from;
+        EXPECT_LT(second_jump(kernel, from), 1e-3) << name << " " << female << " " << from;
+        smooth_jump = std::max(smooth_jump, second_jump(smooth, from));
+      }
+      for (double from = 40.0; from < 100.0; from += 10.0) {
+        double expected = 0.0;
+        for (double a = from; a < from + 10.0 - 1e-9; a += width) {
+          expected += lt.hazard_per_y(a + 0.5 * width, female) * width;
+        }
+        EXPECT_NEAR(integral(from, from + 10.0), expected, 2e-3 * expected)
+            << name << " " << female << " " << from;
+      }
+    }
+  }
+  EXPECT_GT(smooth_jump, 1e-2);
 }
 
 RunResult run_text(const std::string& text) {

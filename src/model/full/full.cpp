@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <tuple>
@@ -11,9 +12,11 @@
 
 #include <fmt/format.h>
 
+#include "../../engine/sparsity.hpp"
 #include "../calcium/calcium_bone.hpp"
 #include "../vascular/vascular.hpp"
 #include "../vitk/vitk.hpp"
+#include "core/quadrature.hpp"
 #include "k2sim/engine/simulation.hpp"
 #include "k2sim/error.hpp"
 #include "k2sim/units/substances.hpp"
@@ -137,12 +140,13 @@ class FullModel final : public Model {
     other_hazard_ = other_hazard_table(s.life_table, s.female);
   }
 
-  /// Eq. (65): coronary deaths are removed from the life table's all-cause hazard (smooth:
-  /// LifeTable::smooth_hazard_per_y) at the reference population's mean coronary death hazard
-  /// by age (tabulated every 0.25 y, interpolated by a cubic spline, so that the hazard has no
-  /// kinks: each would cost the solver about 20 steps). The table depends on the sex, the life
-  /// table and the vascular parameters only, so it is kept for each of these (a cohort builds a
-  /// model per subject; one table is 19,240 quantiles).
+  /// Eq. (65): coronary deaths are removed from the life table's all-cause hazard (smooth to all
+  /// orders: LifeTable::kernel_hazard_per_y) at the reference population's mean coronary death
+  /// hazard by age (tabulated every 0.25 y, interpolated by a cubic spline, so that the hazard
+  /// has no kinks: each would cost the solver about 20 steps, and the spline's slope through a
+  /// table of five-year intervals about 30 steps in 10 years). The table depends on the sex, the
+  /// life table and the vascular parameters only, so it is kept for each of these (a cohort
+  /// builds a model per subject).
   [[nodiscard]] CubicSpline other_hazard_table(const std::string& life_table, bool female) const {
     using Key = std::tuple<std::string, bool, std::vector<double>>;
     static std::mutex mutex;
@@ -154,18 +158,25 @@ class FullModel final : public Model {
     }
     const RiskFactors ref = vasc_.reference_risk_factors();
     const double pf = vasc_.param(Vascular::kChdFatalFraction);
+    const std::vector<internal::NormalNode> nodes = internal::normal_quadrature(kCacNodes);
     std::vector<double> ages(kAgeSteps, 0.0);
     std::vector<double> table(kAgeSteps, 0.0);
     for (std::size_t i = 0; i < kAgeSteps; ++i) {
       const double age = static_cast<double>(i) * kAgeStep;
       ages[i] = age;
-      double mean = 0.0;
-      constexpr int kQ = 40;
-      for (int k = 0; k < kQ; ++k) {
-        const double q = (k + 0.5) / kQ;
-        mean += vasc_.chd_hazard_per_y(age, female, ref, vasc_.cac_at(q, age, female)) / kQ;
+      // The reference population's mean coronary hazard over its CAC distribution at this age:
+      // zero with probability 1 - p, else lognormal (eq. 60), the lognormal part by
+      // Gauss-Hermite quadrature (smooth in age, like each of its terms).
+      const double p = vasc_.cac_prob_positive(age, female);
+      const double mu = vasc_.cac_log_median(age, female);
+      const double sd = vasc_.cac_log_sd(female);
+      double positive = 0.0;
+      for (const internal::NormalNode& node : nodes) {
+        positive += node.w * vasc_.chd_hazard_per_y(age, female, ref, std::exp(mu + sd * node.z));
       }
-      table[i] = std::max(0.0, life_.smooth_hazard_per_y(age, female) - pf * mean);
+      const double mean = (1.0 - p) * vasc_.chd_hazard_per_y(age, female, ref, 0.0) + p * positive;
+      table[i] =
+          std::max(0.0, life_.kernel_hazard_per_y(age, female, kLifeTableKernelSdY) - pf * mean);
     }
     CubicSpline t(std::move(ages), std::move(table));  // natural at 0 and 120 y
     const std::lock_guard<std::mutex> lock(mutex);
@@ -185,6 +196,7 @@ class FullModel final : public Model {
     std::vector<double> start(nc_, 0.0);
     ca_->reset_state(start);
     SimulationOptions options;
+    options.patterns = calcium_bone_patterns();
     const SolveSummary s = equilibrium(*ca_, options, start);
     if (!s.ok()) {
       throw Error("model full: equilibrium of the calcium and bone states: " + s.message);
@@ -192,6 +204,27 @@ class FullModel final : public Model {
     ca_start_ = std::move(start);  // kept only when found
     ca_start_pending_ = false;
   }
+  /// The calcium-bone module's Jacobian pattern, probed once per process with the built-in
+  /// parameters and the default subject and diet, the same for every subject and thread (so no
+  /// result depends on the order in which a cohort's subjects run). With it, the Newton
+  /// iteration of find_ca_start() takes its difference quotients by groups of columns, a few
+  /// right-hand sides instead of one per state (docs/engine.md "Equilibrium"). An entry that a
+  /// subject's own parameters add makes the convergence linear; the equilibrium refuses that and
+  /// takes the full Jacobian.
+  static std::shared_ptr<internal::PatternStore> calcium_bone_patterns() {
+    static const std::shared_ptr<internal::PatternStore> store = [] {
+      auto s = std::make_shared<internal::PatternStore>();
+      const std::unique_ptr<Model> model =
+          make_calcium_bone_model(ParameterTable::builtin(parameter_module("calcium-bone")));
+      model->set_subject(SubjectCovariates{});
+      model->set_diet(DietInput{});
+      (void)internal::jacobian_pattern(*model, 0.0, 0.0, s.get());
+      s->freeze();
+      return s;
+    }();
+    return store;
+  }
+
   [[nodiscard]] bool takes_diet() const override { return true; }
   [[nodiscard]] std::vector<std::string> diet_substances() const override {
     return vitk_->diet_substances();
@@ -325,6 +358,14 @@ class FullModel final : public Model {
  private:
   static constexpr double kAgeStep = 0.25;
   static constexpr std::size_t kAgeSteps = 481;  // 0-120 y
+  /// The s of the life table's kernel (LifeTable::kernel_hazard_per_y), y: wide enough that the
+  /// other-cause hazard is smooth on the scale of a solver step of months (bench/README.md
+  /// "Fifth session"), narrow against the change of mortality with age (it doubles in about 8
+  /// years past 40), so each interval's probability of dying changes by less than 1e-3 of itself
+  /// at adult ages (test LifeTable.KernelHazardIsSmoothAndKeepsEachInterval).
+  static constexpr double kLifeTableKernelSdY = 1.0;
+  /// Gauss-Hermite nodes for the reference population's mean coronary hazard over its CAC.
+  static constexpr std::size_t kCacNodes = 40;
 
   [[nodiscard]] double age_y(double t_h) const { return subject_.age_y + t_h / kHoursPerYear; }
   [[nodiscard]] double pace(const double* y) const {

@@ -4,7 +4,9 @@
 #include <cmath>
 #include <map>
 #include <mutex>
+#include <numbers>
 #include <sstream>
+#include <stdexcept>
 #include <utility>
 
 #include <fmt/format.h>
@@ -325,6 +327,52 @@ double LifeTable::smooth_hazard_per_y(double age_y, bool female) const {
   const CubicSpline& h = cumulative_[female ? 1 : 0];
   if (!(age_y < h.knots().back())) return rows_[female ? 1 : 0].back().hazard;  // (and NaN)
   return std::max(0.0, h.derivative(age_y));
+}
+
+double LifeTable::gaussian_mean_hazard(double age_y, bool female, double s) const {
+  const CubicSpline& h = cumulative_[female ? 1 : 0];
+  const std::vector<double>& x = h.knots();
+  const auto cdf = [](double z) { return 0.5 * std::erfc(-z / std::numbers::sqrt2); };
+  const auto pdf = [](double z) {
+    return std::exp(-0.5 * z * z) / std::sqrt(2.0 * std::numbers::pi);
+  };
+  // The hazard is a quadratic c0 + c1 t + c2 t^2, t = x - l, on each knot interval [l, r]; with
+  // x = age + s z it is A0 + A1 z + A2 z^2, and the integral of z^k phi(z) over [a, b] is
+  // M0 = Phi(b) - Phi(a), M1 = phi(a) - phi(b), M2 = M0 + a phi(a) - b phi(b).
+  constexpr double kReach = 10.0;  // standard deviations beyond which nothing is left
+  const double first = (x.front() - age_y) / s;
+  const double last = (x.back() - age_y) / s;
+  double mean = 0.0;
+  if (first > -kReach) mean += h.derivative(x.front()) * cdf(first);
+  if (last < kReach) mean += rows_[female ? 1 : 0].back().hazard * (1.0 - cdf(last));
+  for (std::size_t i = 0; i + 1 < x.size(); ++i) {
+    const double l = x[i];
+    const double r = x[i + 1];
+    const double a = (l - age_y) / s;
+    const double b = (r - age_y) / s;
+    if (b < -kReach || a > kReach) continue;
+    const double w = r - l;
+    const double h0 = h.derivative(l);
+    const double hm = h.derivative(l + 0.5 * w);
+    const double h1 = h.derivative(r);
+    const double c2 = 2.0 * (h1 - 2.0 * hm + h0) / (w * w);
+    const double c1 = (h1 - h0) / w - c2 * w;
+    const double d = age_y - l;
+    const double a0 = h0 + c1 * d + c2 * d * d;
+    const double a1 = (c1 + 2.0 * c2 * d) * s;
+    const double a2 = c2 * s * s;
+    const double m0 = cdf(b) - cdf(a);
+    const double m1 = pdf(a) - pdf(b);
+    const double m2 = m0 + a * pdf(a) - b * pdf(b);
+    mean += a0 * m0 + a1 * m1 + a2 * m2;
+  }
+  return mean;
+}
+
+double LifeTable::kernel_hazard_per_y(double age_y, bool female, double sd_y) const {
+  if (!(sd_y > 0.0)) throw std::invalid_argument("LifeTable: the kernel's sd must be > 0");
+  return std::max(0.0, 2.0 * gaussian_mean_hazard(age_y, female, sd_y) -
+                           gaussian_mean_hazard(age_y, female, std::numbers::sqrt2 * sd_y));
 }
 
 double LifeTable::hazard_per_y(double age_y, bool female) const {

@@ -43,12 +43,23 @@ class LifeTable {
   /// slope dips below 0 (in childhood, ages 1.5-2.2 in the US and 2.7-6.6 in the Dutch table,
   /// after the high infant mortality) it is 0, and there the interval's probability is not kept.
   [[nodiscard]] double smooth_hazard_per_y(double age_y, bool female) const;
+  /// smooth_hazard_per_y convolved with the twicing Gaussian kernel 2 N(0, s^2) - N(0, 2 s^2),
+  /// s = sd_y (1/y): infinitely differentiable, where the spline's slope has kinks at the
+  /// interval boundaries that hold a stiff solver's steps short wherever the hazard is
+  /// integrated; the kernel's second moment is 0, so a cubic passes unchanged, and the
+  /// probability of dying in each interval changes by the fourth order in s (docs/model.md eq.
+  /// 65). Exact (the convolution of a piecewise quadratic with a Gaussian, in closed form), with
+  /// the spline's slope unclamped (the clamp at 0 acts in childhood only) and the first and last
+  /// hazards beyond the table's ends. Never below 0.
+  [[nodiscard]] double kernel_hazard_per_y(double age_y, bool female, double sd_y) const;
   /// The youngest age the table covers for both sexes.
   [[nodiscard]] double first_age_y() const;
 
  private:
   /// Reads a table from data/outcomes/lifetables.csv (builtin() keeps what it has read).
   [[nodiscard]] static LifeTable parse(std::string_view name);
+  /// E[h(age + s Z)], Z ~ N(0, 1), h the spline's slope (unclamped), in closed form.
+  [[nodiscard]] double gaussian_mean_hazard(double age_y, bool female, double s) const;
   struct Row {
     double from = 0.0;
     double to = 0.0;
