@@ -898,6 +898,31 @@ TEST_F(Cli, CohortRecordsFailedSubjects) {
   EXPECT_EQ(js["population"]["failed"], 3);
 }
 
+// A cohort's own default tolerances (rtol 1e-7, atol 1e-11; k2sim run's are 1e-8 and 1e-12),
+// each unless the scenario's [solver] or --set gives it; summary.json says which were used.
+TEST_F(Cli, CohortTakesItsOwnTolerancesUnlessGiven) {
+  std::string text = kSmallTrial;
+  text.replace(text.find("size = 40"), 9, "size = 2");
+  const std::string sc = write("trial.toml", text);
+  const auto solver = [&](const std::string& file, const std::string& extra) {
+    const fs::path out = dir_ / ("tol-" + std::to_string(std::hash<std::string>{}(file + extra)));
+    const CliResult r = run_cli(fmt::format("cohort {} --out {} -q {}", file, out.string(), extra));
+    EXPECT_EQ(r.code, 0) << r.output;
+    return nlohmann::json::parse(read_file(out / "summary.json"))["solver"];
+  };
+  nlohmann::json s = solver(sc, "");
+  EXPECT_EQ(s["rtol"], 1e-7);
+  EXPECT_EQ(s["atol"], 1e-11);
+  s = solver(sc, "--set solver.rtol=1e-9");
+  EXPECT_EQ(s["rtol"], 1e-9);
+  EXPECT_EQ(s["atol"], 1e-11);
+  std::string given = text;
+  given.replace(given.find("[population]"), 12, "[solver]\natol = 1e-13\n[population]");
+  s = solver(write("given.toml", given), "");
+  EXPECT_EQ(s["rtol"], 1e-7);
+  EXPECT_EQ(s["atol"], 1e-13);
+}
+
 // Bad [population] and [analysis] input: file, line, value and rule.
 TEST_F(Cli, CohortRejectsBadPopulations) {
   std::string text = kSmallTrial;
