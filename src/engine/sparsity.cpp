@@ -65,9 +65,21 @@ void PatternStore::record(const std::string& key, const std::vector<char>& depen
   for (std::size_t k = 0; k < d.size(); ++k) d[k] = static_cast<char>(d[k] | depends[k]);
 }
 
+const SparsityPattern* PatternStore::pattern(const std::string& key) const {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  const auto it = built_.find(key);
+  return it == built_.end() ? nullptr : &it->second;
+}
+
 void PatternStore::freeze() {
   const std::lock_guard<std::mutex> lock(mutex_);
+  if (frozen_) return;
   frozen_ = true;
+  for (const auto& [key, depends] : depends_) {
+    const auto n =
+        static_cast<std::size_t>(std::llround(std::sqrt(static_cast<double>(depends.size()))));
+    if (n * n == depends.size()) built_.emplace(key, make_pattern(n, depends));
+  }
 }
 
 bool PatternStore::frozen() const {
@@ -81,11 +93,10 @@ std::string pattern_key(const OdeModel& model) {
 }
 
 SparsityPattern stored_pattern(const OdeModel& model, const PatternStore* store) {
-  const std::size_t n = model.state_count();
   if (store == nullptr || !store->frozen()) return {};
-  const std::vector<char> depends = store->find(pattern_key(model));
-  if (depends.size() != n * n) return {};
-  return make_pattern(n, depends);
+  const SparsityPattern* p = store->pattern(pattern_key(model));
+  if (p == nullptr || p->size() != model.state_count()) return {};
+  return *p;
 }
 
 SparsityPattern jacobian_pattern(const OdeModel& model, double t_from_h, double t_to_h,
@@ -102,6 +113,7 @@ SparsityPattern jacobian_pattern(const OdeModel& model, double t_from_h, double 
   std::mt19937_64 rng(20261129);  // fixed: the same probes on every run
   long evals = 0;
   bool probed = false;
+  bool added = false;  // entries the probes found that a stored pattern lacks
   try {
     model.reset_state(reset);
   } catch (const std::bad_alloc&) {
@@ -147,11 +159,15 @@ SparsityPattern jacobian_pattern(const OdeModel& model, double t_from_h, double 
       continue;  // a state the model refuses: this probe tells nothing
     }
     probed = true;
-    for (std::size_t k = 0; k < n * n; ++k) depends[k] = static_cast<char>(depends[k] | found[k]);
+    for (std::size_t k = 0; k < n * n; ++k) {
+      added = added || (found[k] && !depends[k]);
+      depends[k] = static_cast<char>(depends[k] | found[k]);
+    }
   }
   if (!probed && !known) std::fill(depends.begin(), depends.end(), 1);
   if (store && !known && probed) store->record(key, depends);
-  SparsityPattern p = make_pattern(n, depends);
+  const SparsityPattern* same = known && !added ? store->pattern(key) : nullptr;
+  SparsityPattern p = same != nullptr && same->size() == n ? *same : make_pattern(n, depends);
   p.probe_evals = evals;
   return p;
 }

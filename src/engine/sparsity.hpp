@@ -63,6 +63,9 @@ class PatternStore {
  public:
   /// The union of every pattern recorded for `key`, or empty.
   [[nodiscard]] std::vector<char> find(const std::string& key) const;
+  /// The pattern of `key`'s union, built once when the store is frozen (make_pattern); null
+  /// before, or for a key with nothing recorded.
+  [[nodiscard]] const SparsityPattern* pattern(const std::string& key) const;
   /// Adds a dependency matrix to `key`'s union (no effect once frozen).
   void record(const std::string& key, const std::vector<char>& depends);
   void freeze();
@@ -71,6 +74,7 @@ class PatternStore {
  private:
   mutable std::mutex mutex_;
   std::map<std::string, std::vector<char>> depends_;
+  std::map<std::string, SparsityPattern> built_;
   bool frozen_ = false;
 };
 

@@ -1024,7 +1024,12 @@ TEST(Engine, PatternStoreGivesTheRecordedPatternForOneProbe) {
   internal::PatternStore store;
   const internal::SparsityPattern first = internal::jacobian_pattern(m, 0.0, 10.0, &store);
   EXPECT_EQ(first.probe_evals, 9 * 7);
+  EXPECT_EQ(store.pattern(internal::pattern_key(m)), nullptr);  // built when frozen
   store.freeze();
+  const internal::SparsityPattern* built = store.pattern(internal::pattern_key(m));
+  ASSERT_NE(built, nullptr);
+  EXPECT_EQ(built->row, first.row);
+  EXPECT_EQ(internal::stored_pattern(m, &store).row, first.row);
   const internal::SparsityPattern again = internal::jacobian_pattern(m, 0.0, 10.0, &store);
   EXPECT_EQ(again.probe_evals, 7);
   EXPECT_EQ(again.row, first.row);
