@@ -103,9 +103,10 @@ SparsityPattern jacobian_pattern(const OdeModel& model, double t_from_h, double 
                                  PatternStore* store) {
   const std::size_t n = model.state_count();
   const std::string key = store ? pattern_key(model) : std::string();
-  std::vector<char> depends;
-  const bool known = store && store->frozen() && (depends = store->find(key)).size() == n * n;
-  if (!known) depends.assign(n * n, 0);
+  if (store && store->frozen()) {  // a cohort's subject: the first subject's pattern as it is
+    if (const SparsityPattern* p = store->pattern(key); p != nullptr && p->size() == n) return *p;
+  }
+  std::vector<char> depends(n * n, 0);
   std::vector<double> reset(n, 0.0);
   std::vector<double> y(n);
   std::vector<double> f0(n);
@@ -113,7 +114,6 @@ SparsityPattern jacobian_pattern(const OdeModel& model, double t_from_h, double 
   std::mt19937_64 rng(20261129);  // fixed: the same probes on every run
   long evals = 0;
   bool probed = false;
-  bool added = false;  // entries the probes found that a stored pattern lacks
   try {
     model.reset_state(reset);
   } catch (const std::bad_alloc&) {
@@ -121,7 +121,7 @@ SparsityPattern jacobian_pattern(const OdeModel& model, double t_from_h, double 
   } catch (...) {
     std::fill(reset.begin(), reset.end(), 0.0);
   }
-  const int random_probes = known ? 0 : 8;
+  constexpr int random_probes = 8;
   const double span = std::max(0.0, t_to_h - t_from_h);
   for (int probe = 0; probe <= random_probes; ++probe) {
     const double t = probe == 0 ? t_from_h : t_from_h + span * (probe - 1) / (random_probes - 1.0);
@@ -159,15 +159,11 @@ SparsityPattern jacobian_pattern(const OdeModel& model, double t_from_h, double 
       continue;  // a state the model refuses: this probe tells nothing
     }
     probed = true;
-    for (std::size_t k = 0; k < n * n; ++k) {
-      added = added || (found[k] && !depends[k]);
-      depends[k] = static_cast<char>(depends[k] | found[k]);
-    }
+    for (std::size_t k = 0; k < n * n; ++k) depends[k] = static_cast<char>(depends[k] | found[k]);
   }
-  if (!probed && !known) std::fill(depends.begin(), depends.end(), 1);
-  if (store && !known && probed) store->record(key, depends);
-  const SparsityPattern* same = known && !added ? store->pattern(key) : nullptr;
-  SparsityPattern p = same != nullptr && same->size() == n ? *same : make_pattern(n, depends);
+  if (!probed) std::fill(depends.begin(), depends.end(), 1);
+  if (store && probed) store->record(key, depends);
+  SparsityPattern p = make_pattern(n, depends);
   p.probe_evals = evals;
   return p;
 }

@@ -43,8 +43,9 @@ SparsityPattern make_pattern(std::size_t n, const std::vector<char>& depends);
 /// A probe where the model throws or returns a non-finite derivative is skipped; with no probe
 /// left, the pattern is full.
 /// With a frozen `store` that holds a pattern of this model (the same type and state count), the
-/// pattern is that one and what the reset state alone shows (one probe instead of nine). With a
-/// store that is not frozen, the probed pattern is added to it.
+/// pattern is that one, without a probe (a cohort's subjects take their first subject's: an entry
+/// that only another subject's parameters make nonzero costs that subject Newton iterations, never
+/// accuracy). With a store that is not frozen, the probed pattern is added to it.
 SparsityPattern jacobian_pattern(const OdeModel& model, double t_from_h = 0.0, double t_to_h = 0.0,
                                  PatternStore* store = nullptr);
 

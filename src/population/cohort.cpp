@@ -695,7 +695,7 @@ CohortSummary run_cohort(const Scenario& scenario, const Overrides& sets,
     // first subject is run, and only bad input (InputError) stops the cohort; any other failure
     // becomes its row.
     // Its runs also record the Jacobian patterns they probe, which every subject then starts
-    // from (one probe at its own reset state instead of nine; docs/engine.md "Solver"). The
+    // from (no probe of its own instead of nine; docs/engine.md "Solver"). The
     // store is frozen before the subjects run, so that each sees the same patterns whatever
     // the threads.
     run.options.patterns = std::make_shared<internal::PatternStore>();
