@@ -243,7 +243,7 @@ void CalciumBone::set_diet(const DietInput& d) {
 
 double CalciumBone::estrogen(double t_h) const {
   if (age0_y_ < 0.0) return 1.0;
-  const double kHoursPerYear = units::parse_unit("y").factor;
+  static const double kHoursPerYear = units::parse_unit("y").factor;  // (parsed once)
   const double age = age0_y_ + t_h / kHoursPerYear;
   const double h = own_[kEstMenopauseDuration] / kHoursPerYear / 2.0;  // y
   // Peterson & Riggs: a power law of age (1 at est_age_reference) and a fall of
