@@ -756,9 +756,9 @@ class SparseNewtonLu {
     if (symbolic_) klu_free_symbolic(&symbolic_, &common_);
   }
 
-  /// The solution of jac x = b on the pattern's entries of jac (dense storage); empty when the
-  /// factorization fails (a singular matrix).
-  Eigen::VectorXd solve(const internal::SparsityPattern& p, const Eigen::MatrixXd& jac,
+  /// The solution of A x = b, A given by its entries on the pattern (in the pattern's order);
+  /// empty when the factorization fails (a singular matrix).
+  Eigen::VectorXd solve(const internal::SparsityPattern& p, const std::vector<double>& entries,
                         const Eigen::VectorXd& b) {
     const auto n = static_cast<int>(p.size());
     if (!symbolic_) {
@@ -767,13 +767,7 @@ class SparseNewtonLu {
       symbolic_ = klu_analyze(n, col_start_.data(), row_.data(), &common_);
       if (!symbolic_) return {};
     }
-    values_.resize(row_.size());
-    for (int j = 0; j < n; ++j) {
-      for (int e = col_start_[static_cast<std::size_t>(j)];
-           e < col_start_[static_cast<std::size_t>(j) + 1]; ++e) {
-        values_[static_cast<std::size_t>(e)] = jac(row_[static_cast<std::size_t>(e)], j);
-      }
-    }
+    values_ = entries;  // (KLU takes a non-const pointer)
     if (numeric_) klu_free_numeric(&numeric_, &common_);
     numeric_ = klu_factor(col_start_.data(), row_.data(), values_.data(), symbolic_, &common_);
     if (!numeric_) return {};
@@ -805,6 +799,13 @@ SolveSummary newton_equilibrium(const OdeModel& model, const SimulationOptions& 
   std::vector<double> h(n);
   Eigen::MatrixXd jac(n, n);
   SparseNewtonLu sparse_lu;
+  std::vector<double> values(grouped ? pattern.row.size() : 0);  // the pattern's entries
+  std::vector<double> row_max(n);
+  std::vector<double> row_abs(n);
+  std::vector<char> held(n, 0);
+  for (std::size_t a : accumulators) {
+    if (a < n) held[a] = 1;
+  }
   double previous_change = 0.0;
   for (int iter = 0; iter < options.ss_max_iterations; ++iter) {
     model.rhs(0.0, y.data(), f.data());
@@ -817,7 +818,6 @@ SolveSummary newton_equilibrium(const OdeModel& model, const SimulationOptions& 
     for (std::size_t j = 0; j < n; ++j) h[j] = 1e-7 * std::max(std::abs(y[j]), 1e-6 * scale);
     std::vector<double> yp = y;
     if (grouped) {
-      jac.setZero();
       for (std::size_t g = 0; g < pattern.groups(); ++g) {
         for (std::size_t k = pattern.group_start[g]; k < pattern.group_start[g + 1]; ++k) {
           yp[pattern.group_cols[k]] += h[pattern.group_cols[k]];
@@ -828,9 +828,7 @@ SolveSummary newton_equilibrium(const OdeModel& model, const SimulationOptions& 
           const std::size_t j = pattern.group_cols[k];
           yp[j] = y[j];
           for (std::size_t e = pattern.col_start[j]; e < pattern.col_start[j + 1]; ++e) {
-            const std::size_t i = pattern.row[e];
-            jac(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j)) =
-                (f_pert[i] - f[i]) / h[j];
+            values[e] = (f_pert[pattern.row[e]] - f[pattern.row[e]]) / h[j];
           }
         }
       }
@@ -848,11 +846,6 @@ SolveSummary newton_equilibrium(const OdeModel& model, const SimulationOptions& 
     }
     Eigen::VectorXd rhs_vec(n);
     for (std::size_t i = 0; i < n; ++i) rhs_vec(i) = -f[i];
-    for (std::size_t a : accumulators) {  // held: dy_a = 0
-      jac.row(static_cast<Eigen::Index>(a)).setZero();
-      jac(static_cast<Eigen::Index>(a), static_cast<Eigen::Index>(a)) = 1.0;
-      rhs_vec(static_cast<Eigen::Index>(a)) = 0.0;
-    }
     // The states span many orders of magnitude (cells near 1e-3 beside bone calcium near 1e4),
     // so the system is equilibrated first: columns scaled by the states' sizes, rows by their
     // largest entries. Partial pivoting on it (an order of magnitude cheaper than full pivoting
@@ -863,26 +856,78 @@ SolveSummary newton_equilibrium(const OdeModel& model, const SimulationOptions& 
     for (std::size_t j = 0; j < n; ++j) {
       col_scale(static_cast<Eigen::Index>(j)) = std::max(std::abs(y[j]), 1e-6 * scale);
     }
-    jac *= col_scale.asDiagonal();
-    for (Eigen::Index i = 0; i < jac.rows(); ++i) {
-      const double row_max = jac.row(i).cwiseAbs().maxCoeff();
-      if (row_max > 0.0 && std::isfinite(row_max)) {
-        jac.row(i) /= row_max;
-        rhs_vec(i) /= row_max;
+    Eigen::VectorXd dy;
+    if (grouped) {
+      // The same on the pattern's entries alone (O(entries), where the dense matrix is O(n^2)),
+      // and KLU; the dense path below where KLU fails or its solution does not pass the test.
+      std::vector<double> a = values;
+      Eigen::VectorXd b = rhs_vec;
+      std::fill(row_max.begin(), row_max.end(), 0.0);
+      for (std::size_t j = 0; j < n; ++j) {
+        for (std::size_t e = pattern.col_start[j]; e < pattern.col_start[j + 1]; ++e) {
+          const std::size_t i = pattern.row[e];
+          if (held[i]) a[e] = i == j ? 1.0 : 0.0;  // held: dy_i = 0
+          a[e] *= col_scale(static_cast<Eigen::Index>(j));
+          row_max[i] = std::max(row_max[i], std::abs(a[e]));
+        }
+      }
+      for (std::size_t i = 0; i < n; ++i) {
+        if (held[i]) b(static_cast<Eigen::Index>(i)) = 0.0;
+        if (!(row_max[i] > 0.0 && std::isfinite(row_max[i]))) row_max[i] = 1.0;
+        b(static_cast<Eigen::Index>(i)) /= row_max[i];
+      }
+      for (std::size_t e = 0; e < a.size(); ++e) a[e] /= row_max[pattern.row[e]];
+      dy = sparse_lu.solve(pattern, a, b);  // empty where KLU fails
+      if (dy.size() == static_cast<Eigen::Index>(n) && dy.allFinite()) {
+        // The residual test of the dense path, on the entries.
+        std::fill(row_abs.begin(), row_abs.end(), 0.0);
+        Eigen::VectorXd r = -b;
+        for (std::size_t j = 0; j < n; ++j) {
+          for (std::size_t e = pattern.col_start[j]; e < pattern.col_start[j + 1]; ++e) {
+            r(static_cast<Eigen::Index>(pattern.row[e])) += a[e] * dy(static_cast<Eigen::Index>(j));
+            row_abs[pattern.row[e]] += std::abs(a[e]);
+          }
+        }
+        const double size =
+            *std::max_element(row_abs.begin(), row_abs.end()) * dy.cwiseAbs().maxCoeff() +
+            b.cwiseAbs().maxCoeff();
+        if (!(r.cwiseAbs().maxCoeff() <= 1e-9 * size)) dy.resize(0);
+      } else {
+        dy.resize(0);
+      }
+      if (dy.size() == 0) {  // the dense matrix for the dense path
+        jac.setZero();
+        for (std::size_t j = 0; j < n; ++j) {
+          for (std::size_t e = pattern.col_start[j]; e < pattern.col_start[j + 1]; ++e) {
+            jac(static_cast<Eigen::Index>(pattern.row[e]), static_cast<Eigen::Index>(j)) =
+                values[e];
+          }
+        }
       }
     }
-    const auto solved = [&](const Eigen::VectorXd& x) {
-      if (!x.allFinite()) return false;
-      const double size = jac.cwiseAbs().rowwise().sum().maxCoeff() * x.cwiseAbs().maxCoeff() +
-                          rhs_vec.cwiseAbs().maxCoeff();
-      return (jac * x - rhs_vec).cwiseAbs().maxCoeff() <= 1e-9 * size;
-    };
-    Eigen::VectorXd dy;
-    if (grouped) dy = sparse_lu.solve(pattern, jac, rhs_vec);  // empty where KLU fails
-    if (dy.size() != static_cast<Eigen::Index>(n) || !solved(dy)) {
+    if (dy.size() != static_cast<Eigen::Index>(n)) {
+      for (std::size_t a : accumulators) {  // held: dy_a = 0
+        jac.row(static_cast<Eigen::Index>(a)).setZero();
+        jac(static_cast<Eigen::Index>(a), static_cast<Eigen::Index>(a)) = 1.0;
+        rhs_vec(static_cast<Eigen::Index>(a)) = 0.0;
+      }
+      jac *= col_scale.asDiagonal();
+      for (Eigen::Index i = 0; i < jac.rows(); ++i) {
+        const double m = jac.row(i).cwiseAbs().maxCoeff();
+        if (m > 0.0 && std::isfinite(m)) {
+          jac.row(i) /= m;
+          rhs_vec(i) /= m;
+        }
+      }
+      const auto solved = [&](const Eigen::VectorXd& x) {
+        if (!x.allFinite()) return false;
+        const double size = jac.cwiseAbs().rowwise().sum().maxCoeff() * x.cwiseAbs().maxCoeff() +
+                            rhs_vec.cwiseAbs().maxCoeff();
+        return (jac * x - rhs_vec).cwiseAbs().maxCoeff() <= 1e-9 * size;
+      };
       dy = Eigen::PartialPivLU<Eigen::MatrixXd>(jac).solve(rhs_vec);
+      if (!solved(dy)) dy = jac.fullPivLu().solve(rhs_vec);
     }
-    if (!solved(dy)) dy = jac.fullPivLu().solve(rhs_vec);
     dy = dy.cwiseProduct(col_scale);
     // Positivity-preserving damping: a full step that would take a positive state (an amount,
     // a concentration, a cell count) below zero is shortened so that it keeps at least a tenth of
