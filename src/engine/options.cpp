@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 
@@ -44,7 +45,12 @@ void SimulationOptions::set(const std::string& name, const std::string& value) {
   SimulationOptions next = *this;  // unchanged when the new value is rejected
   next.assign(name, value);
   next.validate();
+  if (!next.given(name)) next.given_.push_back(name);
   *this = next;
+}
+
+bool SimulationOptions::given(const std::string& name) const {
+  return std::find(given_.begin(), given_.end(), name) != given_.end();
 }
 
 void SimulationOptions::assign(const std::string& name, const std::string& value) {

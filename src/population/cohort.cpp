@@ -666,16 +666,8 @@ CohortSummary run_cohort(const Scenario& scenario, const Overrides& sets,
   // within 3.6e-5 of a run at rtol 1e-11 (6.8e-7 at k2sim run's 1e-8 and 1e-12), far inside
   // both the Monte Carlo error of a cohort's estimates and the 1% that issue 11 allows an
   // approximation, for about half the steps (a 10-y subject of model full: 85 -> 44).
-  const auto given = [&](const std::string& key) {
-    const nlohmann::json& echo = run.scenario.echo;
-    if (echo.contains("solver") && echo["solver"].is_object() && echo["solver"].contains(key)) {
-      return true;
-    }
-    return std::any_of(sets.begin(), sets.end(),
-                       [&](const auto& kv) { return kv.first == "solver." + key; });
-  };
-  if (!given("rtol")) run.options.rtol = kCohortRtol;
-  if (!given("atol")) run.options.atol = kCohortAtol;
+  if (!run.options.given("rtol")) run.options.rtol = kCohortRtol;
+  if (!run.options.given("atol")) run.options.atol = kCohortAtol;
   for (const ArmSpec& a : run.scenario.arms) {
     if (a.diet.preset) {
       throw InputError(fmt::format(

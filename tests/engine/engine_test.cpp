@@ -537,6 +537,20 @@ TEST(Engine, TooFewStepsIsANumericalFailure) {
   EXPECT_NE(s.message.find("max_steps"), std::string::npos) << s.message;
 }
 
+// set() remembers the options it has set (a scenario's [solver], --set), so that a cohort's own
+// default tolerances apply only to the others; a rejected value is not remembered.
+TEST(Engine, OptionsRememberWhatWasGiven) {
+  SimulationOptions o;
+  EXPECT_FALSE(o.given("rtol"));
+  o.set("rtol", "1e-9");
+  EXPECT_TRUE(o.given("rtol"));
+  EXPECT_FALSE(o.given("atol"));
+  EXPECT_THROW(o.set("atol", "-1"), InputError);
+  EXPECT_FALSE(o.given("atol"));
+  const SimulationOptions copy = o;
+  EXPECT_TRUE(copy.given("rtol"));
+}
+
 TEST(Engine, InvalidRecordsAndOptionsAreInputErrors) {
   EXPECT_THROW((DoseRecord{.time_h = -1.0, .amt = 1.0}.validate(1)), InputError);
   EXPECT_THROW((DoseRecord{.amt = -1.0}.validate(1)), InputError);

@@ -59,9 +59,13 @@ struct SimulationOptions {
   /// (max_step, multirate_max_jump, multirate_slow) or a word (linear_solver, method, closed_form,
   /// multirate). Throws InputError.
   void set(const std::string& name, const std::string& value);
+  /// Whether set() has set this option (a scenario's [solver], --set): a cohort's own defaults
+  /// apply only to the others.
+  [[nodiscard]] bool given(const std::string& name) const;
 
  private:
   void assign(const std::string& name, const std::string& value);
+  std::vector<std::string> given_;  ///< the names set() has set
 };
 
 enum class SolveStatus { kOk, kSolverFailure, kSteadyStateNotFound, kModelError };
