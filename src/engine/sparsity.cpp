@@ -48,12 +48,6 @@ SparsityPattern make_pattern(std::size_t n, const std::vector<char>& depends) {
   return p;
 }
 
-std::vector<char> PatternStore::find(const std::string& key) const {
-  const std::lock_guard<std::mutex> lock(mutex_);
-  const auto it = depends_.find(key);
-  return it == depends_.end() ? std::vector<char>{} : it->second;
-}
-
 void PatternStore::record(const std::string& key, const std::vector<char>& depends) {
   const std::lock_guard<std::mutex> lock(mutex_);
   if (frozen_) return;

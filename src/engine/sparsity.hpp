@@ -62,8 +62,6 @@ SparsityPattern stored_pattern(const OdeModel& model, const PatternStore* store)
 /// threads (reproducible results). Recording and reading take a lock.
 class PatternStore {
  public:
-  /// The union of every pattern recorded for `key`, or empty.
-  [[nodiscard]] std::vector<char> find(const std::string& key) const;
   /// The pattern of `key`'s union, built once when the store is frozen (make_pattern); null
   /// before, or for a key with nothing recorded.
   [[nodiscard]] const SparsityPattern* pattern(const std::string& key) const;

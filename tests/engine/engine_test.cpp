@@ -1058,9 +1058,11 @@ TEST(Engine, PatternStoreGivesTheRecordedPatternWithoutAProbe) {
   const internal::SparsityPattern fresh = internal::jacobian_pattern(m, 0.0, 10.0, &empty);
   EXPECT_EQ(fresh.probe_evals, 9 * 7);  // no pattern of this model: probed in full
   EXPECT_EQ(fresh.row, first.row);
-  // Once frozen, nothing more is recorded.
+  // Once frozen, nothing more is recorded: the pattern stays the first run's.
+  store.record(internal::pattern_key(m), std::vector<char>(36, 1));
   store.record("another", none);
-  EXPECT_TRUE(store.find("another").empty());
+  EXPECT_EQ(store.pattern(internal::pattern_key(m))->row, first.row);
+  EXPECT_EQ(store.pattern("another"), nullptr);
 }
 
 TEST(Engine, TridiagonalPatternNeedsThreeGroups) {
