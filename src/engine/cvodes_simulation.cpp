@@ -64,6 +64,14 @@ bool same_time(double a, double b) { return std::abs(a - b) <= 1e-9 * std::max(1
 
 /// Pieces of the period over which the Jacobian of a period map is built (period_map_jacobian).
 constexpr int kJacobianPieces = 12;
+/// Absolute tolerance of a depot in closed form: its weight in CVODES's norms is about 0.
+constexpr double kIgnoredAtol = 1e100;
+
+/// A state taken for a depot in closed form whose derivative broke the rule along the run.
+class DepotBroken : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 /// Owns one SUNContext and one CVODES memory (never shared between threads).
 class Integrator {
@@ -71,7 +79,7 @@ class Integrator {
   /// `pattern`: the model's Jacobian pattern, probed once for many runs; null: probed here over
   /// the run's times [t_from_h, t_to_h] when the solver may be sparse.
   Integrator(const OdeModel& model, const SimulationOptions& options,
-             const internal::SparsityPattern* pattern, double t_from_h, double t_to_h)
+             const internal::SparsityPattern* pattern, double t_from_h, double t_to_h, bool depots)
       : model_(model), options_(options), n_(model.state_count()), rates_(n_, 0.0) {
     if (pattern) {
       if (pattern->size() != n_) throw std::logic_error("Integrator: pattern of another model");
@@ -79,6 +87,9 @@ class Integrator {
     } else if (internal::may_use_sparse(options, n_)) {
       pattern_ = internal::jacobian_pattern(model_, t_from_h, t_to_h, options.patterns.get());
       pending_rhs_ += pattern_.probe_evals;
+    }
+    if (depots && options.closed_form && n_ >= internal::kSparseMinStates) {
+      find_depots(t_from_h, t_to_h);
     }
     try {
       setup();
@@ -108,7 +119,19 @@ class Integrator {
     check(CVodeInit(mem_, &Integrator::rhs_callback, 0.0, y_), "CVodeInit");
     check(CVodeSetUserData(mem_, this), "CVodeSetUserData");
     check(CVodeSetErrHandlerFn(mem_, &Integrator::error_callback, this), "CVodeSetErrHandlerFn");
-    check(CVodeSStolerances(mem_, options.rtol, options.atol), "CVodeSStolerances");
+    if (depots_.empty()) {
+      check(CVodeSStolerances(mem_, options.rtol, options.atol), "CVodeSStolerances");
+    } else {
+      // The depots in closed form take no part in the error test: CVODES's own copy of them is
+      // never read (eval() puts the exact amounts in its place), so their weight is next to 0.
+      N_Vector atol = N_VNew_Serial(static_cast<sunindextype>(n_), ctx_);
+      if (!atol) throw std::bad_alloc();
+      N_VConst(options.atol, atol);
+      for (std::size_t i : depots_) N_VGetArrayPointer(atol)[i] = kIgnoredAtol;
+      const int flag = CVodeSVtolerances(mem_, options.rtol, atol);
+      N_VDestroy(atol);
+      check(flag, "CVodeSVtolerances");
+    }
     check(CVodeSetMaxNumSteps(mem_, options.max_steps), "CVodeSetMaxNumSteps");
     if (options.max_step_h > 0.0)
       check(CVodeSetMaxStep(mem_, options.max_step_h), "CVodeSetMaxStep");
@@ -155,6 +178,9 @@ class Integrator {
   /// Restarts the integration at t from the current state() (after a discontinuity).
   void restart(double t_h) {
     collect_stats();
+    const double* y = state();
+    for (std::size_t k = 0; k < depots_.size(); ++k) depot_start_[k] = y[depots_[k]];
+    depot_t_ = t_h;
     check(CVodeReInit(mem_, t_h, y_), "CVodeReInit");
     ++restarts_;
   }
@@ -164,6 +190,8 @@ class Integrator {
     int flag = CVodeSetStopTime(mem_, t_stop);
     if (flag < 0) return flag;
     flag = CVode(mem_, t_out, y_, &t_reached, CV_NORMAL);
+    double* y = state();
+    for (std::size_t k = 0; k < depots_.size(); ++k) y[depots_[k]] = depot_amount(k, t_reached);
     if (error_) {
       auto e = error_;
       error_ = nullptr;
@@ -197,8 +225,70 @@ class Integrator {
     pending_rhs_ = 0;
   }
 
+  /// The amount in depot k at time t (after the last restart): exact for first-order
+  /// elimination at rate constant k plus the zero-order input of its running infusions.
+  [[nodiscard]] double depot_amount(std::size_t k, double t) const {
+    const double rate = rates_[depots_[k]];
+    const double decay = std::exp(-depot_k_[k] * (t - depot_t_));
+    return depot_start_[k] * decay - rate / depot_k_[k] * std::expm1(-depot_k_[k] * (t - depot_t_));
+  }
+
+  /// Depots propagated in closed form (docs/model.md "Closed-form linear kinetics"): states whose
+  /// derivative is -k y_i with a constant k > 0, whatever the other states and the time. Found
+  /// with four right-hand sides: every state scaled by its own factor (a depot's derivative scales
+  /// with its own only) and the same state at three times; eval() checks the rule at every
+  /// right-hand side of the run (DepotBroken). The other states then see the exact amounts, and
+  /// the error test no longer follows each depot's decay down to atol after every dose.
+  void find_depots(double t_from_h, double t_to_h) {
+    std::vector<double> a(n_, 0.0);
+    model_.reset_state(a);
+    std::vector<double> b(n_);
+    for (std::size_t i = 0; i < n_; ++i) {
+      a[i] = a[i] == 0.0 ? 1.0 : a[i];
+      // Factors between 1.5 and 2.5, no two alike among neighbours (the golden ratio's steps).
+      const double golden = 0.6180339887498949 * static_cast<double>(i + 1);
+      b[i] = a[i] * (1.5 + (golden - std::floor(golden)));
+    }
+    std::vector<double> f_a(n_);
+    std::vector<double> f_b(n_);
+    std::vector<double> f_mid(n_);
+    std::vector<double> f_end(n_);
+    try {
+      model_.rhs(t_from_h, a.data(), f_a.data());
+      model_.rhs(t_from_h, b.data(), f_b.data());
+      model_.rhs(0.5 * (t_from_h + t_to_h), a.data(), f_mid.data());
+      model_.rhs(t_to_h, a.data(), f_end.data());
+    } catch (const std::exception&) {
+      return;  // (outside its domain: no depots; the run itself reports the model's errors)
+    }
+    pending_rhs_ += 4;
+    const auto same = [](double x, double y) { return std::abs(x - y) <= 1e-12 * std::abs(y); };
+    for (std::size_t i = 0; i < n_; ++i) {
+      const double k = -f_a[i] / a[i];
+      if (!(k > 0.0) || !std::isfinite(k)) continue;
+      if (!same(f_b[i], -k * b[i]) || !same(f_mid[i], f_a[i]) || !same(f_end[i], f_a[i])) continue;
+      depots_.push_back(i);
+      depot_k_.push_back(k);
+    }
+    depot_start_.assign(depots_.size(), 0.0);
+    scratch_.assign(n_, 0.0);
+  }
+
   void eval(double t, const double* y, double* dydt) {
+    if (!depots_.empty()) {
+      std::copy(y, y + n_, scratch_.begin());
+      for (std::size_t k = 0; k < depots_.size(); ++k) scratch_[depots_[k]] = depot_amount(k, t);
+      y = scratch_.data();
+    }
     model_.rhs(t, y, dydt);
+    for (std::size_t k = 0; k < depots_.size(); ++k) {
+      // The rule, at this state and time: a dependence the four probes did not see ends the
+      // closed form (simulate_on_pattern runs again without it).
+      const double want = -depot_k_[k] * y[depots_[k]];
+      if (!(std::abs(dydt[depots_[k]] - want) <= 1e-9 * std::abs(want))) {
+        throw DepotBroken(fmt::format("state {} is not a depot at t = {} h", depots_[k], t));
+      }
+    }
     for (std::size_t i = 0; i < n_; ++i) dydt[i] += rates_[i];
     ++pending_rhs_;
   }
@@ -291,6 +381,11 @@ class Integrator {
   internal::SparsityPattern pattern_;  ///< empty: the dense solver
   std::vector<double> shift_;          ///< difference-quotient steps of one column group
   std::vector<double> saved_;          ///< the state before those steps
+  std::vector<std::size_t> depots_;    ///< states propagated in closed form (find_depots)
+  std::vector<double> depot_k_;        ///< their rate constants (1/h)
+  std::vector<double> depot_start_;    ///< their amounts at the last restart
+  double depot_t_ = 0.0;               ///< the time of the last restart (h)
+  std::vector<double> scratch_;        ///< the state with the depots' exact amounts
   std::exception_ptr error_;
   std::string last_error_;
   long steps_ = 0;
@@ -395,13 +490,15 @@ bool changes_nothing(const std::vector<DoseEvent>& events, std::size_t begin, st
   return none;
 }
 
-/// simulate_on_pattern() without the dense retry; `sparse_used` tells whether the full-resolution
-/// solver ran with KLU.
+/// simulate_on_pattern() without its retries; `sparse_used` tells whether the full-resolution
+/// solver ran with KLU; `depots`: whether it may carry depots in closed form, and
+/// `depot_broken` becomes true where one of them broke the rule (the run then failed).
 SolveSummary simulate_once(const OdeModel& model, std::span<const double> y0, double t0_h,
                            const std::vector<DoseRecord>& doses,
                            std::span<const double> output_times_h, const SimulationOptions& options,
                            Trajectory& out, const std::function<void(double)>& progress,
-                           const SparsityPattern* pattern, bool& sparse_used) {
+                           const SparsityPattern* pattern, bool& sparse_used, bool depots,
+                           bool& depot_broken) {
   const std::size_t n = model.state_count();
   SolveSummary summary;
   out.n_states = n;
@@ -447,7 +544,7 @@ SolveSummary simulate_once(const OdeModel& model, std::span<const double> y0, do
   out.time_h.reserve(output_times_h.size());
   out.states.reserve(output_times_h.size() * n);
 
-  Integrator integ(model, options, pattern, t0_h, output_times_h.back());
+  Integrator integ(model, options, pattern, t0_h, output_times_h.back(), depots);
   sparse_used = integ.sparse();
   double* y = integ.state();
   std::copy(y0.begin(), y0.end(), y);
@@ -575,6 +672,10 @@ SolveSummary simulate_once(const OdeModel& model, std::span<const double> y0, do
     }
   } catch (const Error&) {
     throw;
+  } catch (const DepotBroken& ex) {
+    integ.add_stats(summary);
+    depot_broken = true;
+    return failure(SolveStatus::kModelError, ex.what(), summary);
   } catch (const SolverSetupError& ex) {
     integ.add_stats(summary);
     return failure(SolveStatus::kSolverFailure,
@@ -597,8 +698,21 @@ SolveSummary simulate_on_pattern(const OdeModel& model, std::span<const double> 
                                  const std::function<void(double)>& progress,
                                  const SparsityPattern* pattern) {
   bool sparse_used = false;
+  bool depot_broken = false;
   SolveSummary s = simulate_once(model, y0, t0_h, doses, output_times_h, options, out, progress,
-                                 pattern, sparse_used);
+                                 pattern, sparse_used, true, depot_broken);
+  bool depots = true;
+  if (depot_broken) {
+    // A state taken for a depot depends on others or on time somewhere the probes did not look:
+    // the run again with every state in the solver.
+    depots = false;
+    SolveSummary again = simulate_once(model, y0, t0_h, doses, output_times_h, options, out,
+                                       progress, pattern, sparse_used, false, depot_broken);
+    again.steps += s.steps;
+    again.rhs_evals += s.rhs_evals;
+    again.restarts += s.restarts;
+    s = std::move(again);
+  }
   if (s.status != SolveStatus::kSolverFailure || !sparse_used ||
       options.linear_solver != LinearSolver::kAuto) {
     return s;
@@ -608,7 +722,7 @@ SolveSummary simulate_on_pattern(const OdeModel& model, std::span<const double> 
   SimulationOptions dense = options;
   dense.linear_solver = LinearSolver::kDense;
   SolveSummary d = simulate_once(model, y0, t0_h, doses, output_times_h, dense, out, progress,
-                                 nullptr, sparse_used);
+                                 nullptr, sparse_used, depots, depot_broken);
   d.steps += s.steps;
   d.rhs_evals += s.rhs_evals;
   d.restarts += s.restarts;
