@@ -285,7 +285,9 @@ class Integrator {
       // The rule, at this state and time: a dependence the four probes did not see ends the
       // closed form (simulate_on_pattern runs again without it).
       const double want = -depot_k_[k] * y[depots_[k]];
-      if (!(std::abs(dydt[depots_[k]] - want) <= 1e-9 * std::abs(want))) {
+      // (The floor: amounts within 1e-300 of 0, where the model's own order of operations
+      // rounds otherwise.)
+      if (!(std::abs(dydt[depots_[k]] - want) <= 1e-9 * std::abs(want) + 1e-300)) {
         throw DepotBroken(fmt::format("state {} is not a depot at t = {} h", depots_[k], t));
       }
     }

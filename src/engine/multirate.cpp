@@ -36,11 +36,14 @@ bool same_time(double a, double b) { return std::abs(a - b) <= 1e-9 * std::max(1
 /// Pieces of the period over which the Jacobian of the period map is built.
 constexpr int kJacobianIntervals = 12;
 /// Relative tolerance of the period maps: a thousandth of multirate_tol (the slow derivatives are
-/// differences of the fluxes they average), whatever rtol. 1e-7 by default, which `k2sim run`'s
-/// rtol of 1e-8 also took before: on the benchmarks and the example scenarios the same largest
-/// differences from full resolution in a quarter to a third fewer steps (bench/README.md "Sixth
-/// session"); a hundredth (1e-6) put sun.toml's rise in 25(OH)D 1.1% from full resolution.
-double map_rtol(const SimulationOptions& options) { return 0.001 * options.multirate_tol; }
+/// differences of the fluxes they average), at most 1e-7, whatever rtol. 1e-7 by default; before,
+/// min(rtol, 1e-7), which made k2sim run's maps 1e-8: on the benchmarks and the example
+/// scenarios 1e-7 gives the same largest differences from full resolution in a quarter to a third
+/// fewer steps (bench/README.md "Sixth session"); 1e-6 put sun.toml's rise in 25(OH)D 1.1% from
+/// full resolution.
+double map_rtol(const SimulationOptions& options) {
+  return std::min(1e-7, 0.001 * options.multirate_tol);
+}
 
 /// The model's fast states with the slow ones frozen at given values, followed by the integrals
 /// of the slow derivatives (so that a period gives their averages over the orbit).
