@@ -122,8 +122,9 @@ class Integrator {
     if (depots_.empty()) {
       check(CVodeSStolerances(mem_, options.rtol, options.atol), "CVodeSStolerances");
     } else {
-      // The depots in closed form take no part in the error test: CVODES's own copy of them is
-      // never read (eval() puts the exact amounts in its place), so their weight is next to 0.
+      // The depots in closed form take no part in the error test: the model never reads
+      // CVODES's own copy of them (eval() puts the exact amounts in its place), so their weight
+      // is next to 0.
       N_Vector atol = N_VNew_Serial(static_cast<sunindextype>(n_), ctx_);
       if (!atol) throw std::bad_alloc();
       N_VConst(options.atol, atol);
@@ -700,21 +701,21 @@ SolveSummary simulate_on_pattern(const OdeModel& model, std::span<const double> 
                                  const std::function<void(double)>& progress,
                                  const SparsityPattern* pattern) {
   bool sparse_used = false;
-  bool depot_broken = false;
-  SolveSummary s = simulate_once(model, y0, t0_h, doses, output_times_h, options, out, progress,
-                                 pattern, sparse_used, true, depot_broken);
-  bool depots = true;
-  if (depot_broken) {
-    // A state taken for a depot depends on others or on time somewhere the probes did not look:
-    // the run again with every state in the solver.
-    depots = false;
-    SolveSummary again = simulate_once(model, y0, t0_h, doses, output_times_h, options, out,
-                                       progress, pattern, sparse_used, false, depot_broken);
-    again.steps += s.steps;
-    again.rhs_evals += s.rhs_evals;
-    again.restarts += s.restarts;
-    s = std::move(again);
-  }
+  // One run, and where a state taken for a depot depends on others or on time somewhere the
+  // probes did not look, the run again with every state in the solver.
+  auto attempt = [&](const SimulationOptions& o, const SparsityPattern* p) {
+    bool depot_broken = false;
+    SolveSummary first = simulate_once(model, y0, t0_h, doses, output_times_h, o, out, progress, p,
+                                       sparse_used, true, depot_broken);
+    if (!depot_broken) return first;
+    SolveSummary again = simulate_once(model, y0, t0_h, doses, output_times_h, o, out, progress, p,
+                                       sparse_used, false, depot_broken);
+    again.steps += first.steps;
+    again.rhs_evals += first.rhs_evals;
+    again.restarts += first.restarts;
+    return again;
+  };
+  SolveSummary s = attempt(options, pattern);
   if (s.status != SolveStatus::kSolverFailure || !sparse_used ||
       options.linear_solver != LinearSolver::kAuto) {
     return s;
@@ -723,8 +724,7 @@ SolveSummary simulate_on_pattern(const OdeModel& model, std::span<const double> 
   // `auto` runs again with the dense solver (`klu`, asked for by name, keeps its failure).
   SimulationOptions dense = options;
   dense.linear_solver = LinearSolver::kDense;
-  SolveSummary d = simulate_once(model, y0, t0_h, doses, output_times_h, dense, out, progress,
-                                 nullptr, sparse_used, depots, depot_broken);
+  SolveSummary d = attempt(dense, nullptr);
   d.steps += s.steps;
   d.rhs_evals += s.rhs_evals;
   d.restarts += s.restarts;
