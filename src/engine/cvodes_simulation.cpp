@@ -174,6 +174,14 @@ class Integrator {
   double* state() { return N_VGetArrayPointer(y_); }
   /// Whether the Newton iterations use KLU on a probed pattern (else dense LU).
   [[nodiscard]] bool sparse() const { return !pattern_.row.empty(); }
+  /// The names of the states carried in closed form as depots.
+  [[nodiscard]] std::vector<std::string> depot_names() const {
+    std::vector<std::string> names;
+    if (depots_.empty()) return names;
+    const std::vector<std::string> all = model_.state_names();
+    for (std::size_t i : depots_) names.push_back(all[i]);
+    return names;
+  }
   std::vector<double>& rates() { return rates_; }
 
   /// Restarts the integration at t from the current state() (after a discontinuity).
@@ -441,6 +449,7 @@ void accumulate(SolveSummary& total, const SolveSummary& part) {
   total.steps += part.steps;
   total.rhs_evals += part.rhs_evals;
   total.restarts += part.restarts;
+  if (total.closed_form_depots.empty()) total.closed_form_depots = part.closed_form_depots;
 }
 
 }  // namespace
@@ -549,6 +558,7 @@ SolveSummary simulate_once(const OdeModel& model, std::span<const double> y0, do
 
   Integrator integ(model, options, pattern, t0_h, output_times_h.back(), depots);
   sparse_used = integ.sparse();
+  summary.closed_form_depots = integ.depot_names();
   double* y = integ.state();
   std::copy(y0.begin(), y0.end(), y);
   std::vector<double>& rates = integ.rates();

@@ -263,6 +263,7 @@ class Pieces {
     total_.steps += s.steps;
     total_.rhs_evals += s.rhs_evals;
     total_.restarts += s.restarts;
+    if (total_.closed_form_depots.empty()) total_.closed_form_depots = s.closed_form_depots;
     if (!s.ok()) {
       total_.status = s.status;
       total_.message = s.message;

@@ -648,6 +648,9 @@ nlohmann::json summary_json(const Scenario& scenario, const RunResult& result) {
                                     {"jumped_days", a.solve.jumped_h / 24.0},
                                     {"slow_states", a.solve.multirate_slow}};
     }
+    if (!a.solve.closed_form_depots.empty()) {
+      arm["solver"]["closed_form_depots"] = a.solve.closed_form_depots;
+    }
     if (!a.solve.ok()) arm["solver"]["message"] = a.solve.message;
     if (a.bands) arm["ensemble_members_ok"] = a.bands->members_ok;
     for (const Titration& t : a.titrations) {

@@ -289,6 +289,8 @@ TEST(Engine, LinearDepotsAreCarriedInClosedForm) {
             worst_error_vs_superposition(m, tr_off_7, 100.0, 30));
   EXPECT_LT(s_on_9.steps, s_off_7.steps);
   EXPECT_LT(s_on.steps, s_off.steps / 2) << s_on.steps << " vs " << s_off.steps;
+  EXPECT_EQ(s_on.closed_form_depots, std::vector<std::string>{"gut"});
+  EXPECT_TRUE(s_off.closed_form_depots.empty());
   std::cout << "[ info ] rtol 1e-8: " << s_on.steps << " steps, error " << error_on
             << " (depot in closed form); " << s_off.steps << " steps, error " << error_off
             << " (in the solver)\n";
@@ -377,6 +379,7 @@ TEST(Engine, LinearDepotsAreCarriedInClosedForm) {
     if (model == &window) {
       EXPECT_GT(a.steps, b.steps);
     }
+    EXPECT_TRUE(a.closed_form_depots.empty());
   }
 }
 

@@ -82,6 +82,9 @@ struct [[nodiscard]] SolveSummary {
   long lag_periods = 0;   ///< multi-rate: periods integrated again from the fast states' lag
   double jumped_h = 0.0;  ///< multi-rate: time covered by jumps (h)
   std::vector<std::string> multirate_slow;  ///< multi-rate: the slow states (first stretch)
+  /// The states carried in closed form as depots (solver.closed_form; the first piece of the run
+  /// that had any), empty where the solver integrated every state.
+  std::vector<std::string> closed_form_depots;
   [[nodiscard]] bool ok() const { return status == SolveStatus::kOk; }
 };
 
