@@ -35,6 +35,21 @@ bool same_time(double a, double b) { return std::abs(a - b) <= 1e-9 * std::max(1
 
 /// Pieces of the period over which the Jacobian of the period map is built.
 constexpr int kJacobianIntervals = 12;
+
+/// The settling ends when the fast states are within this many settle tolerances of the orbit
+/// (10 multirate_tol each: 10% by default); what is left of their transient, the leftover, is
+/// carried by the steps where it is one decaying mode (step 1 in docs/model.md).
+constexpr double kTransientExit = 100.0;
+
+/// The leftover transient is one decaying mode when the period from it, delta_1, is rho delta_0
+/// within this fraction of delta_1 (model full's MK-7 build-up: 1e-4 to 2e-4; vitamin D3 with
+/// sun: 0.01 to 0.02, whose one-mode steps put 25(OH)D 0.3% off).
+constexpr double kOneMode = 2e-3;
+
+/// After the last look of the settling, the steps start from the actual fast states: a leftover
+/// that is not one mode is integrated one period at a time, for at most this many periods.
+constexpr int kLeftoverExact = 10;
+
 /// Relative tolerance of the period maps: a thousandth of multirate_tol (the slow derivatives are
 /// differences of the fluxes they average), at most 1e-7, whatever rtol. 1e-7 by default; before,
 /// min(rtol, 1e-7), which made k2sim run's maps 1e-8: on the benchmarks and the example
@@ -578,18 +593,29 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
       continue;
     }
     // The fast states' own transients (a regimen that starts here) are integrated in full, in
-    // chunks of three of their longest own time scales, until the periodic orbit is within
-    // settle_tol of the state (checked with the first Newton step at the start of each chunk).
+    // chunks of their longest own time scale, until the periodic orbit is within kTransientExit
+    // settle tolerances of the state (checked with the first Newton step at the start of each
+    // chunk; docs/model.md step 1).
     double tau_fast = 0.0;
     for (std::size_t i : fast) {
       if (std::isfinite(tau[i])) tau_fast = std::max(tau_fast, tau[i]);
     }
     bool settled = false;
-    std::vector<double> settle_prev(fast.size());  // the orbit's start at the last look
+    // The leftover transient ends the settling early only while it is one decaying mode; after
+    // the first time it is not, the settling goes on in full to within settle_tol, and the
+    // leftover at that last look goes one period at a time (at most kLeftoverExact).
+    bool leftover_ok = true;
+    int leftover_exact = 0;  // periods integrated from the actual state after the last look
+    std::vector<double> settle_prev(fast.size());       // the orbit's start at the last look
+    std::vector<double> settle_prev_slow(slow.size());  // the slow states at the last look
     double settle_prev_t = 0.0;
     bool have_settle_prev = false;
-    int settle_chunks = 0;
+    // Chunks of one of the longest own time scales while a leftover can end the settling (at
+    // kTransientExit), else of three. After 24 of those time scales the settling ends.
     const double settle_chunk = std::max(std::ceil(3.0 * tau_fast / period), 1.0) * period;
+    const double settle_chunk_fine = std::max(std::ceil(tau_fast / period), 1.0) * period;
+    const double settle_t0 = t;  // the first look (after the first period, integrated above)
+    const double settle_end = settle_t0 + 8.0 * settle_chunk;
     const double settle_tol = 10.0 * options.multirate_tol;
     if (total.multirate_slow.empty()) {
       const std::vector<std::string> names = model.state_names();
@@ -613,6 +639,15 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
         std::max(100.0 * std::min(options.rtol, map_rtol(options)), 0.01 * options.multirate_tol);
     Eigen::PartialPivLU<Eigen::MatrixXd> lu;
     bool lu_valid = false;
+    // What is left of the fast states' own transient when the settling ends, the leftover:
+    // their distance from the start of the period the step uses (empty: none).
+    Eigen::VectorXd leftover;
+    // The fast states where the leftover is measured from the next orbit (empty: none): at the
+    // end of the settling, and after a step of one period (whose end is known, while the orbit
+    // moves on with the slow states).
+    std::vector<double> leftover_at;
+    std::vector<double> leftover_end;
+    Trajectory leftover_samples;
     std::vector<double> g(ns);
     std::vector<double> g_prev(ns);
     std::vector<double> f_now(n);   // the right-hand side at the start of a step,
@@ -632,6 +667,7 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
       std::size_t row;
       double phase;
       double frac;
+      std::vector<double> leftover;  // the fast states' leftover transient in the row (or empty)
     };
     std::vector<Pending> pending;
     std::vector<double> orbit_start(nf, 0.0);  // the fast states at the start of the last orbit
@@ -646,6 +682,21 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
         }
       }
       pending.clear();
+    };
+    // The leftover transient into the fast states (before they are integrated in full): the
+    // actual fast states where they are known, else the leftover added.
+    auto add_leftover = [&]() {
+      if (!leftover_at.empty()) {
+        for (std::size_t k = 0; k < nf; ++k) x[fast[k]] = leftover_at[k];
+      } else {
+        for (Eigen::Index k = 0; k < leftover.size(); ++k) {
+          const std::size_t i = fast[static_cast<std::size_t>(k)];
+          const double v = x[i] + leftover(k);
+          if (v * x[i] >= 0.0) x[i] = v;
+        }
+      }
+      leftover_at.clear();
+      leftover.resize(0);
     };
     std::vector<double> q_mean(ns);
     std::vector<double> omega0(ns);
@@ -709,6 +760,7 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
       std::sort(times.begin(), times.end());
       bool converged = false;
       bool transient = false;
+      bool lag_used = false;  // the step uses the period from the lagging start
       for (int it = 0; it < 8; ++it) {
         if (!map(xe, end, times, samples)) return fail();
         // Converged when each fast state repeats within orbit_tol of its largest value over the
@@ -784,14 +836,45 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
           for (std::size_t k = 0; k < nf; ++k) {
             settle_prev[k] = xe[fast[k]] + dy(static_cast<Eigen::Index>(k));
           }
+          // The leftover's first step is a period with the slow states frozen: where one moves
+          // fast against its size and own time scale (an error of (P / tau) (P ds/dt) / 2 in it,
+          // ds/dt from the last look), more than settle_tol of it, the settling goes on.
+          bool slow_still = true;
+          if (have_settle_prev && t > settle_prev_t) {
+            for (std::size_t k = 0; k < ns; ++k) {
+              const std::size_t i = slow[k];
+              if (!std::isfinite(tau[i])) continue;
+              const double change = period * (x[i] - settle_prev_slow[k]) / (t - settle_prev_t);
+              if (0.5 * period / tau[i] * std::abs(change) >
+                  settle_tol * std::abs(x[i]) + options.atol) {
+                slow_still = false;
+              }
+            }
+          } else {
+            slow_still = false;
+          }
+          for (std::size_t k = 0; k < ns; ++k) settle_prev_slow[k] = x[slow[k]];
           settle_prev_t = t;
           have_settle_prev = true;
-          // After eight chunks (24 of the longest own time scales by the diagonal) what is left
-          // is taken for the fast states following a moving orbit, which the steps follow too.
-          if (distance > 1.0 && settle_chunks < 8) {
+          // Within kTransientExit, what is left (the leftover) is carried by the steps. After 24
+          // of the longest own time scales (by the diagonal) what is left is taken for the fast
+          // states following a moving orbit, which the steps follow too.
+          const double exit_at = leftover_ok && slow_still ? kTransientExit : 1.0;
+          if (distance > exit_at && t < settle_end * (1.0 - 1e-12)) {
             transient = true;
             orbit_prev_dt = 0.0;
             break;
+          }
+          // The settling ends here: the first step starts from the actual fast states, their
+          // leftover measured from the orbit it finds.
+          leftover_at.resize(nf);
+          for (std::size_t k = 0; k < nf; ++k) leftover_at[k] = x[fast[k]];
+          if (distance > 1.0 && distance <= exit_at && leftover_ok) {
+            // (No lag: the drift between two looks this far from the orbit is mostly the error
+            // of the chord step.) A leftover that is not one mode sends it back to settling.
+            orbit_prev_dt = 0.0;
+          } else {
+            leftover_ok = false;  // the last look: a leftover goes one period at a time
           }
         }
         for (std::size_t k = 0; k < nf; ++k) {
@@ -805,10 +888,14 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
       }
       if (transient) {
         // The next chunk of the transient in full, then another look.
-        const double chunk = std::min(settle_chunk, st.end_h - 2.0 * period - t);
+        // (Back to the coarse looks after a leftover that was not one mode: on their grid.)
+        const double next_look =
+            leftover_ok
+                ? t + settle_chunk_fine
+                : settle_t0 + std::ceil((t - settle_t0) / settle_chunk + 1e-9) * settle_chunk;
+        const double chunk = std::min(next_look - t, st.end_h - 2.0 * period - t);
         if (chunk < period) break;
         if (!resolve_to(t + std::floor(chunk / period * (1.0 + 1e-9)) * period)) return fail();
-        ++settle_chunks;
         continue;
       }
       settled = true;
@@ -847,6 +934,7 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
                                                100.0 * options.atol));
         }
         if (size > 1.0) {
+          lag_used = true;
           lagged = xe;
           for (std::size_t k = 0; k < nf; ++k) {
             lagged[fast[k]] -= lag(static_cast<Eigen::Index>(k));
@@ -859,14 +947,17 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
         }
       }
       if (converged) {
-        // The fast states of the last step's outputs, between the two orbits at their phase.
+        // The fast states of the last step's outputs, between the two orbits at their phase
+        // (and their leftover transient, which is not interpolated).
         for (const Pending& p : pending) {
           std::size_t m = 0;
           while (m < samples.time_h.size() && !same_time(samples.time_h[m], t + p.phase)) ++m;
           if (m == samples.time_h.size()) continue;  // cannot happen: every phase is sampled
-          for (std::size_t i : fast) {
+          for (std::size_t k = 0; k < nf; ++k) {
+            const std::size_t i = fast[k];
             double& v = out.states[p.row + i];
-            v += p.frac * (samples.states[m * samples.n_states + i] - v);
+            const double d = p.leftover.empty() ? 0.0 : p.leftover[k];
+            v += p.frac * (samples.states[m * samples.n_states + i] - (v - d));
           }
         }
         pending.clear();
@@ -882,11 +973,79 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
         h_prev = h_prev2 = 0.0;
         orbit_prev_dt = 0.0;
         std::fill(last_lag.begin(), last_lag.end(), 0.0);
+        add_leftover();
         if (++failures >= 3) break;
         if (!resolve_to(t + period)) return fail();
+        // (The next step measures what is left from the orbit it finds.)
+        leftover_at.assign(nf, 0.0);
+        for (std::size_t k = 0; k < nf; ++k) leftover_at[k] = x[fast[k]];
         continue;
       }
       failures = 0;
+      // The start of the period the step uses (its slow states are values at this phase on the
+      // first step of a stretch, period means after it).
+      const std::vector<double> used_start = lag_used ? lagged : xe;
+      if (!leftover_at.empty()) {
+        leftover.resize(static_cast<Eigen::Index>(nf));
+        double size = 0.0;
+        for (std::size_t k = 0; k < nf; ++k) {
+          const double d = leftover_at[k] - used_start[fast[k]];
+          leftover(static_cast<Eigen::Index>(k)) = d;
+          size = std::max(size, std::abs(d) / (settle_tol * std::abs(used_start[fast[k]]) +
+                                               100.0 * options.atol));
+        }
+        if (!(size > 0.1)) leftover.resize(0);  // (none below multirate_tol)
+        leftover_at.clear();
+      }
+      // What is left of the fast states' own transient (settling, step 1): the period from the
+      // actual start, the orbit's plus the leftover delta_0, gives delta_1 at its end and the
+      // transient's change of the slow integrals dI_0. Where delta_1 = rho delta_0 (one decaying
+      // mode: 0 < rho < 1, the rest within kOneMode of delta_1) period j has rho^j of both;
+      // else the step is this one period, integrated from the actual state.
+      std::vector<double> left_dI(ns, 0.0);
+      double rho = 0.0;
+      bool one_mode = false;
+      Eigen::VectorXd delta1;
+      if (leftover.size() == static_cast<Eigen::Index>(nf)) {
+        std::vector<double> actual = used_start;
+        for (std::size_t k = 0; k < nf; ++k)
+          actual[fast[k]] += leftover(static_cast<Eigen::Index>(k));
+        if (!map(actual, leftover_end, times, leftover_samples)) return fail();
+        ++total.leftover_periods;
+        // Each fast state relative to its largest value over the orbit's period (a gut amount
+        // before the day's dose is near 0).
+        delta1.resize(static_cast<Eigen::Index>(nf));
+        std::vector<double> weight(nf);
+        double d00 = 0.0;
+        double d10 = 0.0;
+        for (std::size_t k = 0; k < nf; ++k) {
+          const auto kk = static_cast<Eigen::Index>(k);
+          const std::size_t i = fast[k];
+          double scale = std::max(std::abs(used_start[i]), std::abs(end[i]));
+          for (std::size_t m = 0; m < samples.time_h.size(); ++m) {
+            scale = std::max(scale, std::abs(samples.states[m * samples.n_states + i]));
+          }
+          weight[k] = 1.0 / (scale + options.atol / settle_tol);
+          delta1(kk) = leftover_end[i] - end[i];
+          d00 += leftover(kk) * leftover(kk) * weight[k] * weight[k];
+          d10 += delta1(kk) * leftover(kk) * weight[k] * weight[k];
+        }
+        rho = d00 > 0.0 ? d10 / d00 : 0.0;
+        double off = 0.0;
+        double size1 = 0.0;
+        for (std::size_t k = 0; k < nf; ++k) {
+          const auto kk = static_cast<Eigen::Index>(k);
+          off = std::max(off, std::abs(delta1(kk) - rho * leftover(kk)) * weight[k]);
+          size1 = std::max(size1, std::abs(delta1(kk)) * weight[k]);
+        }
+        one_mode = rho > 0.0 && rho < 1.0 && off <= kOneMode * size1 && delta1.allFinite();
+        for (std::size_t k = 0; k < ns; ++k) {
+          const double v = leftover_end[n + k] - end[n + k];
+          left_dI[k] = std::isfinite(v) ? v : 0.0;
+        }
+      }
+      const bool has_leftover = leftover.size() == static_cast<Eigen::Index>(nf);
+      bool resettle = false;  // the leftover is not one mode: back to settling after this step
       // The average slow derivatives over the orbit, and the step.
       for (std::size_t k = 0; k < ns; ++k) g[k] = end[n + k] / period;
       // The slow states' own ripple over the period, omega(phase) = Q(phase) - mean(Q)
@@ -965,6 +1124,7 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
                           st.end_h - t - 2.0 * period});
         h = std::max(period, std::floor(h_max / period * (1.0 + 1e-9)) * period);
       }
+      if (has_leftover && !one_mode) h = period;
       // The quadrature of e over the step: the trapezoid rule on the starts of the periods,
       // and on every other one; where they differ by more than half the tolerance (a change
       // within a period, such as a flux that doubles at an hour of a day), the step halves.
@@ -1005,9 +1165,17 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
         if (worst <= 1.0 || h <= period) break;
         h = std::max(period, std::floor(0.5 * h / period * (1.0 + 1e-9)) * period);
       }
+      const auto steps_m = static_cast<std::size_t>(std::llround(h / period));
+      // The leftover's periods in the step, each rho times the last: sum of rho^j.
+      double leftover_sum = 0.0;
+      if (has_leftover) {
+        leftover_sum =
+            one_mode ? (1.0 - std::pow(rho, static_cast<double>(steps_m))) / (1.0 - rho) : 1.0;
+      }
       std::vector<double> s_next(ns);
       for (std::size_t k = 0; k < ns; ++k) {
-        s_next[k] = xe[slow[k]] + h * g[k] + 0.5 * h * h * d1[k] + quad[k];
+        s_next[k] =
+            xe[slow[k]] + h * g[k] + 0.5 * h * h * d1[k] + quad[k] + leftover_sum * left_dI[k];
       }
       // Outputs in [t, t + h): fast states from the orbit at their phase, slow states on the
       // step's curve.
@@ -1043,7 +1211,26 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
           out.states[base + slow[k]] =
               xe[slow[k]] + dt_out * g[k] + 0.5 * dt_out * dt_out * d1[k] + q + ripple;
         }
-        if (frac > 0.0) pending.push_back({base, phase, frac});
+        std::vector<double> leftover_row;
+        if (has_leftover) {
+          // The leftover transient at the output: rho^j of its value at this phase in the
+          // first period, and the slow change of the periods before and of this one so far.
+          const auto periods_before = std::llround((dt_out - phase) / period);
+          const std::size_t j = std::min(
+              static_cast<std::size_t>(std::max<long long>(periods_before, 0)), steps_m - 1);
+          const double rj = one_mode ? std::pow(rho, static_cast<double>(j)) : 1.0;
+          const double* left_row = &leftover_samples.states[k_sample * leftover_samples.n_states];
+          leftover_row.resize(nf);
+          for (std::size_t k = 0; k < nf; ++k) {
+            leftover_row[k] = rj * (left_row[fast[k]] - row[fast[k]]);
+            out.states[base + fast[k]] += leftover_row[k];
+          }
+          const double before = one_mode ? (1.0 - rj) / (1.0 - rho) : 0.0;
+          for (std::size_t k = 0; k < ns; ++k) {
+            out.states[base + slow[k]] += before * left_dI[k] + rj * (left_row[n + k] - row[n + k]);
+          }
+        }
+        if (frac > 0.0) pending.push_back({base, phase, frac, std::move(leftover_row)});
         ++o;
       }
       // The state at t + h: the fast states moved on by their drift between the starts of the last
@@ -1061,6 +1248,34 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
         orbit_start[k] = y_star;
       }
       for (std::size_t k = 0; k < ns; ++k) x[slow[k]] = s_next[k];
+      if (has_leftover) {  // what is left of the transient; none below multirate_tol
+        leftover = one_mode ? std::pow(rho, static_cast<double>(steps_m - 1)) * delta1 : delta1;
+        double size = 0.0;
+        for (std::size_t k = 0; k < nf; ++k) {
+          size = std::max(size, std::abs(leftover(static_cast<Eigen::Index>(k))) /
+                                    (settle_tol * std::abs(x[fast[k]]) + 100.0 * options.atol));
+        }
+        bool end_finite = true;
+        for (std::size_t k = 0; k < nf; ++k)
+          end_finite = end_finite && std::isfinite(leftover_end[fast[k]]);
+        if (!one_mode && !leftover_ok) ++leftover_exact;
+        if (size <= 0.1 || !end_finite || leftover_exact >= kLeftoverExact) {
+          leftover.resize(0);
+        } else if (!one_mode && leftover_ok) {
+          // Not one mode: this period was integrated from the actual state; the settling goes
+          // on in full from its end.
+          flush_pending();
+          for (std::size_t k = 0; k < nf; ++k) x[fast[k]] = leftover_end[fast[k]];
+          leftover.resize(0);
+          leftover_ok = false;
+          resettle = true;
+          ++total.leftover_resettles;
+        } else if (steps_m == 1) {  // the next leftover from the actual end
+          leftover_at.resize(nf);
+          for (std::size_t k = 0; k < nf; ++k) leftover_at[k] = leftover_end[fast[k]];
+          leftover.resize(0);
+        }
+      }
       if (h > period) {
         ++total.jumps;
         total.jumped_h += h - period;
@@ -1072,8 +1287,21 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
       orbit_prev_dt = h;
       t = t_next;
       if (progress) progress(t);
+      if (resettle) {  // back to settling, with the slow states' values at this phase
+        settled = false;
+        have_settle_prev = false;
+        if (averaged) {
+          for (std::size_t k = 0; k < ns; ++k) x[slow[k]] += omega0[k];
+          averaged = false;
+        }
+        lu_valid = false;
+        h_prev = h_prev2 = 0.0;
+        orbit_prev_dt = 0.0;
+        std::fill(last_lag.begin(), last_lag.end(), 0.0);
+      }
     }
     flush_pending();
+    add_leftover();
     // The fast states keep their lag behind the orbit into the stretch's full-resolution end.
     for (std::size_t k = 0; k < fast.size(); ++k) {
       const double v = x[fast[k]] - last_lag[k];

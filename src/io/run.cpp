@@ -644,6 +644,8 @@ nlohmann::json summary_json(const Scenario& scenario, const RunResult& result) {
     if (a.solve.periods > 0) {
       arm["solver"]["multirate"] = {{"periods_integrated", a.solve.periods},
                                     {"lag_periods", a.solve.lag_periods},
+                                    {"leftover_periods", a.solve.leftover_periods},
+                                    {"leftover_resettles", a.solve.leftover_resettles},
                                     {"jumps", a.solve.jumps},
                                     {"jumped_days", a.solve.jumped_h / 24.0},
                                     {"slow_states", a.solve.multirate_slow}};

@@ -73,14 +73,18 @@ enum class SolveStatus { kOk, kSolverFailure, kSteadyStateNotFound, kModelError 
 /// Outcome of a solve; numerical failures are reported here, not thrown.
 struct [[nodiscard]] SolveSummary {
   SolveStatus status = SolveStatus::kOk;
-  std::string message;    ///< empty when ok; otherwise what failed, where (t in h) and why
-  long steps = 0;         ///< internal solver steps
-  long rhs_evals = 0;     ///< right-hand-side evaluations (including Jacobian difference quotients)
-  long restarts = 0;      ///< solver re-initialisations at discontinuities
-  long periods = 0;       ///< multi-rate: regimen periods integrated in full (searches included)
-  long jumps = 0;         ///< multi-rate: jumps of the slow states over skipped periods
-  long lag_periods = 0;   ///< multi-rate: periods integrated again from the fast states' lag
-  double jumped_h = 0.0;  ///< multi-rate: time covered by jumps (h)
+  std::string message;   ///< empty when ok; otherwise what failed, where (t in h) and why
+  long steps = 0;        ///< internal solver steps
+  long rhs_evals = 0;    ///< right-hand-side evaluations (including Jacobian difference quotients)
+  long restarts = 0;     ///< solver re-initialisations at discontinuities
+  long periods = 0;      ///< multi-rate: regimen periods integrated in full (searches included)
+  long jumps = 0;        ///< multi-rate: jumps of the slow states over skipped periods
+  long lag_periods = 0;  ///< multi-rate: periods integrated again from the fast states' lag
+  /// multi-rate: periods integrated from the actual fast states (a leftover transient)
+  long leftover_periods = 0;
+  /// multi-rate: leftover transients that were not one mode (back to settling)
+  long leftover_resettles = 0;
+  double jumped_h = 0.0;                    ///< multi-rate: time covered by jumps (h)
   std::vector<std::string> multirate_slow;  ///< multi-rate: the slow states (first stretch)
   /// The states carried in closed form as depots (solver.closed_form; the first piece of the run
   /// that had any), empty where the solver integrated every state.
