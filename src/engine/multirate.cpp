@@ -700,6 +700,18 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
     };
     std::vector<double> q_mean(ns);
     std::vector<double> omega0(ns);
+    // Before a period in full: the slow states' values at this phase, a fresh Jacobian, and the
+    // steps' history (and the lag) started again.
+    auto restart_history = [&]() {
+      if (averaged) {
+        for (std::size_t k = 0; k < ns; ++k) x[slow[k]] += omega0[k];
+        averaged = false;
+      }
+      lu_valid = false;
+      h_prev = h_prev2 = 0.0;
+      orbit_prev_dt = 0.0;
+      std::fill(last_lag.begin(), last_lag.end(), 0.0);
+    };
     std::vector<double> s0(ns);
     for (std::size_t k = 0; k < ns; ++k) s0[k] = x[slow[k]];
 
@@ -965,14 +977,7 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
       if (!converged) {
         // No orbit here: this period in full, and the next try with a fresh Jacobian.
         flush_pending();
-        if (averaged) {
-          for (std::size_t k = 0; k < ns; ++k) x[slow[k]] += omega0[k];
-          averaged = false;
-        }
-        lu_valid = false;
-        h_prev = h_prev2 = 0.0;
-        orbit_prev_dt = 0.0;
-        std::fill(last_lag.begin(), last_lag.end(), 0.0);
+        restart_history();
         add_leftover();
         if (++failures >= 3) break;
         if (!resolve_to(t + period)) return fail();
@@ -1287,17 +1292,10 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
       orbit_prev_dt = h;
       t = t_next;
       if (progress) progress(t);
-      if (resettle) {  // back to settling, with the slow states' values at this phase
+      if (resettle) {  // back to settling
         settled = false;
         have_settle_prev = false;
-        if (averaged) {
-          for (std::size_t k = 0; k < ns; ++k) x[slow[k]] += omega0[k];
-          averaged = false;
-        }
-        lu_valid = false;
-        h_prev = h_prev2 = 0.0;
-        orbit_prev_dt = 0.0;
-        std::fill(last_lag.begin(), last_lag.end(), 0.0);
+        restart_history();
       }
     }
     flush_pending();
