@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -49,6 +50,51 @@ constexpr double kOneMode = 2e-3;
 /// After the last look of the settling, the steps start from the actual fast states: a leftover
 /// that is not one mode is integrated one period at a time, for at most this many periods.
 constexpr int kLeftoverExact = 10;
+
+/// Slow states whose own time scale is below this (and the slow states whose derivatives depend on
+/// them) take the exponential step with L, the Jacobian of their period-averaged derivatives
+/// through the orbit (docs/model.md step 5); the others the explicit step, stable for steps below
+/// 0.9 of their own time scale (9 years and more).
+constexpr double kExponentialTauH = 10.0 * 365.25 * 24.0;
+
+/// The exponential step's linear system, for the change u = s(t + dt) - s(t) of the exponential
+/// slow states: u' = L u + g + tau d1, u(0) = 0, exactly: with w = (u, g + tau d1, d1),
+/// w' = B w, B = [[L, I, 0], [0, 0, I], [0, 0, 0]], so w(dt) = exp(dt B) w(0) (the first block of
+/// exp(dt B) is exp(dt L), the others dt phi_1(dt L) and dt^2 phi_2(dt L)). The exponentials are
+/// kept by dt (the steps and the outputs of a run take a few dozen different ones).
+class ExponentialStep {
+ public:
+  void set(const Eigen::MatrixXd& l) {
+    const Eigen::Index k = l.rows();
+    b_ = Eigen::MatrixXd::Zero(3 * k, 3 * k);
+    b_.topLeftCorner(k, k) = l;
+    b_.block(0, k, k, k).setIdentity();
+    b_.block(k, 2 * k, k, k).setIdentity();
+    cache_.clear();
+  }
+  [[nodiscard]] Eigen::Index size() const { return b_.rows() / 3; }
+  /// w(dt) from w(0).
+  [[nodiscard]] Eigen::VectorXd advance(const Eigen::VectorXd& w, double dt) {
+    return exp_of(dt) * w;
+  }
+  /// exp(dt L) v.
+  [[nodiscard]] Eigen::VectorXd decay(const Eigen::VectorXd& v, double dt) {
+    return exp_of(dt).topLeftCorner(size(), size()) * v;
+  }
+
+ private:
+  const Eigen::MatrixXd& exp_of(double dt) {
+    const auto key = std::llround(dt * 1e6);
+    auto it = cache_.find(key);
+    if (it == cache_.end()) {
+      if (cache_.size() > 256) cache_.clear();
+      it = cache_.emplace(key, Eigen::MatrixXd((dt * b_).exp())).first;
+    }
+    return it->second;
+  }
+  Eigen::MatrixXd b_;
+  std::map<long long, Eigen::MatrixXd> cache_;
+};
 
 /// Relative tolerance of the period maps: a thousandth of multirate_tol (the slow derivatives are
 /// differences of the fluxes they average), at most 1e-7, whatever rtol. 1e-7 by default; before,
@@ -406,13 +452,29 @@ std::vector<std::vector<Eigen::Index>> components(const Eigen::MatrixXd& a) {
 Eigen::MatrixXd period_map_jacobian(const OdeModel& model, const Trajectory& samples,
                                     double t_end_h, const std::vector<std::size_t>& index,
                                     const SimulationOptions& options, long& rhs_evals) {
+  return period_map_sensitivities(model, samples, t_end_h, index, {}, options, rhs_evals);
+}
+
+Eigen::MatrixXd period_map_sensitivities(const OdeModel& model, const Trajectory& samples,
+                                         double t_end_h, const std::vector<std::size_t>& index,
+                                         const std::vector<std::size_t>& params,
+                                         const SimulationOptions& options, long& rhs_evals) {
   const std::size_t n = model.state_count();
-  const auto m = static_cast<Eigen::Index>(index.size());
+  const auto nx = static_cast<Eigen::Index>(index.size());
+  const auto np = static_cast<Eigen::Index>(params.size());
+  const Eigen::Index m = nx + 2 * np;
+  // Columns: the states, then the parameters; rows: the states, the parameters (0), then the
+  // integrals of the parameters' derivatives.
+  std::vector<std::size_t> column(index);
+  column.insert(column.end(), params.begin(), params.end());
   Eigen::MatrixXd phi = Eigen::MatrixXd::Identity(m, m);
-  Eigen::MatrixXd jac(m, m);
+  Eigen::MatrixXd jac = Eigen::MatrixXd::Zero(m, m);
   std::vector<double> f0(n);
   std::vector<double> f1(n);
   std::vector<double> xs(n);
+  auto row_of = [&](Eigen::Index k) {
+    return k < nx ? index[static_cast<std::size_t>(k)] : params[static_cast<std::size_t>(k - nx)];
+  };
   for (std::size_t p = 0; p < samples.time_h.size(); ++p) {
     const double ta = samples.time_h[p];
     const double tb = p + 1 < samples.time_h.size() ? samples.time_h[p + 1] : t_end_h;
@@ -420,35 +482,58 @@ Eigen::MatrixXd period_map_jacobian(const OdeModel& model, const Trajectory& sam
     std::copy(row, row + n, xs.begin());
     const double tm = 0.5 * (ta + tb);
     model.rhs(tm, xs.data(), f0.data());
-    for (Eigen::Index c = 0; c < m; ++c) {
-      const std::size_t j = index[static_cast<std::size_t>(c)];
+    for (Eigen::Index c = 0; c < nx + np; ++c) {
+      const std::size_t j = column[static_cast<std::size_t>(c)];
       const double saved = xs[j];
       const double h = 1e-7 * std::max(std::abs(saved), options.atol / options.rtol);
       xs[j] = saved + h;
       model.rhs(tm, xs.data(), f1.data());
       xs[j] = saved;
-      for (Eigen::Index k = 0; k < m; ++k) {
-        jac(k, c) =
-            (f1[index[static_cast<std::size_t>(k)]] - f0[index[static_cast<std::size_t>(k)]]) / h;
+      for (Eigen::Index k = 0; k < nx + np; ++k) {
+        const std::size_t i = row_of(k);
+        jac(k < nx ? k : k + np, c) = (f1[i] - f0[i]) / h;
       }
     }
-    rhs_evals += static_cast<long>(index.size()) + 1;
+    rhs_evals += static_cast<long>(column.size()) + 1;
     // States that do not interact (the vitamin K and the calcium-bone modules of model full)
     // make a block-diagonal Jacobian up to a permutation, whose exponential is the exponentials
-    // of its blocks: one per connected component of the nonzero entries.
-    for (const std::vector<Eigen::Index>& block : components(jac)) {
+    // of its blocks: one per connected component of the nonzero entries among the states and
+    // the parameters. The integrals depend on the states and parameters but nothing on them, so
+    // the pieces of the extended matrix that belong to two components multiply to 0 and its
+    // exponential is I + the sum over the components of (the exponential of the component with
+    // the integrals' rows) - I: each component adds its part to the integrals.
+    Eigen::MatrixXd top = jac.topLeftCorner(nx + np, nx + np);
+    for (const std::vector<Eigen::Index>& block : components(top)) {
       const auto b = static_cast<Eigen::Index>(block.size());
-      if (b == m) {
-        phi = ((tb - ta) * jac).exp() * phi;
-        break;
+      // The integrals that depend on this component.
+      std::vector<Eigen::Index> integrals;
+      for (Eigen::Index r = nx + np; r < m; ++r) {
+        for (Eigen::Index c : block) {
+          if (jac(r, c) != 0.0) {
+            integrals.push_back(r);
+            break;
+          }
+        }
       }
-      Eigen::MatrixXd jb(b, b);
+      const auto bi = static_cast<Eigen::Index>(integrals.size());
+      if (b + bi == 1) {
+        phi.row(block[0]) *= std::exp((tb - ta) * jac(block[0], block[0]));
+        continue;
+      }
+      Eigen::MatrixXd jb = Eigen::MatrixXd::Zero(b + bi, b + bi);
       Eigen::MatrixXd rows(b, m);
       for (Eigen::Index r = 0; r < b; ++r) {
         for (Eigen::Index c = 0; c < b; ++c) jb(r, c) = jac(block[r], block[c]);
         rows.row(r) = phi.row(block[r]);
       }
-      const Eigen::MatrixXd updated = ((tb - ta) * jb).exp() * rows;
+      for (Eigen::Index r = 0; r < bi; ++r) {
+        for (Eigen::Index c = 0; c < b; ++c) jb(b + r, c) = jac(integrals[r], block[c]);
+      }
+      const Eigen::MatrixXd e = ((tb - ta) * jb).exp();
+      const Eigen::MatrixXd updated = e.topLeftCorner(b, b) * rows;
+      for (Eigen::Index r = 0; r < bi; ++r) {
+        phi.row(integrals[r]) += e.block(b + r, 0, 1, b) * rows;
+      }
       for (Eigen::Index r = 0; r < b; ++r) phi.row(block[r]) = updated.row(r);
     }
   }
@@ -622,11 +707,63 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
       for (std::size_t i : slow) total.multirate_slow.push_back(names[i]);
     }
     // The explicit Adams-Bashforth step is stable for h below the time scale of a decaying slow
-    // state: at most 0.9 of the shortest one.
+    // state: at most 0.9 of the shortest one. The slow states with an own time scale below
+    // kExponentialTauH take the exponential step instead (`expo`, indices into `slow`) once L,
+    // the Jacobian of their period-averaged derivatives through the orbit (step 5), is known.
+    std::vector<std::size_t> expo_candidates;  // indices into slow
+    std::vector<std::size_t> expo_states;      // the same, as states of the model
     double stable_h = std::numeric_limits<double>::infinity();
-    for (std::size_t i : slow) {
-      if (std::isfinite(tau[i])) stable_h = std::min(stable_h, 0.9 * tau[i]);
+    double stable_h_rest = std::numeric_limits<double>::infinity();
+    for (std::size_t k = 0; k < slow.size(); ++k) {
+      const double tk = tau[slow[k]];
+      if (!std::isfinite(tk)) continue;
+      stable_h = std::min(stable_h, 0.9 * tk);
+      if (tk < kExponentialTauH) {
+        expo_candidates.push_back(k);
+        expo_states.push_back(slow[k]);
+      } else {
+        stable_h_rest = std::min(stable_h_rest, 0.9 * tk);
+      }
     }
+    // The slow states whose derivatives depend on one of those take it too (their drive relaxes
+    // within a step, which the explicit step follows only to its own tolerance: the coronary
+    // vascular age, of 60 years, on the MGP carboxylated fraction).
+    if (!expo_candidates.empty()) {
+      std::vector<double> f0(n);
+      std::vector<double> f1(n);
+      std::vector<double> xp = x;
+      model.rhs(t, x.data(), f0.data());
+      std::vector<char> joins(slow.size(), 0);
+      for (std::size_t c : expo_states) {
+        xp[c] = x[c] + 1e-7 * std::max(std::abs(x[c]), options.atol / options.rtol);
+        model.rhs(t, xp.data(), f1.data());
+        ++total.rhs_evals;
+        xp[c] = x[c];
+        for (std::size_t k = 0; k < slow.size(); ++k) {
+          if (f1[slow[k]] != f0[slow[k]]) joins[k] = 1;
+        }
+      }
+      for (std::size_t k : expo_candidates) joins[k] = 0;
+      for (std::size_t k = 0; k < slow.size(); ++k) {
+        if (joins[k]) {
+          expo_candidates.push_back(k);
+          expo_states.push_back(slow[k]);
+        }
+      }
+      stable_h_rest = std::numeric_limits<double>::infinity();
+      for (std::size_t k = 0; k < slow.size(); ++k) {
+        const double tk = tau[slow[k]];
+        if (std::isfinite(tk) &&
+            std::find(expo_candidates.begin(), expo_candidates.end(), k) == expo_candidates.end()) {
+          stable_h_rest = std::min(stable_h_rest, 0.9 * tk);
+        }
+      }
+    }
+    bool want_l = !expo_candidates.empty();  // L is computed at the first orbit after settling
+    std::vector<std::size_t> expo;           // the exponential states, once L is known
+    ExponentialStep exp_step;
+    Eigen::MatrixXd l_ee;        // L on the exponential states
+    std::vector<double> s_prev;  // the slow states (period means) at the start of the last step
     FrozenSlow frozen(model, fast, slow);
     if (!pieces.pattern().row.empty())
       pieces.set_frozen_pattern(frozen.pattern_from(pieces.pattern()));
@@ -714,6 +851,34 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
     };
     std::vector<double> s0(ns);
     for (std::size_t k = 0; k < ns; ++k) s0[k] = x[slow[k]];
+
+    // The Jacobian of the period map along `samples` (the period from t) into lu, and with
+    // want_l also L and the exponential states; false where it is not finite.
+    auto build_jacobian = [&](bool with_l) {
+      static const std::vector<std::size_t> none;
+      const Eigen::MatrixXd psi = period_map_sensitivities(
+          model, samples, t + period, fast, with_l ? expo_states : none, options, total.rhs_evals);
+      const auto nfi = static_cast<Eigen::Index>(nf);
+      const auto nei = static_cast<Eigen::Index>(with_l ? expo_states.size() : 0);
+      const Eigen::MatrixXd system =
+          Eigen::MatrixXd::Identity(nfi, nfi) - psi.topLeftCorner(nfi, nfi);
+      lu.compute(system);
+      lu_valid = true;
+      if (!system.allFinite()) return false;
+      if (with_l) {
+        want_l = false;
+        const Eigen::MatrixXd l =
+            (psi.block(nfi + nei, nfi, nei, nei) +
+             psi.block(nfi + nei, 0, nei, nfi) * lu.solve(psi.block(0, nfi, nfi, nei))) /
+            period;
+        if (!l.allFinite()) return true;
+        expo = expo_candidates;
+        l_ee = l;
+        exp_step.set(l_ee);
+        stable_h = stable_h_rest;
+      }
+      return true;
+    };
 
     // Macro steps while there is room for a full period after this one.
     while (t + 2.0 * period <= st.end_h * (1.0 + 1e-12)) {
@@ -810,13 +975,7 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
         }
         if (!lu_valid || it == 3) {
           // Jacobian of the period map over the fast states (slow ones frozen), along this period.
-          const Eigen::MatrixXd phi =
-              period_map_jacobian(model, samples, t + period, fast, options, total.rhs_evals);
-          Eigen::MatrixXd system = Eigen::MatrixXd::Identity(static_cast<Eigen::Index>(nf),
-                                                             static_cast<Eigen::Index>(nf)) -
-                                   phi;
-          lu.compute(system);
-          lu_valid = true;
+          build_jacobian(false);
         }
         const Eigen::VectorXd dy = lu.solve(residual);
         if (!settled && it == 0) {
@@ -911,18 +1070,16 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
         continue;
       }
       settled = true;
-      if (converged && !lu_valid) {
-        // Converged on the first period without a Jacobian yet: build it from this period (no
-        // extra period), for the lag below and the next steps' Newton.
-        const Eigen::MatrixXd phi =
-            period_map_jacobian(model, samples, t + period, fast, options, total.rhs_evals);
-        const Eigen::MatrixXd system = Eigen::MatrixXd::Identity(static_cast<Eigen::Index>(nf),
-                                                                 static_cast<Eigen::Index>(nf)) -
-                                       phi;
-        if (system.allFinite()) {
-          lu.compute(system);
-          lu_valid = true;
-          orbit_estimate = xe;  // (no chord step: the period just integrated starts here)
+      if (converged && (!lu_valid || want_l)) {
+        // Converged on the first period without a Jacobian yet, or the first orbit after the
+        // settling: build it (and L) from this period (no extra period), for the lag below, the
+        // next steps' Newton and the exponential step.
+        const bool fresh = !lu_valid;
+        if (build_jacobian(want_l)) {
+          if (fresh)
+            orbit_estimate = xe;  // (no chord step: the period just integrated starts here)
+        } else {
+          lu_valid = false;
         }
       }
       if (converged && lu_valid && orbit_prev_dt > 0.0) {
@@ -1095,6 +1252,18 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
           explicit_ok = explicit_ok && std::isfinite(e_back);
           d1[k] = (g[k] - g_prev[k]) / h_prev - (std::isfinite(e_back) ? e_back : 0.0);
         }
+        // The exponential states: the slope of what is left of g beyond L s.
+        if (!expo.empty() && s_prev.size() == ns) {
+          const auto ne = static_cast<Eigen::Index>(expo.size());
+          Eigen::VectorXd ds(ne);
+          for (Eigen::Index r = 0; r < ne; ++r) {
+            const std::size_t k = expo[static_cast<std::size_t>(r)];
+            ds(r) = xe[slow[k]] - s_prev[k];
+          }
+          const Eigen::VectorXd lds = l_ee * ds;
+          for (Eigen::Index r = 0; r < ne; ++r)
+            d1[expo[static_cast<std::size_t>(r)]] -= lds(r) / h_prev;
+        }
       } else {
         std::fill(d1.begin(), d1.end(), 0.0);
       }
@@ -1177,10 +1346,65 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
         leftover_sum =
             one_mode ? (1.0 - std::pow(rho, static_cast<double>(steps_m))) / (1.0 - rho) : 1.0;
       }
+      // The step's change of the slow states from g and d1 after a time dt: h g + h^2 d1 / 2,
+      // for the exponential states phi_1(dt L) dt g + phi_2(dt L) dt^2 d1.
+      std::vector<double> drift(ns);
+      Eigen::VectorXd w_out;  // the exponential states' w at the last output of the step
+      double dt_w = 0.0;      // and its time from t
+      auto step_drift = [&](double dt, bool output) {
+        for (std::size_t k = 0; k < ns; ++k) drift[k] = dt * g[k] + 0.5 * dt * dt * d1[k];
+        if (expo.empty() || dt <= 0.0) return;
+        const Eigen::Index ne = exp_step.size();
+        if (!output || w_out.size() == 0 || dt < dt_w) {
+          w_out = Eigen::VectorXd::Zero(3 * ne);
+          for (Eigen::Index r = 0; r < ne; ++r) {
+            const std::size_t k = expo[static_cast<std::size_t>(r)];
+            w_out(ne + r) = g[k];
+            w_out(2 * ne + r) = d1[k];
+          }
+          dt_w = 0.0;
+        }
+        const Eigen::VectorXd w = exp_step.advance(w_out, dt - dt_w);
+        if (output) {
+          w_out = w;
+          dt_w = dt;
+        } else {
+          w_out.resize(0);
+        }
+        for (Eigen::Index r = 0; r < ne; ++r) drift[expo[static_cast<std::size_t>(r)]] = w(r);
+      };
+      step_drift(h, false);
+      // The leftover's change of the exponential states: the rho^j dI_0 of period j decays at L
+      // for the rest of the step, acc_(j+1) = exp(P L) acc_j + rho^j dI_0 (left_acc[j]: after j
+      // periods).
+      std::vector<Eigen::VectorXd> left_acc;
+      if (has_leftover && !expo.empty()) {
+        const Eigen::Index ne = exp_step.size();
+        Eigen::VectorXd di(ne);
+        for (Eigen::Index r = 0; r < ne; ++r) di(r) = left_dI[expo[static_cast<std::size_t>(r)]];
+        left_acc.assign(1, Eigen::VectorXd::Zero(ne));
+        double rj = 1.0;
+        for (std::size_t j = 0; j < steps_m; ++j) {
+          left_acc.push_back(exp_step.decay(left_acc.back(), period) + rj * di);
+          rj *= rho;
+        }
+      }
+      // The leftover's change of slow state k (index into slow) after j periods of the step.
+      std::vector<char> expo_row(ns, 0);
+      std::vector<Eigen::Index> expo_at(ns, 0);
+      for (std::size_t r = 0; r < expo.size(); ++r) {
+        expo_row[expo[r]] = 1;
+        expo_at[expo[r]] = static_cast<Eigen::Index>(r);
+      }
+      auto left_change = [&](std::size_t k, std::size_t j, double geometric) {
+        if (!left_acc.empty() && expo_row[k]) return left_acc[j](expo_at[k]);
+        return geometric * left_dI[k];
+      };
       std::vector<double> s_next(ns);
+      std::vector<double> step_change(ns);  // the slow states' change over the step, by g and e
       for (std::size_t k = 0; k < ns; ++k) {
-        s_next[k] =
-            xe[slow[k]] + h * g[k] + 0.5 * h * h * d1[k] + quad[k] + leftover_sum * left_dI[k];
+        step_change[k] = drift[k] + quad[k];
+        s_next[k] = xe[slow[k]] + step_change[k] + left_change(k, steps_m, leftover_sum);
       }
       // Outputs in [t, t + h): fast states from the orbit at their phase, slow states on the
       // step's curve.
@@ -1199,12 +1423,15 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
         out.time_h.push_back(tau_out);
         const std::size_t base = out.states.size();
         out.states.insert(out.states.end(), row, row + n);
-        const double frac = (tau_out - t) / h;
+        double frac = (tau_out - t) / h;
         // The slow states along the step as the step itself: the implicit part on its parabola,
         // the explicit one by the quadrature of e up to here (linear within a period).
         const double dt_out = tau_out - t;
+        step_drift(dt_out, true);
         const auto j0 = std::min(static_cast<std::size_t>(dt_out / period), e.size() / ns);
         const double within = dt_out - static_cast<double>(j0) * period;
+        double progress_num = 0.0;
+        double progress_den = 0.0;
         for (std::size_t k = 0; k < ns; ++k) {
           const double ripple = row[n + k] - q_mean[k] - g[k] * (phase - 0.5 * period);
           double q = 0.0;
@@ -1213,9 +1440,16 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
             const double e_end = e_at(j0, k) + (e_at(j0 + 1, k) - e_at(j0, k)) * within / period;
             q += 0.5 * within * (e_at(j0, k) + e_end);
           }
-          out.states[base + slow[k]] =
-              xe[slow[k]] + dt_out * g[k] + 0.5 * dt_out * dt_out * d1[k] + q + ripple;
+          out.states[base + slow[k]] = xe[slow[k]] + drift[k] + q + ripple;
+          const double w = 1.0 / tolerance(k);
+          progress_num += (drift[k] + q) * step_change[k] * w * w;
+          progress_den += step_change[k] * step_change[k] * w * w;
         }
+        // The fast states follow the slow ones: between the two orbits by the fraction of the
+        // step's slow change made so far (weighted by the tolerances; the fraction of the time
+        // for a straight trend, and exact for one relaxing mode), where that change is beyond
+        // the tolerance.
+        if (progress_den > 1.0) frac = std::clamp(progress_num / progress_den, 0.0, 1.0);
         std::vector<double> leftover_row;
         if (has_leftover) {
           // The leftover transient at the output: rho^j of its value at this phase in the
@@ -1232,7 +1466,8 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
           }
           const double before = one_mode ? (1.0 - rj) / (1.0 - rho) : 0.0;
           for (std::size_t k = 0; k < ns; ++k) {
-            out.states[base + slow[k]] += before * left_dI[k] + rj * (left_row[n + k] - row[n + k]);
+            out.states[base + slow[k]] +=
+                left_change(k, j, before) + rj * (left_row[n + k] - row[n + k]);
           }
         }
         if (frac > 0.0) pending.push_back({base, phase, frac, std::move(leftover_row)});
@@ -1287,6 +1522,8 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
       }
       g_prev = g;
       d1_prev = d1;
+      s_prev.resize(ns);
+      for (std::size_t k = 0; k < ns; ++k) s_prev[k] = xe[slow[k]];
       h_prev2 = h_prev;
       h_prev = h;
       orbit_prev_dt = h;
@@ -1294,6 +1531,7 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
       if (progress) progress(t);
       if (resettle) {  // back to settling
         settled = false;
+        want_l = !expo_candidates.empty();
         have_settle_prev = false;
         restart_history();
       }

@@ -1010,9 +1010,9 @@ TEST(Engine, MultirateCarriesAHazardWithKinksByQuadrature) {
   }
   EXPECT_LT(worst_h, 10.0 * SimulationOptions{}.multirate_tol);
   EXPECT_LT(worst_a, 10.0 * SimulationOptions{}.multirate_tol);
-  // 3,650 days in steps of at most 45 d (the store's stability allows more): about 81 steps, each
-  // with its orbit; halving at the ten ramps' kinks would add about 8 periods each.
-  EXPECT_LT(s.periods, 110) << s.periods << " periods, " << s.jumps << " jumps";
+  // 3,650 days in steps of at most 180 d (multirate_max_jump; the store takes the exponential
+  // step): about 33 periods; halving at the ten ramps' kinks would add about 8 periods each.
+  EXPECT_LT(s.periods, 60) << s.periods << " periods, " << s.jumps << " jumps";
   std::cout << "[ info ] " << s.periods << " periods, " << s.jumps << " jumps; largest error H "
             << worst_h << ", a " << worst_a << "\n";
 }
@@ -1151,6 +1151,107 @@ TEST(Engine, MultirateSettlesInFullWhereTheLeftoverIsNotOneMode) {
 }
 
 // Doses that do not repeat are integrated in full: the same answer as multi-rate off.
+// A store with an own time scale of 30 days that returns 90% of what it loses to the central
+// compartment, whose loss feeds it: the averaged system relaxes in 120 days, four times slower than
+// the store's own rate (L = -b (1 - 0.9 q / (q + ke)), the orbit answering the store). The explicit
+// step is stable only below 0.9 of the own time scale (27 d: 135 steps for 10 years and more; it
+// took 268 periods); the exponential step with L through the orbit (docs/model.md step 5) takes
+// steps of up to multirate_max_jump. Linear: the exact state after each day is E (z + dose), E =
+// exp(24 A).
+struct ReturnImpl {
+  static constexpr std::size_t kStateCount = 3;
+  static constexpr std::array<std::string_view, 3> kStateNames = {"gut", "central", "store"};
+  [[nodiscard]] static Eigen::Matrix3d matrix() {
+    const double ka = 1.2;         // 1/h
+    const double ke = 0.02;        // 1/h, elimination
+    const double q = 0.1;          // 1/h, central -> store
+    const double b = 1.0 / 720.0;  // 1/h, the store's own rate: 30 d
+    const double r = 0.9;          // fraction of the store's loss back to central
+    Eigen::Matrix3d a = Eigen::Matrix3d::Zero();
+    a(0, 0) = -ka;
+    a(1, 0) = ka;
+    a(1, 1) = -ke - q;
+    a(1, 2) = r * b;
+    a(2, 1) = q;
+    a(2, 2) = -b;
+    return a;
+  }
+  template <class T>
+  void rhs(T /*t*/, const T* y, T* dydt) const {
+    const Eigen::Matrix3d a = matrix();
+    for (int i = 0; i < 3; ++i) {
+      T v = T(0.0);
+      for (int j = 0; j < 3; ++j) v += a(i, j) * y[j];
+      dydt[i] = v;
+    }
+  }
+  static void reset_state(std::span<double> y) { std::fill(y.begin(), y.end(), 0.0); }
+};
+using ReturnModel = AdaptedModel<ReturnImpl>;
+
+// The sensitivities of the period map of a linear model (the store as a parameter, its
+// derivative integrated) are the exponential of the extended matrix
+// [[A_ff, A_fs, 0], [0, 0, 0], [A_sf, A_ss, 0]] over the period.
+TEST(Engine, PeriodMapSensitivitiesAreTheExtendedExponential) {
+  const ReturnModel m;
+  Trajectory samples;
+  samples.n_states = 3;
+  for (double t : {0.0, 5.0, 11.0}) {
+    samples.time_h.push_back(t);
+    for (int i = 0; i < 3; ++i) samples.states.push_back(10.0 + i);
+  }
+  long evals = 0;
+  const Eigen::MatrixXd psi =
+      internal::period_map_sensitivities(m, samples, 24.0, {0, 1}, {2}, tight(), evals);
+  const Eigen::Matrix3d a = ReturnImpl::matrix();
+  Eigen::Matrix4d e = Eigen::Matrix4d::Zero();
+  e.topLeftCorner(2, 3) = a.topLeftCorner(2, 3);
+  e.block(3, 0, 1, 3) = a.block(2, 0, 1, 3);
+  const Eigen::Matrix4d want = (24.0 * e).exp();
+  ASSERT_EQ(psi.rows(), 4);
+  EXPECT_LT((psi - want).cwiseAbs().maxCoeff(), 1e-6) << psi << "\n" << want;
+  EXPECT_EQ(evals, 3 * 4);  // per piece: the base and one per state and parameter
+}
+
+TEST(Engine, MultirateStepsBeyondTheOwnTimeScaleOfAStoreTheOrbitAnswers) {
+  const ReturnModel m;
+  const int days = 10 * 365;
+  const double dose = 100.0;
+  const DoseRecord rec = daily_into_first(dose, days);
+  const std::vector<double> grid = output_grid(0.0, (days - 1) * 24.0, 24.0);
+  // From the periodic steady state of the first regimen's half dose: the store relaxes to the new
+  // level over the averaged system's 120 days.
+  const Eigen::Matrix3d a = ReturnImpl::matrix();
+  const Eigen::Matrix3d per_day = (24.0 * a).exp();
+  const Eigen::Vector3d half(0.5 * dose, 0.0, 0.0);
+  Eigen::Vector3d z = (Eigen::Matrix3d::Identity() - per_day).lu().solve(per_day * half);
+  const std::vector<double> y0 = {z(0), z(1), z(2)};
+  Trajectory tr;
+  const SolveSummary s = simulate(m, y0, 0.0, {rec}, grid, multirate_on(), tr);
+  ASSERT_TRUE(s.ok()) << s.message;
+  ASSERT_EQ(tr.time_h.size(), grid.size());
+  double worst_store = 0.0;
+  double worst_central = 0.0;
+  for (std::size_t i = 0; i < grid.size(); ++i) {
+    if (i >= 10) {
+      worst_store = std::max(worst_store, rel_err(tr.at(i, 2), z(2)));
+      worst_central = std::max(worst_central, rel_err(tr.at(i, 1), z(1)));
+    }
+    z(0) += dose;
+    z = per_day * z;
+  }
+  std::cout << "[ info ] " << s.periods << " periods (" << s.lag_periods << " for the lag), "
+            << s.jumps << " jumps; largest error store " << worst_store << ", central "
+            << worst_central << "\n";
+  EXPECT_LT(worst_store, 1e-3);
+  // The central amount, a fast state that follows the store, is 0.41% off on day 10, decaying
+  // with the store's approach (the explicit step gives the same 0.41%): within 1%, the bound of
+  // issue 11.
+  EXPECT_LT(worst_central, 0.01);
+  // The explicit step: 268 periods.
+  EXPECT_LT(s.periods, 100);
+}
+
 TEST(Engine, MultirateLeavesIrregularDosesToFullResolution) {
   FastSlowModel m;
   std::vector<DoseRecord> doses;

@@ -43,7 +43,7 @@ struct SimulationOptions {
   bool closed_form = true;      ///< linear models (OdeModel::linear_matrix) propagated exactly
   Multirate multirate = Multirate::kAuto;
   double multirate_tol = 1e-4;  ///< multi-rate: relative local error of one jump of the slow states
-  double multirate_max_jump_h = 45.0 * 24.0;  ///< multi-rate: longest jump (h)
+  double multirate_max_jump_h = 180.0 * 24.0;  ///< multi-rate: longest jump (h)
   double multirate_slow_h = 30.0 * 24.0;  ///< multi-rate: time scale (h) from which a state is slow
   /// Jacobian patterns probed by an earlier run of the same model, for runs that follow (a
   /// cohort's subjects; docs/engine.md "Solver"). Null: each run probes its own. Not a `--set`
