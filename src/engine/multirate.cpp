@@ -710,10 +710,10 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
     // state: at most 0.9 of the shortest one. The slow states with an own time scale below
     // kExponentialTauH take the exponential step instead (`expo`, indices into `slow`) once L,
     // the Jacobian of their period-averaged derivatives through the orbit (step 5), is known.
-    std::vector<std::size_t> expo_candidates;  // indices into slow
-    std::vector<std::size_t> expo_states;      // the same, as states of the model
-    double stable_h = std::numeric_limits<double>::infinity();
-    double stable_h_rest = std::numeric_limits<double>::infinity();
+    std::vector<std::size_t> expo_candidates;                   // indices into slow
+    std::vector<std::size_t> expo_states;                       // the same, as states of the model
+    double stable_h = std::numeric_limits<double>::infinity();  // for the explicit step now
+    double stable_h_rest = std::numeric_limits<double>::infinity();  // the same, beside `expo`
     for (std::size_t k = 0; k < slow.size(); ++k) {
       const double tk = tau[slow[k]];
       if (!std::isfinite(tk)) continue;
@@ -759,6 +759,7 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
         }
       }
     }
+    const double stable_h_all = stable_h;    // the same without an exponential state
     bool want_l = !expo_candidates.empty();  // L is computed at the first orbit after settling
     std::vector<std::size_t> expo;           // the exponential states, once L is known
     ExponentialStep exp_step;
@@ -876,6 +877,7 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
         l_ee = l;
         exp_step.set(l_ee);
         stable_h = stable_h_rest;
+        h_prev2 = 0.0;  // (the last slope has no L term: no second difference with it)
       }
       return true;
     };
@@ -1389,13 +1391,30 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
           rj *= rho;
         }
       }
-      // The leftover's change of slow state k (index into slow) after j periods of the step.
-      std::vector<char> expo_row(ns, 0);
-      std::vector<Eigen::Index> expo_at(ns, 0);
+      std::vector<char> expo_row(ns, 0);         // slow state k (index into slow) is exponential
+      std::vector<Eigen::Index> expo_at(ns, 0);  // and its place among them
       for (std::size_t r = 0; r < expo.size(); ++r) {
         expo_row[expo[r]] = 1;
         expo_at[expo[r]] = static_cast<Eigen::Index>(r);
       }
+      // The quadrature of e for the exponential states decays at L over the rest of the step too:
+      // by the trapezoid rule on each period with its start decayed, quad_acc[j] after j periods.
+      const std::size_t e_periods = e.size() / ns;
+      auto e_vec = [&](std::size_t j) {
+        Eigen::VectorXd v(static_cast<Eigen::Index>(expo.size()));
+        for (std::size_t r = 0; r < expo.size(); ++r)
+          v(static_cast<Eigen::Index>(r)) = e_at(j, expo[r]);
+        return v;
+      };
+      std::vector<Eigen::VectorXd> quad_acc;
+      if (!expo.empty() && e_periods == steps_m) {
+        quad_acc.assign(1, Eigen::VectorXd::Zero(static_cast<Eigen::Index>(expo.size())));
+        for (std::size_t j = 0; j < steps_m; ++j) {
+          quad_acc.push_back(exp_step.decay(quad_acc.back() + 0.5 * period * e_vec(j), period) +
+                             0.5 * period * e_vec(j + 1));
+        }
+      }
+      // The leftover's change of slow state k after j periods of the step.
       auto left_change = [&](std::size_t k, std::size_t j, double geometric) {
         if (!left_acc.empty() && expo_row[k]) return left_acc[j](expo_at[k]);
         return geometric * left_dI[k];
@@ -1403,7 +1422,8 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
       std::vector<double> s_next(ns);
       std::vector<double> step_change(ns);  // the slow states' change over the step, by g and e
       for (std::size_t k = 0; k < ns; ++k) {
-        step_change[k] = drift[k] + quad[k];
+        step_change[k] =
+            drift[k] + (!quad_acc.empty() && expo_row[k] ? quad_acc[steps_m](expo_at[k]) : quad[k]);
         s_next[k] = xe[slow[k]] + step_change[k] + left_change(k, steps_m, leftover_sum);
       }
       // Outputs in [t, t + h): fast states from the orbit at their phase, slow states on the
@@ -1432,13 +1452,28 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
         const double within = dt_out - static_cast<double>(j0) * period;
         double progress_num = 0.0;
         double progress_den = 0.0;
+        Eigen::VectorXd q_expo;  // the exponential states' quadrature up to here, decayed
+        if (!quad_acc.empty()) {
+          q_expo = quad_acc[j0];
+          if (within > 0.0 && j0 < e_periods) {
+            const Eigen::VectorXd e0 = e_vec(j0);
+            const Eigen::VectorXd e_end = e0 + (e_vec(j0 + 1) - e0) * within / period;
+            q_expo = exp_step.decay(q_expo + 0.5 * within * e0, within) + 0.5 * within * e_end;
+          }
+        }
         for (std::size_t k = 0; k < ns; ++k) {
           const double ripple = row[n + k] - q_mean[k] - g[k] * (phase - 0.5 * period);
           double q = 0.0;
-          for (std::size_t j = 1; j <= j0; ++j) q += 0.5 * period * (e_at(j - 1, k) + e_at(j, k));
-          if (within > 0.0 && j0 < e.size() / ns) {
-            const double e_end = e_at(j0, k) + (e_at(j0 + 1, k) - e_at(j0, k)) * within / period;
-            q += 0.5 * within * (e_at(j0, k) + e_end);
+          if (q_expo.size() > 0 && expo_row[k]) {
+            q = q_expo(expo_at[k]);
+          } else {
+            for (std::size_t j = 1; j <= j0; ++j) {
+              q += 0.5 * period * (e_at(j - 1, k) + e_at(j, k));
+            }
+            if (within > 0.0 && j0 < e_periods) {
+              const double e_end = e_at(j0, k) + (e_at(j0 + 1, k) - e_at(j0, k)) * within / period;
+              q += 0.5 * within * (e_at(j0, k) + e_end);
+            }
           }
           out.states[base + slow[k]] = xe[slow[k]] + drift[k] + q + ripple;
           const double w = 1.0 / tolerance(k);
@@ -1531,7 +1566,11 @@ SolveSummary simulate_multirate(const OdeModel& model, std::span<const double> y
       if (progress) progress(t);
       if (resettle) {  // back to settling
         settled = false;
+        // (L again at the next orbit; until then the explicit step for every slow state.)
         want_l = !expo_candidates.empty();
+        expo.clear();
+        stable_h = stable_h_all;
+        s_prev.clear();
         have_settle_prev = false;
         restart_history();
       }

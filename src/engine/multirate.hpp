@@ -52,8 +52,8 @@ SolveSummary simulate_on_pattern(const OdeModel& model, std::span<const double> 
 /// The same map with the states `params` held as parameters and the integrals of their
 /// derivatives over the period appended: the derivative of (the states `index`, the states
 /// `params`, the integrals) at the end of the period by the same at its start, a square matrix of
-/// index.size() + 2 params.size() rows in that order (the rows of `params` are the identity's,
-/// the columns of the integrals 0). With no `params`, period_map_jacobian.
+/// index.size() + 2 params.size() rows in that order (the rows of `params` and the columns of
+/// the integrals are the identity's). With no `params`, period_map_jacobian.
 [[nodiscard]] Eigen::MatrixXd period_map_sensitivities(const OdeModel& model,
                                                        const Trajectory& samples, double t_end_h,
                                                        const std::vector<std::size_t>& index,
