@@ -1047,7 +1047,22 @@ TEST(Engine, MultirateAveragesFluxesNotConcentrations) {
 // A daily dose builds up in a tissue pool over weeks (its own time scale 15 d: a fast state, as
 // the MK-7 of model full), which feeds the slow store; with `two_pools` a second pool of 10 days
 // takes as much. Linear: the exact state after each day is E (z + dose), E = exp(24 A).
-struct BuildUpImpl {
+// A linear model dy/dt = A y of N states, A from Impl::matrix().
+template <class Impl, int N>
+struct LinearRhs {
+  template <class T>
+  void rhs(T /*t*/, const T* y, T* dydt) const {
+    const Eigen::Matrix<double, N, N> a = static_cast<const Impl&>(*this).matrix();
+    for (int i = 0; i < N; ++i) {
+      T v = T(0.0);
+      for (int j = 0; j < N; ++j) v += a(i, j) * y[j];
+      dydt[i] = v;
+    }
+  }
+  static void reset_state(std::span<double> y) { std::fill(y.begin(), y.end(), 0.0); }
+};
+
+struct BuildUpImpl : LinearRhs<BuildUpImpl, 5> {
   static constexpr std::size_t kStateCount = 5;
   static constexpr std::array<std::string_view, 5> kStateNames = {"gut", "central", "tissue",
                                                                   "tissue2", "store"};
@@ -1072,16 +1087,6 @@ struct BuildUpImpl {
     a(4, 4) = -1.0 / 4800;  // 200 d
     return a;
   }
-  template <class T>
-  void rhs(T /*t*/, const T* y, T* dydt) const {
-    const Eigen::Matrix<double, 5, 5> a = matrix();
-    for (int i = 0; i < 5; ++i) {
-      T v = T(0.0);
-      for (int j = 0; j < 5; ++j) v += a(i, j) * y[j];
-      dydt[i] = v;
-    }
-  }
-  static void reset_state(std::span<double> y) { std::fill(y.begin(), y.end(), 0.0); }
 };
 using BuildUpModel = AdaptedModel<BuildUpImpl>;
 
@@ -1240,7 +1245,7 @@ std::pair<SolveSummary, std::array<double, 2>> run_return(const ReturnModel& m) 
 // Two components (a0, a1 and b0) and two parameters: s, which a1 depends on and whose derivative
 // depends on both components, and p, on which no state depends (a component of its own): the
 // extended map is still the exponential of the extended matrix.
-struct TwoComponentsImpl {
+struct TwoComponentsImpl : LinearRhs<TwoComponentsImpl, 5> {
   static constexpr std::size_t kStateCount = 5;
   static constexpr std::array<std::string_view, 5> kStateNames = {"a0", "a1", "b0", "s", "p"};
   [[nodiscard]] static Eigen::Matrix<double, 5, 5> matrix() {
@@ -1252,16 +1257,6 @@ struct TwoComponentsImpl {
         0.0, 0.0, 0.3, 0.0, -0.02;
     return a;
   }
-  template <class T>
-  void rhs(T /*t*/, const T* y, T* dydt) const {
-    const Eigen::Matrix<double, 5, 5> a = matrix();
-    for (int i = 0; i < 5; ++i) {
-      T v = T(0.0);
-      for (int j = 0; j < 5; ++j) v += a(i, j) * y[j];
-      dydt[i] = v;
-    }
-  }
-  static void reset_state(std::span<double> y) { std::fill(y.begin(), y.end(), 0.0); }
 };
 
 TEST(Engine, PeriodMapSensitivitiesAddEachComponentsPart) {
